@@ -1,0 +1,42 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Everything else is set up by them.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+PYTHON ?= python3
+UV := .tools/bin/uv
+VENV := .venv
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: setup demo test ui samples clean
+
+setup: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	touch $@
+
+demo: setup
+	$(VENV)/bin/darkcompute reconcile --all
+	@echo
+	@echo "Lineage, runs and checks:  make ui   (then open http://127.0.0.1:3000)"
+	@echo "Ad-hoc SQL:                $(VENV)/bin/darkcompute sql \"select * from fct_dark_compute order by cost_usd desc limit 10\""
+	@echo "                           ($(VENV)/bin/darkcompute sql with no query opens a prompt on warehouse.duckdb)"
+
+test: setup
+	$(VENV)/bin/pytest
+
+ui: setup
+	$(VENV)/bin/dagster dev -m pipelines.definitions
+
+# Regenerate the committed sample world (deterministic).
+samples: setup
+	rm -rf data_samples
+	$(VENV)/bin/darkcompute simulate --out data_samples --start 2026-11-01 --days 3 --calls-per-day 1500 --seed 7
+
+clean:
+	rm -rf lake warehouse.duckdb warehouse.duckdb.wal $(DAGSTER_HOME)

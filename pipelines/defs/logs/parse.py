@@ -1,0 +1,80 @@
+"""Parse application and worker model-call logs (flat JSONL, optionally gzipped).
+
+Pure functions: bytes in, Arrow tables out, no Dagster. The lines are split with NumPy and
+parsed set-based by DuckDB (`sql/bronze/model_calls.sql`); Python never loops over lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.lib import bronze, sql
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, rejects_table
+from pipelines.lib.lines import LINES_SCHEMA, decompress, split_lines
+from pipelines.lib.store import SourceFile
+
+# A single call above this many tokens in any class is treated as corrupt, not as usage.
+MAX_TOKENS_PER_CALL = 50_000_000
+
+LOG_SOURCES = {"app": "app_logs", "worker": "worker_logs"}
+
+
+def parse_log_files(
+    files: Iterable[SourceFile],
+    *,
+    log_source: str,
+    folder_date: date,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Ingested:
+    """Parse one day-folder of `app` or `worker` logs into bronze rows.
+
+    Every line ends up as a record, a skipped non-model line (job lifecycle events, blank
+    lines) or a rejected line with its file, line number and reason. A damaged gzip stream
+    keeps the lines before the damage and adds one rejected row for the rest.
+    """
+    source = LOG_SOURCES[log_source]
+    con = con or sql.connect()
+    chunks, damaged, meta = [], [], []
+    for f in files:
+        data, problem = decompress(f)
+        lines = split_lines(f.key, data)
+        chunks.append(lines)
+        meta.append((f.key, f.sha256, len(f.data)))
+        if problem:
+            damaged.append(
+                {"source": source, "file": f.key, "line": lines.num_rows + 1, "reason": problem, "raw": ""}
+            )
+    lines = pa.concat_tables(chunks) if chunks else LINES_SCHEMA.empty_table()
+
+    con.register("lines", lines)
+    try:
+        sql.run(con, "bronze/model_calls", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
+        records = sql.table(con, "bronze/model_calls__records", log_source=log_source, folder_date=folder_date)
+        rejects = sql.table(con, "bronze/rejects", source=source)
+        counts = sql.table(con, "bronze/line_counts")
+    finally:
+        con.unregister("lines")
+        con.execute("drop table if exists parsed_lines")
+
+    rejects = pa.concat_tables([rejects.cast(REJECTS_SCHEMA), rejects_table(damaged)])
+    return Ingested(records=records.cast(bronze.MODEL_CALLS), rejects=rejects, files=_file_table(source, meta, counts, damaged))
+
+
+def _file_table(source: str, meta: list[tuple[str, str, int]], counts: pa.Table, damaged: list[dict]) -> pa.Table:
+    by_file = {r["file"]: r for r in counts.to_pylist()}  # one row per file, not per line
+    extra = {d["file"]: 1 for d in damaged}
+    rows = []
+    for key, sha, size in meta:
+        c = by_file.get(key, {"lines_read": 0, "records": 0, "skipped": 0, "rejected": 0})
+        rows.append(
+            {
+                "source": source, "file": key, "sha256": sha, "bytes": size,
+                "lines_read": c["lines_read"] + extra.get(key, 0), "records": c["records"],
+                "skipped": c["skipped"], "rejected": c["rejected"] + extra.get(key, 0),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=FILES_SCHEMA)

@@ -1,0 +1,167 @@
+"""The reconciliation: marts computed by the SQL layers, their checks, and the warehouse."""
+
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.lib import sql
+from pipelines.lib.ingest import REJECTS_SCHEMA
+from pipelines.lib.preview import markdown
+
+from ..partitions import daily, with_next_day
+from ..resources import LakeStore, Warehouse, partition_day
+from ..settings import setting
+from . import checks
+from .model import reconcile_day
+
+BRONZE = ("openai_usage", "openai_costs", "app_calls", "worker_calls")
+MONEY_COLUMNS = ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
+                 "unlogged_cost_usd", "non_token_cost_usd")
+
+
+def _total(table, column) -> str:
+    return str(pc.sum(table[column]).as_py() or Decimal(0))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "fct_spend_reconciliation",
+            deps=[dg.AssetDep(b, partition_mapping=with_next_day) for b in BRONZE],
+            description="Every invoice dollar of the day in exactly one class (user, background, retry, "
+            "unlogged, non_token), one row per day, provider, billing account and model.",
+            group_name="reconcile",
+            kinds={"duckdb", "parquet"},
+        ),
+        dg.AssetSpec(
+            "fct_dark_compute",
+            deps=[dg.AssetDep(b, partition_mapping=with_next_day) for b in BRONZE],
+            description="The invoice dollars no waiting user caused: background job types, retries and "
+            "the unlogged residual, one row per day, provider, billing account, model and job type.",
+            group_name="reconcile",
+            kinds={"duckdb", "parquet"},
+        ),
+    ],
+    partitions_def=daily,
+)
+def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """Run staging -> intermediate -> marts for the day over the bronze lake and write both marts."""
+    day = partition_day(context)
+    the_lake = lake.lake()
+    out = reconcile_day(warehouse.compute(), the_lake, day, datetime.now(timezone.utc))
+    recon, dark = out["fct_spend_reconciliation"], out["fct_dark_compute"]
+    the_lake.write("marts", "fct_spend_reconciliation", day, recon)
+    the_lake.write("marts", "fct_dark_compute", day, dark)
+    statuses = sorted(set(recon["status"].to_pylist()))
+    yield dg.MaterializeResult(
+        asset_key="fct_spend_reconciliation",
+        metadata={
+            "dagster/row_count": recon.num_rows,
+            **{c: _total(recon, c) for c in MONEY_COLUMNS},
+            "status": ", ".join(statuses) or "no rows",
+            "preview": dg.MetadataValue.md(
+                markdown(recon, ["provider", "billing_account", "model", *MONEY_COLUMNS[:5], "status"])
+            ),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="fct_dark_compute",
+        metadata={
+            "dagster/row_count": dark.num_rows,
+            "dark_cost_usd": _total(dark, "cost_usd"),
+            "preview": dg.MetadataValue.md(
+                markdown(dark, ["provider", "billing_account", "model", "job_type", "calls", "cost_usd"])
+            ),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=daily,
+    deps=list(BRONZE),
+    group_name="reconcile",
+    kinds={"duckdb", "parquet"},
+)
+def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Every delivered line of the day that could not be used, from every source: source, file,
+    line (1-based), reason and the raw text (cut at 4 KiB). Nothing is dropped silently."""
+    day = partition_day(context)
+    the_lake = lake.lake()
+    paths = the_lake.existing_tables("bronze", [f"{b}_rejects" for b in BRONZE], day)
+    con = warehouse.compute()
+    if paths:
+        table = sql.table(con, "marts/rejected_records", paths=paths, delivery_date=day)
+    else:
+        table = REJECTS_SCHEMA.empty_table().add_column(0, "delivery_date", pa.array([], pa.date32()))
+    the_lake.write("marts", "rejected_records", day, table)
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": table.num_rows,
+                  "preview": dg.MetadataValue.md(markdown(table, ["source", "file", "line", "reason"]))}
+    )
+
+
+@dg.asset(
+    partitions_def=daily,
+    deps=["fct_spend_reconciliation", "fct_dark_compute", "rejected_records"],
+    group_name="reconcile",
+    kinds={"duckdb"},
+    pool="duckdb_warehouse",
+)
+def warehouse_tables(
+    context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """The DuckDB file for ad-hoc SQL: the day's rows of both marts, rejected_records and the
+    per-file line counts, replaced in one transaction each. Runs only when the blocking identity
+    check passed, so a wrong number never reaches it."""
+    day = partition_day(context)
+    the_lake = lake.lake()
+    con = warehouse.writer()
+    try:
+        for mart in ("fct_spend_reconciliation", "fct_dark_compute"):
+            sql.run_script(con, f"warehouse/{mart}", path=str(the_lake.partition_file("marts", mart, day)),
+                           usage_date=day)
+        sql.run_script(con, "warehouse/rejected_records",
+                       path=str(the_lake.partition_file("marts", "rejected_records", day)), delivery_date=day)
+        files = the_lake.existing_tables("bronze", [f"{b}_files" for b in BRONZE], day)
+        if files:
+            sql.run_script(con, "warehouse/ingest_files", paths=files, delivery_date=day)
+        rows = con.execute("select count(*) from fct_spend_reconciliation where usage_date = $d", {"d": day}).fetchone()
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata={"path": warehouse.path, "reconciliation_rows": rows[0]})
+
+
+def _mart_path(context, lake: LakeStore, table: str):
+    return lake.lake().partition_file("marts", table, partition_day(context))
+
+
+@dg.asset_check(asset="fct_spend_reconciliation", blocking=True, partitions_def=daily)
+def identity_holds(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """invoice = user + background + retry + unlogged + non_token on every row, exactly."""
+    outcome = checks.identity(warehouse.compute(), _mart_path(context, lake, "fct_spend_reconciliation"))
+    return dg.AssetCheckResult(passed=outcome.passed, metadata=outcome.metadata)
+
+
+@dg.asset_check(asset="fct_spend_reconciliation", partitions_def=daily)
+def invoice_coverage(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """The share of the token invoice the logs attribute is at least DARKCOMPUTE_MIN_COVERAGE."""
+    outcome = checks.coverage(
+        warehouse.compute(), _mart_path(context, lake, "fct_spend_reconciliation"),
+        Decimal(setting("DARKCOMPUTE_MIN_COVERAGE")),
+    )
+    return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=outcome.metadata)
+
+
+@dg.asset_check(asset="rejected_records", partitions_def=daily)
+def no_rejected_lines(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """No delivered line was rejected; the count and reasons are in the metadata."""
+    outcome = checks.rejected(warehouse.compute(), _mart_path(context, lake, "rejected_records"))
+    return dg.AssetCheckResult(
+        passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rejected_lines": outcome.metadata["rejected_lines"],
+                  "by_reason": dg.MetadataValue.md(outcome.metadata["by_reason"])},
+    )

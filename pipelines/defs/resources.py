@@ -1,0 +1,76 @@
+"""Resources: where sources are read from, the Parquet lake, and the DuckDB warehouse."""
+
+
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+
+from pipelines.lib import sql
+from pipelines.lib.lake import Lake
+from pipelines.lib.store import LocalStore, SourceFile, open_store
+
+from .settings import setting
+
+
+class SourceStore(dg.ConfigurableResource):
+    """The source root (`DARKCOMPUTE_SOURCE_URI`): a local folder laid out as the source contract."""
+
+    uri: str
+
+    def store(self) -> LocalStore:
+        return open_store(self.uri)
+
+    def day_files(self, prefix: str, day: date) -> list[SourceFile]:
+        """Every file delivered under `<prefix>/<YYYY-MM-DD>/`, read, in key order."""
+        store = self.store()
+        return [store.read(key) for key in store.list(f"{prefix}/{day.isoformat()}")]
+
+
+class LakeStore(dg.ConfigurableResource):
+    """The Parquet lake (`DARKCOMPUTE_LAKE_DIR`)."""
+
+    root: str
+
+    def lake(self) -> Lake:
+        return Lake(self.root)
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB file (`DARKCOMPUTE_WAREHOUSE`) and the settings every DuckDB session uses.
+
+    Only the `warehouse` asset writes the file (Dagster pool `duckdb_warehouse`, limit 1);
+    everything else computes in an in-memory session over the lake.
+    """
+
+    path: str
+    threads: int = 0
+    memory_limit: str = ""
+
+    def compute(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory session for computing (reads the lake, writes nothing shared)."""
+        return sql.connect(threads=self.threads or None, memory_limit=self.memory_limit or None)
+
+    def writer(self) -> duckdb.DuckDBPyConnection:
+        return sql.connect(self.path, threads=self.threads or None, memory_limit=self.memory_limit or None)
+
+
+def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+def next_day(day: date) -> date:
+    return day + timedelta(days=1)
+
+
+defs = dg.Definitions(
+    resources={
+        "sources": SourceStore(uri=setting("DARKCOMPUTE_SOURCE_URI")),
+        "lake": LakeStore(root=setting("DARKCOMPUTE_LAKE_DIR")),
+        "warehouse": Warehouse(
+            path=setting("DARKCOMPUTE_WAREHOUSE"),
+            threads=int(setting("DARKCOMPUTE_DUCKDB_THREADS") or 0),
+            memory_limit=setting("DARKCOMPUTE_DUCKDB_MEMORY_LIMIT"),
+        ),
+    }
+)

@@ -1,0 +1,22 @@
+"""Environment variables and their defaults (the README's configuration table)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+DEFAULTS = {
+    "DARKCOMPUTE_SOURCE_URI": str(REPO / "data_samples" / "sources"),
+    "DARKCOMPUTE_LAKE_DIR": "lake",
+    "DARKCOMPUTE_WAREHOUSE": "warehouse.duckdb",
+    "DARKCOMPUTE_DUCKDB_THREADS": "",
+    "DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": "",
+    "DARKCOMPUTE_MIN_COVERAGE": "0.5",
+}
+
+
+def setting(name: str) -> str:
+    """The environment's value for `name`, or its documented default."""
+    return os.environ.get(name) or DEFAULTS[name]

@@ -1,0 +1,60 @@
+"""The Parquet lake: one folder per table, one `date=YYYY-MM-DD` folder per partition.
+
+Every write is atomic: the file is written under a temporary name in the same folder and
+renamed into place, so a reader never sees half a partition.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROW_GROUP_SIZE = 1_000_000
+
+
+class Lake:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def table_dir(self, layer: str, table: str) -> Path:
+        return self.root / layer / table
+
+    def partition_file(self, layer: str, table: str, day: date) -> Path:
+        return self.table_dir(layer, table) / f"date={day.isoformat()}" / "data.parquet"
+
+    def glob(self, layer: str, table: str) -> str:
+        return str(self.table_dir(layer, table) / "date=*" / "*.parquet")
+
+    def existing(self, layer: str, table: str, days: list[date]) -> list[str]:
+        """The partition files of `days` that exist, as strings (for DuckDB's read_parquet)."""
+        files = [self.partition_file(layer, table, d) for d in days]
+        return [str(f) for f in files if f.exists()]
+
+    def write(self, layer: str, table: str, day: date, data: pa.Table) -> Path:
+        """Replace one partition with `data`, atomically."""
+        target = self.partition_file(layer, table, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        pq.write_table(data, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+        os.replace(tmp, target)
+        return target
+
+    def temp_path(self, layer: str, table: str, day: date) -> tuple[Path, Path]:
+        """(temporary path, final path) for writers such as DuckDB's COPY; rename with `commit`."""
+        target = self.partition_file(layer, table, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp"), target
+
+    @staticmethod
+    def commit(tmp: Path, target: Path) -> Path:
+        os.replace(tmp, target)
+        return target
+
+    def existing_tables(self, layer: str, tables: list[str], day: date) -> list[str]:
+        """The partition files of `day` that exist among `tables`."""
+        return [str(p) for t in tables if (p := self.partition_file(layer, t, day)).exists()]

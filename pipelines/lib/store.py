@@ -1,0 +1,61 @@
+"""Where the sources live: a local folder (S3 comes through the same interface).
+
+A store lists keys (paths relative to its root, with `/`) and reads their bytes. Keys are
+checked so that none escapes the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One delivered file: its key under the store root, its bytes and their SHA-256."""
+
+    key: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def safe_key(key: str) -> str:
+    """`key` as a normalized relative path, or ValueError if it would leave the root."""
+    parts = PurePosixPath(key.replace("\\", "/")).parts
+    if not parts or key.startswith("/") or any(p in ("..", "") for p in parts):
+        raise ValueError(f"unsafe object key: {key!r}")
+    return "/".join(parts)
+
+
+class LocalStore:
+    """Sources in a local folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.uri = str(self.root)
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys of the regular files under `prefix`, sorted; none if the folder is missing."""
+        base = self.root / safe_key(prefix)
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+    def read(self, key: str) -> SourceFile:
+        return SourceFile(key=key, data=(self.root / safe_key(key)).read_bytes())
+
+
+def open_store(uri: str | Path) -> LocalStore:
+    """The store for a source URI: a local path (or `file://` URI)."""
+    text = str(uri)
+    if text.startswith("s3://"):
+        raise NotImplementedError("s3:// sources are not supported yet; use a local folder")
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    return LocalStore(text)

@@ -1,0 +1,195 @@
+-- Model-call log lines (flat JSONL, OpenTelemetry GenAI names) -> one typed row per line,
+-- each with its outcome: 'record', 'skipped' (not a model call) or 'rejected' (with a reason).
+-- Input: the registered Arrow table `lines(file, line, raw)`. Each line is parsed once.
+create or replace temp table parsed_lines as
+with decoded as (
+    select
+        file,
+        line,
+        raw,
+        try(decode(raw)) as text,
+    from lines
+),
+
+extracted as (
+    select
+        *,
+        try(json_extract(text, [
+            '$.timestamp',
+            '$."gen_ai.provider.name"',
+            '$."gen_ai.system"',
+            '$."gen_ai.request.model"',
+            '$."gen_ai.response.model"',
+            '$."gen_ai.usage.input_tokens"',
+            '$."gen_ai.usage.prompt_tokens"',
+            '$."gen_ai.usage.output_tokens"',
+            '$."gen_ai.usage.completion_tokens"',
+            '$."gen_ai.usage.cache_read.input_tokens"',
+            '$."gen_ai.usage.cache_creation.input_tokens"',
+            '$."gen_ai.usage.reasoning.output_tokens"',
+            '$."gen_ai.response.id"',
+            '$."gen_ai.operation.name"',
+            '$."billing.account"',
+            '$.service_tier',
+            '$.batch',
+            '$.attempt',
+            '$.status',
+            '$.request_id',
+            '$.user_id',
+            '$.tenant_id',
+            '$.feature',
+            '$.job_id',
+            '$.job_type',
+            '$.queue',
+            '$.trigger',
+            '$.parent_request_id'
+        ])) as v,
+    from decoded
+),
+
+fields as (
+    select
+        file,
+        line,
+        raw,
+        text,
+        v is not null as is_json,
+        ---------- strings (a JSON null counts as absent)
+        nullif(v[1] ->> '$', '') as timestamp_text,
+        lower(coalesce(v[2] ->> '$', v[3] ->> '$')) as provider_raw,
+        v[4] ->> '$' as request_model,
+        v[5] ->> '$' as response_model,
+        v[13] ->> '$' as response_id,
+        v[14] ->> '$' as operation,
+        v[15] ->> '$' as billing_account,
+        v[16] ->> '$' as service_tier,
+        v[19] ->> '$' as status,
+        v[20] ->> '$' as request_id,
+        v[21] ->> '$' as user_id,
+        v[22] ->> '$' as tenant_id,
+        v[23] ->> '$' as feature,
+        v[24] ->> '$' as job_id,
+        v[25] ->> '$' as job_type,
+        v[26] ->> '$' as queue,
+        v[27] ->> '$' as trigger,
+        v[28] ->> '$' as parent_request_id,
+        ---------- integers: the JSON value, kept raw so a wrong type can be named
+        coalesce(v[6], v[7]) as input_json,
+        coalesce(v[8], v[9]) as output_json,
+        v[10] as cache_read_json,
+        v[11] as cache_creation_json,
+        v[12] as reasoning_json,
+        v[18] as attempt_json,
+        v[17] as batch_json,
+    from extracted
+),
+
+typed as (
+    select
+        *,
+        json_type(input_json) as input_type,
+        json_type(output_json) as output_type,
+        json_type(cache_read_json) as cache_read_type,
+        json_type(cache_creation_json) as cache_creation_type,
+        json_type(reasoning_json) as reasoning_type,
+        json_type(attempt_json) as attempt_type,
+        try_cast(timestamp_text as timestamptz) as ts,
+        provider_raw is not null
+            or request_model is not null
+            or response_model is not null
+            or input_json is not null
+            or output_json is not null as looks_like_call,
+    from fields
+),
+
+checked as (
+    select
+        *,
+        case
+            when text is null then 'invalid UTF-8'
+            when not is_json and trim(text, e' \t\r\n') = '' then null
+            when not is_json then 'invalid JSON (truncated or malformed line)'
+            when not looks_like_call and json_type(text) <> 'OBJECT' then 'not a JSON object'
+            when not looks_like_call then null
+            when provider_raw is null then 'missing gen_ai.provider.name'
+            when provider_raw not in ('openai', 'anthropic', 'aws.bedrock')
+                then 'unknown provider: ' || provider_raw
+            when coalesce(response_model, request_model) is null
+                then 'missing gen_ai.request.model and gen_ai.response.model'
+            when timestamp_text is null then 'missing timestamp'
+            when not regexp_matches(timestamp_text, '([zZ]|[+-]\d\d:?\d\d)$')
+                then 'timestamp without a time zone: ' || timestamp_text
+            when ts is null then 'unparseable timestamp: ' || timestamp_text
+            when input_type not in ('UBIGINT', 'BIGINT', 'NULL')
+                then 'gen_ai.usage.input_tokens is not an integer'
+            when output_type not in ('UBIGINT', 'BIGINT', 'NULL')
+                then 'gen_ai.usage.output_tokens is not an integer'
+            when cache_read_type not in ('UBIGINT', 'BIGINT', 'NULL')
+                then 'gen_ai.usage.cache_read.input_tokens is not an integer'
+            when cache_creation_type not in ('UBIGINT', 'BIGINT', 'NULL')
+                then 'gen_ai.usage.cache_creation.input_tokens is not an integer'
+            when reasoning_type not in ('UBIGINT', 'BIGINT', 'NULL')
+                then 'gen_ai.usage.reasoning.output_tokens is not an integer'
+            when attempt_type not in ('UBIGINT', 'BIGINT', 'NULL') or try_cast(attempt_json as bigint) < 1
+                then 'attempt is not a positive integer'
+            when least(
+                    try_cast(input_json as hugeint), try_cast(output_json as hugeint),
+                    try_cast(cache_read_json as hugeint), try_cast(cache_creation_json as hugeint),
+                    try_cast(reasoning_json as hugeint)
+                ) < 0
+                then 'negative token count'
+            when greatest(
+                    try_cast(input_json as hugeint), try_cast(output_json as hugeint),
+                    try_cast(cache_read_json as hugeint), try_cast(cache_creation_json as hugeint)
+                ) > $max_tokens_per_call
+                then 'token count above ' || $max_tokens_per_call || ' for one call'
+            when try_cast(input_json as bigint)
+                < coalesce(try_cast(cache_read_json as bigint), 0) + coalesce(try_cast(cache_creation_json as bigint), 0)
+                then 'input_tokens smaller than its cache read + cache creation tokens (they must be included)'
+            when (ts at time zone 'UTC')::date not between $folder_date::date - 1 and $folder_date::date
+                then 'timestamp ' || timestamp_text || ' is outside this folder''s window (the folder day or the day before)'
+        end as reason,
+    from typed
+)
+
+select
+    file,
+    line,
+    raw,
+    text,
+    case
+        when reason is not null then 'rejected'
+        when not is_json or not looks_like_call then 'skipped'
+        else 'record'
+    end as outcome,
+    case
+        when reason is not null then reason
+        when not is_json then 'blank line'
+        when not looks_like_call then 'not a model call'
+    end as reason,
+    ts,
+    provider_raw as provider,
+    request_model,
+    response_model,
+    operation,
+    try_cast(input_json as bigint) as input_tokens,
+    try_cast(output_json as bigint) as output_tokens,
+    try_cast(cache_read_json as bigint) as cache_read_tokens,
+    try_cast(cache_creation_json as bigint) as cache_creation_tokens,
+    try_cast(reasoning_json as bigint) as reasoning_tokens,
+    response_id,
+    billing_account,
+    service_tier,
+    try_cast(batch_json as boolean) as batch,
+    coalesce(try_cast(attempt_json as integer), 1) as attempt,
+    status,
+    request_id,
+    user_id,
+    tenant_id,
+    feature,
+    job_id,
+    job_type,
+    queue,
+    trigger,
+    parent_request_id,
+from checked

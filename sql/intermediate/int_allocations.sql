@@ -1,0 +1,67 @@
+-- Every cell and token class's cost, split exactly: each spender (user, job type, retry) gets
+-- cost x its tokens / max(billed, logged) and `unlogged` takes the rest, so the parts always sum
+-- to the class cost. The arithmetic is in integer picodollars (HUGEINT): no float, no rounding
+-- drift, and floor division leaves at most a picodollar per share, which stays in `unlogged`.
+-- When logs claim more than was billed, shares are scaled down and `overlogged_tokens` says so.
+create or replace temp table int_allocations as
+with classes as (
+    select
+        *,
+        (class_cost_usd * 1000000000000)::hugeint as cost_pico,
+        greatest(billed_tokens, logged_tokens) as denominator,
+    from int_cell_classes
+),
+
+shares as (
+    select
+        int_logged_classes.usage_date,
+        int_logged_classes.provider,
+        int_logged_classes.billing_account,
+        int_logged_classes.canonical_model,
+        int_logged_classes.token_class,
+        int_logged_classes.spend_class,
+        int_logged_classes.job_type,
+        int_logged_classes.tokens,
+        case
+            when classes.denominator > 0
+                then classes.cost_pico * int_logged_classes.tokens // classes.denominator
+            else 0::hugeint
+        end as cost_pico,
+        0::bigint as overlogged_tokens,
+    from int_logged_classes
+    inner join classes
+        using (usage_date, provider, billing_account, canonical_model, token_class)
+),
+
+shared_per_class as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        token_class,
+        sum(cost_pico) as shared_pico,
+    from shares
+    group by all
+),
+
+unlogged as (
+    select
+        classes.usage_date,
+        classes.provider,
+        classes.billing_account,
+        classes.canonical_model,
+        classes.token_class,
+        'unlogged' as spend_class,
+        '__unlogged__' as job_type,
+        greatest(classes.billed_tokens - classes.logged_tokens, 0) as tokens,
+        classes.cost_pico - coalesce(shared_per_class.shared_pico, 0) as cost_pico,
+        greatest(classes.logged_tokens - classes.billed_tokens, 0) as overlogged_tokens,
+    from classes
+    left join shared_per_class
+        using (usage_date, provider, billing_account, canonical_model, token_class)
+)
+
+select * from shares
+union all
+select * from unlogged

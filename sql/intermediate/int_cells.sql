@@ -1,0 +1,62 @@
+-- One row per cell (day, provider, billing account, canonical model) that the provider billed or
+-- the logs mention: the model name to show (the provider's dated id where it has one), the
+-- requests the provider counted and the calls the logs recorded.
+create or replace temp table int_cells as
+with provider_cells as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        min(model) as export_model,
+        sum(requests)::bigint as provider_requests,
+    from int_provider_usage
+    group by all
+),
+
+cost_cells as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        min(model) as export_model,
+    from int_provider_costs
+    where canonical_model is not null
+    group by all
+),
+
+logged_cells as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        min(model) as logged_model,
+        count(*) as logged_calls,
+        count(*) filter (where usage_known) as priced_calls,
+        count(*) filter (where not usage_known) as usage_unknown_calls,
+    from int_calls
+    group by all
+),
+
+cells as (
+    select usage_date, provider, billing_account, canonical_model from int_cell_classes
+    union
+    select usage_date, provider, billing_account, canonical_model from logged_cells
+)
+
+select
+    cells.usage_date,
+    cells.provider,
+    cells.billing_account,
+    cells.canonical_model,
+    coalesce(provider_cells.export_model, cost_cells.export_model, logged_cells.logged_model) as model,
+    coalesce(provider_cells.provider_requests, 0) as provider_requests,
+    coalesce(logged_cells.logged_calls, 0) as logged_calls,
+    coalesce(logged_cells.priced_calls, 0) as priced_calls,
+    coalesce(logged_cells.usage_unknown_calls, 0) as usage_unknown_calls,
+from cells
+left join provider_cells using (usage_date, provider, billing_account, canonical_model)
+left join cost_cells using (usage_date, provider, billing_account, canonical_model)
+left join logged_cells using (usage_date, provider, billing_account, canonical_model)

@@ -1,0 +1,7 @@
+-- Every (provider, model name) the day's staging mentions, to be resolved against the catalog.
+select distinct provider, model from stg_openai_usage
+union
+select distinct provider, model from stg_openai_costs where model is not null
+union
+select distinct provider, model from stg_model_calls
+order by provider, model

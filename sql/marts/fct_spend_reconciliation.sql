@@ -1,0 +1,128 @@
+-- Every invoice dollar of the day in exactly one class, one row per
+-- (usage_date, provider, billing_account, model):
+--   invoice_cost_usd = user + background + retry + unlogged + non_token   (on every row)
+-- Non-token charges (search, storage, credits) get their own row per account, model '__non_token__'.
+create or replace temp table fct_spend_reconciliation as
+with allocations as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        coalesce(sum(cost_pico) filter (where spend_class = 'user'), 0) as user_pico,
+        coalesce(sum(cost_pico) filter (where spend_class = 'background'), 0) as background_pico,
+        coalesce(sum(cost_pico) filter (where spend_class = 'retry'), 0) as retry_pico,
+        coalesce(sum(cost_pico) filter (where spend_class = 'unlogged'), 0) as unlogged_pico,
+        coalesce(sum(overlogged_tokens), 0)::bigint as overlogged_tokens,
+    from int_allocations
+    group by all
+),
+
+classes as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        sum(class_cost_usd) as invoice_cost_usd,
+        sum(catalog_cost_usd) as catalog_cost_usd,
+        bool_and(invoice_arrived) as invoice_arrived,
+    from int_cell_classes
+    group by all
+),
+
+token_rows as (
+    select
+        int_cells.usage_date,
+        int_cells.provider,
+        int_cells.billing_account,
+        int_cells.model,
+        ---------- money
+        coalesce(classes.invoice_cost_usd, 0) as invoice_cost_usd,
+        coalesce(classes.catalog_cost_usd, 0) as catalog_cost_usd,
+        coalesce(allocations.user_pico, 0)::decimal(38, 0) * 0.000000000001 as user_cost_usd,
+        coalesce(allocations.background_pico, 0)::decimal(38, 0) * 0.000000000001 as background_cost_usd,
+        coalesce(allocations.retry_pico, 0)::decimal(38, 0) * 0.000000000001 as retry_cost_usd,
+        coalesce(allocations.unlogged_pico, 0)::decimal(38, 0) * 0.000000000001 as unlogged_cost_usd,
+        0 as non_token_cost_usd,
+        ---------- counts
+        int_cells.provider_requests,
+        int_cells.logged_calls,
+        int_cells.usage_unknown_calls,
+        coalesce(allocations.overlogged_tokens, 0) as overlogged_tokens,
+    from int_cells
+    left join classes using (usage_date, provider, billing_account, canonical_model)
+    left join allocations using (usage_date, provider, billing_account, canonical_model)
+),
+
+weighted_accounts as (
+    select distinct usage_date, provider, billing_account
+    from int_cell_classes
+    where catalog_cost_usd > 0
+),
+
+non_token_lines as (
+    select int_provider_costs.*
+    from int_provider_costs
+    where line_kind = 'non_token'
+        -- an unsplit total on an account with nothing to weight it by stays visible here
+        or (line_kind = 'unsplit' and not exists (
+            select 1 from weighted_accounts
+            where weighted_accounts.usage_date = int_provider_costs.usage_date
+                and weighted_accounts.provider = int_provider_costs.provider
+                and weighted_accounts.billing_account = int_provider_costs.billing_account
+        ))
+),
+
+non_token_rows as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        '__non_token__' as model,
+        sum(cost_usd) as invoice_cost_usd,
+        0 as catalog_cost_usd,
+        0 as user_cost_usd,
+        0 as background_cost_usd,
+        0 as retry_cost_usd,
+        0 as unlogged_cost_usd,
+        sum(cost_usd) as non_token_cost_usd,
+        0 as provider_requests,
+        0 as logged_calls,
+        0 as usage_unknown_calls,
+        0 as overlogged_tokens,
+    from non_token_lines
+    group by all
+),
+
+unioned as (
+    select * from token_rows
+    union all
+    select * from non_token_rows
+)
+
+select
+    unioned.usage_date,
+    unioned.provider,
+    unioned.billing_account,
+    unioned.model,
+    ---------- money (DECIMAL(38, 12) dollars)
+    unioned.invoice_cost_usd::decimal(38, 12) as invoice_cost_usd,
+    unioned.catalog_cost_usd::decimal(38, 12) as catalog_cost_usd,
+    unioned.user_cost_usd::decimal(38, 12) as user_cost_usd,
+    unioned.background_cost_usd::decimal(38, 12) as background_cost_usd,
+    unioned.retry_cost_usd::decimal(38, 12) as retry_cost_usd,
+    unioned.unlogged_cost_usd::decimal(38, 12) as unlogged_cost_usd,
+    unioned.non_token_cost_usd::decimal(38, 12) as non_token_cost_usd,
+    ---------- counts
+    unioned.provider_requests::bigint as provider_requests,
+    unioned.logged_calls::bigint as logged_calls,
+    unioned.usage_unknown_calls::bigint as usage_unknown_calls,
+    unioned.overlogged_tokens::bigint as overlogged_tokens,
+    ---------- freshness
+    case when coalesce(source_status.cost_status in ('ok', 'empty'), false) then 'final' else 'provisional' end
+        as status,
+    $reconciled_at::timestamptz as reconciled_at,
+from unioned
+left join source_status using (usage_date, provider)
+order by all

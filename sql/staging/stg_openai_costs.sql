@@ -1,0 +1,45 @@
+-- OpenAI Costs API lines for one day, dollars as DECIMAL. The display string line_item is parsed
+-- into (model, token class); lines that name no token class (web search, storage) are non-token;
+-- without line_item grouping a line is an 'unsplit' total, shared out by catalog weights later.
+create or replace temp table stg_openai_costs as
+with source as (
+    select * from bronze_openai_costs
+    where usage_date = $usage_date
+),
+
+latest_delivery as (
+    select * from source
+    qualify folder_date = max(folder_date) over ()
+),
+
+parsed as (
+    select
+        *,
+        regexp_extract(
+            line_item,
+            '^(?:([a-z_]+) \| )?(.+?), (input|output|cached input|cache writes?)(, long context)?$',
+            ['tier', 'model', 'kind', 'long_context']
+        ) as label,
+    from latest_delivery
+)
+
+select
+    usage_date,
+    'openai' as provider,
+    coalesce(project_id, '__org__') as billing_account,
+    nullif(label.model, '') as model,
+    case label.kind
+        when 'input' then 'uncached_input'
+        when 'cached input' then 'cache_read'
+        when 'cache writes' then 'cache_write_5m'
+        when 'cache write' then 'cache_write_5m'
+        when 'output' then 'output'
+    end as token_class,
+    amount as cost_usd,
+    line_item,
+    case
+        when line_item is null then 'unsplit'
+        when label.kind = '' then 'non_token'
+        else 'token'
+    end as line_kind,
+from parsed

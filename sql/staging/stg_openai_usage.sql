@@ -1,0 +1,44 @@
+-- OpenAI Usage API results for one day, in disjoint token classes.
+-- OpenAI's input_tokens INCLUDES cached and cache-write tokens; uncached input is what is left.
+-- Hourly buckets are summed to the day. A later delivery of the day supersedes an earlier one.
+create or replace temp table stg_openai_usage as
+with source as (
+    select * from bronze_openai_usage
+    where usage_date = $usage_date
+),
+
+latest_delivery as (
+    select * from source
+    qualify folder_date = max(folder_date) over (partition by endpoint)
+),
+
+renamed as (
+    select
+        ---------- cell
+        usage_date,
+        'openai' as provider,
+        coalesce(project_id, '__org__') as billing_account,
+        model as export_model,
+        ---------- token classes
+        input_tokens - coalesce(input_cached_tokens, 0) - coalesce(input_cache_write_tokens, 0) as uncached_input,
+        coalesce(input_cached_tokens, 0) as cache_read,
+        coalesce(input_cache_write_tokens, 0) as cache_write_5m,
+        0::bigint as cache_write_1h,
+        coalesce(output_tokens, 0) as output,
+        num_model_requests as requests,
+    from latest_delivery
+)
+
+select
+    usage_date,
+    provider,
+    billing_account,
+    export_model as model,
+    sum(uncached_input)::bigint as uncached_input,
+    sum(cache_read)::bigint as cache_read,
+    sum(cache_write_5m)::bigint as cache_write_5m,
+    sum(cache_write_1h)::bigint as cache_write_1h,
+    sum(output)::bigint as output,
+    sum(requests)::bigint as requests,
+from renamed
+group by all
