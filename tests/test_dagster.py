@@ -1,0 +1,163 @@
+"""The Dagster layer: definitions load, one partition materializes in process, the schedule asks
+for the right partitions, and each asset check fails on a fixture built to break it."""
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.definitions import defs
+from pipelines.defs.reconcile import checks
+from pipelines.defs.resources import LakeStore, SourceStore, Warehouse
+from pipelines.defs.schedules import nightly
+from pipelines.lib import sql
+from pipelines.lib.lake import Lake
+
+from .fixtures import DAY
+from .test_sql_models import APP, COSTS, MODEL, USAGE, WORKER
+
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def definitions():
+    return defs()
+
+
+def write_sources(root):
+    folder = DAY.isoformat()
+    files = {
+        f"openai/usage/completions/{folder}/page-001.json": USAGE,
+        f"openai/costs/{folder}/page-001.json": COSTS,
+        f"app_logs/{folder}/app-00.jsonl": "\n".join(APP + ['{"timestamp": "2026-11-02T10:00:09Z", "gen_ai.pro']),
+        f"worker_logs/{folder}/worker-00.jsonl": "\n".join(WORKER),
+    }
+    for key, text in files.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+
+
+def materialize(definitions, tmp_path, selection, day=DAY):
+    resources = {
+        "sources": SourceStore(uri=str(tmp_path / "sources")),
+        "lake": LakeStore(root=str(tmp_path / "lake")),
+        "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
+    }
+    return dg.materialize(
+        list(definitions.assets) + list(definitions.asset_checks), selection=selection,
+        partition_key=day.isoformat(), resources=resources, instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_definitions_load(definitions):
+    keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {"openai_usage", "openai_costs", "app_calls", "worker_calls", "fct_spend_reconciliation",
+                    "fct_dark_compute", "rejected_records", "warehouse_tables"}
+    check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}
+    assert check_names == {"identity_holds", "invoice_coverage", "no_rejected_lines"}
+    assert definitions.resolve_job_def("nightly_reconciliation").partitions_def.start == datetime(
+        2024, 1, 1, tzinfo=timezone.utc)
+
+
+def test_nightly_schedule_requests_yesterday_and_the_two_days_before():
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc))
+    requests = list(nightly(context))
+    assert [r.partition_key for r in requests] == ["2026-11-22", "2026-11-21", "2026-11-20"]
+    assert len({r.run_key for r in requests}) == 3
+
+
+def test_one_partition_materializes_in_process(definitions, tmp_path):
+    write_sources(tmp_path / "sources")
+    ingest = materialize(definitions, tmp_path, ["openai_usage", "openai_costs", "app_calls", "worker_calls"])
+    assert ingest.success
+    result = materialize(definitions, tmp_path, ["fct_spend_reconciliation", "fct_dark_compute",
+                                                 "rejected_records", "warehouse_tables"])
+    assert result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {"identity_holds": True, "invoice_coverage": True, "no_rejected_lines": False}
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    assert con.execute(
+        "select model, invoice_cost_usd, user_cost_usd, unlogged_cost_usd, status from fct_spend_reconciliation "
+        "order by model").fetchall() == [
+        ("__non_token__", D("0.06"), 0, 0, "final"), (MODEL, D("0.00252"), D("0.00084"), D("0.00048"), "final")]
+    assert con.execute("select job_type, cost_usd from fct_dark_compute order by job_type").fetchall() == [
+        ("__unlogged__", D("0.00048")), ("ingest_summarization", D("0.00084")), ("retry:chat", D("0.00036"))]
+    assert con.execute("select source, file, line, reason from rejected_records").fetchall() == [
+        ("app_logs", "app_logs/2026-11-02/app-00.jsonl", 4, "invalid JSON (truncated or malformed line)")]
+    assert con.execute(
+        "select sum(lines_read), sum(records), sum(skipped), sum(rejected) from ingest_files "
+        "where source in ('app_logs', 'worker_logs')").fetchone() == (6, 4, 1, 1)
+    metadata = result.asset_materializations_for_node("marts")[0].metadata
+    assert metadata["dagster/row_count"].value == 2
+    assert metadata["invoice_cost_usd"].value == "0.062520000000"
+
+
+def test_blocking_identity_check_keeps_a_wrong_number_out_of_the_warehouse(definitions, tmp_path):
+    write_sources(tmp_path / "sources")
+    materialize(definitions, tmp_path, ["openai_usage", "openai_costs", "app_calls", "worker_calls"])
+    materialize(definitions, tmp_path, ["fct_spend_reconciliation", "fct_dark_compute", "rejected_records"])
+    path = Lake(tmp_path / "lake").partition_file("marts", "fct_spend_reconciliation", DAY)
+    table = pq.read_table(path)
+    broken = table.set_column(
+        table.schema.get_field_index("user_cost_usd"), "user_cost_usd",
+        pa.array([v + D("0.01") for v in table["user_cost_usd"].to_pylist()], table.schema.field("user_cost_usd").type),
+    )
+    pq.write_table(broken, path)
+    result = materialize(definitions, tmp_path, dg.AssetSelection.assets("warehouse_tables")
+                         | dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("fct_spend_reconciliation"),
+                                                                     "identity_holds")))
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.metadata["violating_rows"].value == 2
+    assert not result.asset_materializations_for_node("warehouse_tables")
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+# ---------- each check fails on a fixture built to break it (plain functions)
+
+def mart_file(tmp_path, rows):
+    schema = pa.schema([(c, pa.decimal128(38, 12)) for c in
+                        ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
+                         "unlogged_cost_usd", "non_token_cost_usd")])
+    path = tmp_path / "mart.parquet"
+    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, map(D, r))) for r in rows], schema=schema), path)
+    return path
+
+
+def test_identity_check_passes_and_fails(tmp_path):
+    con = sql.connect()
+    good = mart_file(tmp_path, [("10", "4", "3", "1", "2", "0"), ("0.06", "0", "0", "0", "0", "0.06")])
+    assert checks.identity(con, good).passed
+    off_by_a_picodollar = mart_file(tmp_path, [("10", "4", "3", "1", "2.000000000001", "0")])
+    outcome = checks.identity(con, off_by_a_picodollar)
+    assert not outcome.passed and outcome.metadata == {"violating_rows": 1, "worst_gap_usd": "1E-12"}
+    negative_residual = mart_file(tmp_path, [("10", "8", "3", "1", "-2", "0")])
+    assert not checks.identity(con, negative_residual).passed
+
+
+def test_coverage_check_fails_below_the_minimum(tmp_path):
+    con = sql.connect()
+    path = mart_file(tmp_path, [("10", "2", "1", "1", "6", "0"), ("5", "0", "0", "0", "0", "5")])
+    assert checks.coverage(con, path, D("0.4")).passed
+    outcome = checks.coverage(con, path, D("0.5"))
+    assert not outcome.passed and outcome.metadata["coverage"] == 0.4
+
+
+def test_rejected_check_fails_when_any_line_was_rejected(tmp_path):
+    con = sql.connect()
+    schema = pa.schema([("delivery_date", pa.date32()), ("source", pa.string()), ("file", pa.string()),
+                        ("line", pa.int64()), ("reason", pa.string()), ("raw", pa.string())])
+    path = tmp_path / "rejected.parquet"
+    pq.write_table(schema.empty_table(), path)
+    assert checks.rejected(con, path).passed
+    pq.write_table(pa.Table.from_pylist([
+        {"delivery_date": date(2026, 11, 2), "source": "app_logs", "file": "a.jsonl", "line": 3, "reason": "bad",
+         "raw": "{"}] * 2, schema=schema), path)
+    outcome = checks.rejected(con, path)
+    assert not outcome.passed and outcome.metadata["rejected_lines"] == 2
