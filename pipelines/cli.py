@@ -25,6 +25,12 @@ EXPORT_PREFIXES = ("openai/costs", "openai/usage")
 RECONCILE = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "warehouse_tables")
 
 console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """An error for the user, on stderr, printed as-is (no markup, no wrapping)."""
+    errors.print(message, style="red", markup=False, highlight=False)
 
 
 def _day(text: str) -> date:
@@ -96,18 +102,18 @@ def reconcile(args) -> int:
     if args.all:
         days = export_days(setting("DARKCOMPUTE_SOURCE_URI"))
         if not days:
-            console.print(f"[red]no provider exports under {setting('DARKCOMPUTE_SOURCE_URI')}[/red]")
+            warn(f"no provider exports under {setting('DARKCOMPUTE_SOURCE_URI')}")
             return 2
     else:
         last = args.to or args.date
         if last < args.date:
-            console.print(f"[red]--to {last} is before --date {args.date}[/red]")
+            warn(f"--to {last} is before --date {args.date}")
             return 2
         days = [args.date + timedelta(days=i) for i in range((last - args.date).days + 1)]
     failures = run_days(days, quiet=args.quiet)
     print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
     for failure in failures:
-        console.print(f"[red]{failure}[/red]")
+        warn(f"{failure}")
     return 1 if failures else 0
 
 
@@ -133,7 +139,7 @@ def query(args) -> int:
 
     path = args.warehouse or setting("DARKCOMPUTE_WAREHOUSE")
     if not Path(path).exists():
-        console.print(f"[red]no warehouse at {path}; run `darkcompute reconcile` (or `make demo`) first[/red]")
+        warn(f"no warehouse at {path}; run `darkcompute reconcile` (or `make demo`) first")
         return 2
     con = duckdb.connect(path, read_only=True)
     if args.query:
@@ -156,7 +162,7 @@ def _show(con: duckdb.DuckDBPyConnection, text: str) -> int:
     try:
         rel = con.sql(text)
     except duckdb.Error as exc:
-        console.print(f"[red]{exc}[/red]")
+        warn(f"{exc}")
         return 1
     if rel is None:
         return 0

@@ -1,0 +1,77 @@
+"""The reconciliation of a simulated world reports the split the simulator planted.
+
+The simulator prices true traffic at list prices and writes what a perfect reconciliation of its
+logs must report. Invoices must match to the cent; every (day, provider, job type) within 0.01%
+(only picodollar rounding may differ).
+"""
+
+import json
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from pipelines.simulate import simulate
+
+START = date(2026, 10, 5)
+
+
+@pytest.fixture(scope="module")
+def reconciled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005)
+    code = main(["reconcile", "--date", "2026-10-05", "--to", "2026-10-06", "--quiet",
+                 "--source", str(root / "world" / "sources"), "--lake", str(root / "lake"),
+                 "--warehouse", str(root / "warehouse.duckdb")])
+    truth = json.loads((root / "world" / "ground_truth.json").read_text())["days"]
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    yield code, truth, con
+    con.close()
+
+
+def test_run_succeeds_and_reconciles_both_days(reconciled):
+    code, truth, con = reconciled
+    assert code == 0
+    days = con.execute("select distinct usage_date::varchar from fct_spend_reconciliation order by 1").fetchall()
+    assert [d for (d,) in days] == sorted(truth)
+    assert con.execute("select distinct status from fct_spend_reconciliation").fetchall() == [("final",)]
+
+
+def test_invoice_and_user_spend_match_to_the_cent(reconciled):
+    _, truth, con = reconciled
+    got = {
+        (str(day), provider): (invoice, user)
+        for day, provider, invoice, user in con.execute(
+            "select usage_date, provider, sum(invoice_cost_usd), sum(user_cost_usd) "
+            "from fct_spend_reconciliation group by all").fetchall()
+    }
+    expected = {(day, p): (Decimal(v["invoice_usd"]), Decimal(v["user_usd"]))
+                for day, providers in truth.items() for p, v in providers.items()}
+    assert got.keys() == expected.keys()
+    for key, (invoice, user) in expected.items():
+        assert got[key][0] == invoice, key  # the invoice is read, not estimated: exact
+        assert abs(got[key][1] - user) < Decimal("0.005"), key
+
+
+def test_dark_spend_by_job_type_matches_within_a_hundredth_of_a_percent(reconciled):
+    _, truth, con = reconciled
+    got = defaultdict(Decimal)
+    for day, provider, job_type, cost in con.execute(
+            "select usage_date, provider, job_type, sum(cost_usd) from fct_dark_compute group by all").fetchall():
+        got[(str(day), provider, job_type)] += cost
+    checked = 0
+    for day, providers in truth.items():
+        for provider, values in providers.items():
+            for job_type, amount in values["dark_usd_by_job_type"].items():
+                expected = Decimal(amount)
+                if expected < Decimal("0.01"):
+                    continue
+                checked += 1
+                assert abs(got[(day, provider, job_type)] - expected) <= expected * Decimal("0.0001"), (
+                    day, provider, job_type, got[(day, provider, job_type)], expected)
+    assert checked >= 2 * 8  # five job types, retries and __unlogged__ on each day
+    truth_types = {(d, p, j) for d, ps in truth.items() for p, v in ps.items() for j in v["dark_usd_by_job_type"]}
+    assert set(got) <= truth_types  # nothing reconciled under a job type the world did not have
