@@ -1,0 +1,183 @@
+"""OpenAI Usage API and Costs API pages, derived from the billed calls at catalog list prices.
+
+Layout under the source root (one folder per usage day, holding only that day's buckets):
+
+    openai/usage/completions/<day>/page-001.json, page-002.json   1h buckets, 12 per page
+    openai/usage/embeddings/<day>/page-001.json                    one 1d bucket
+    openai/costs/<day>/page-001.json                               one 1d bucket, by project and line item
+
+Tokens are summed per group by Polars; only the per-group sums are turned into JSON (a loop over
+a few dozen groups). Cost lines are `tokens x Decimal rate / 1e6`, exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from .pricing import CACHE_READ, OUTPUT, UNCACHED_INPUT, cost, dumps
+from .world import HOUR_MS, day_start_ms
+
+PROVIDER = "openai"
+HOURS_PER_PAGE = 12
+# Costs API line item suffix per token class.
+LINE_ITEM_SUFFIX = {UNCACHED_INPUT: "input", CACHE_READ: "cached input", OUTPUT: "output"}
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One result of the Costs API page (what the invoice is the sum of)."""
+
+    billing_account: str
+    line_item: str
+    amount: Decimal
+    model: str | None = None  # None for non-token lines
+    token_class: str | None = None
+    quantity: int | None = None
+
+
+def write_openai_day(sources: Path, day: date, calls: pl.DataFrame, non_token: list[dict]) -> tuple[list[Path], list[CostLine]]:
+    """Write one usage day of OpenAI exports; returns the files and the cost lines written."""
+    calls = calls.filter(pl.col("provider") == PROVIDER)
+    t0 = day_start_ms(day) // 1000
+    files = _completions(sources, day, t0, calls.filter(pl.col("operation") == "chat"))
+    files += _embeddings(sources, day, t0, calls.filter(pl.col("operation") == "embeddings"))
+    lines = _cost_lines(day, calls) + [
+        CostLine(billing_account=n["billing_account"], line_item=n["line_item"], amount=n["amount"])
+        for n in non_token
+        if n["provider"] == PROVIDER
+    ]
+    lines.sort(key=lambda c: (c.billing_account, c.line_item))
+    results = [
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": c.amount, "currency": "usd"},
+            "line_item": c.line_item,
+            "project_id": c.billing_account,
+            "api_key_id": None,
+            "quantity": c.quantity,
+            "quantity_unit": None if c.quantity is None else "tokens",
+        }
+        for c in lines
+    ]
+    bucket = {"object": "bucket", "start_time": t0, "end_time": t0 + 86_400, "results": results}
+    files.append(_write(sources / "openai" / "costs" / day.isoformat() / "page-001.json", _page([bucket], None)))
+    return files, lines
+
+
+def _sums(calls: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return (
+        calls.group_by(keys)
+        .agg(
+            input_tokens=pl.col("input_tokens").sum(),
+            input_cached_tokens=pl.col("cache_read_tokens").sum(),
+            input_cache_write_tokens=pl.col("cache_write_tokens").sum(),
+            output_tokens=pl.col("output_tokens").sum(),
+            num_model_requests=pl.len(),
+        )
+        .with_columns(
+            input_uncached_tokens=pl.col("input_tokens")
+            - pl.col("input_cached_tokens")
+            - pl.col("input_cache_write_tokens")
+        )
+        .sort(keys)
+    )
+
+
+def _completions(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list[Path]:
+    hourly = _sums(
+        calls.with_columns(hour=((pl.col("ts_ms") - t0 * 1000) // HOUR_MS).cast(pl.Int64)),
+        ["hour", "billing_account", "model", "batch", "service_tier"],
+    )
+    by_hour: dict[int, list[dict]] = {h: [] for h in range(24)}
+    for r in hourly.iter_rows(named=True):  # one row per hour and group, not per call
+        by_hour[r["hour"]].append(
+            {
+                "object": "organization.usage.completions.result",
+                "input_tokens": r["input_tokens"],
+                "input_cached_tokens": r["input_cached_tokens"],
+                "input_cache_write_tokens": r["input_cache_write_tokens"],
+                "input_uncached_tokens": r["input_uncached_tokens"],
+                "output_tokens": r["output_tokens"],
+                "num_model_requests": r["num_model_requests"],
+                "project_id": r["billing_account"],
+                "user_id": None,
+                "api_key_id": None,
+                "model": r["model"],
+                "batch": r["batch"],
+                "service_tier": r["service_tier"],
+            }
+        )
+    buckets = [
+        {"object": "bucket", "start_time": t0 + 3600 * h, "end_time": t0 + 3600 * (h + 1), "results": by_hour[h]}
+        for h in range(24)
+    ]
+    folder = sources / "openai" / "usage" / "completions" / day.isoformat()
+    files = []
+    n_pages = 24 // HOURS_PER_PAGE
+    for p in range(n_pages):
+        page_buckets = buckets[p * HOURS_PER_PAGE : (p + 1) * HOURS_PER_PAGE]
+        cursor = None if p == n_pages - 1 else _cursor(t0 + 3600 * HOURS_PER_PAGE * (p + 1))
+        files.append(_write(folder / f"page-{p + 1:03d}.json", _page(page_buckets, cursor)))
+    return files
+
+
+def _embeddings(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list[Path]:
+    daily = _sums(calls, ["billing_account", "model"])
+    results = [
+        {
+            "object": "organization.usage.embeddings.result",
+            "input_tokens": r["input_tokens"],
+            "num_model_requests": r["num_model_requests"],
+            "project_id": r["billing_account"],
+            "user_id": None,
+            "api_key_id": None,
+            "model": r["model"],
+        }
+        for r in daily.iter_rows(named=True)
+    ]
+    bucket = {"object": "bucket", "start_time": t0, "end_time": t0 + 86_400, "results": results}
+    path = sources / "openai" / "usage" / "embeddings" / day.isoformat() / "page-001.json"
+    return [_write(path, _page([bucket], None))]
+
+
+def _cost_lines(day: date, calls: pl.DataFrame) -> list[CostLine]:
+    daily = _sums(calls, ["billing_account", "model", "operation"])
+    lines = []
+    for r in daily.iter_rows(named=True):
+        classes = {UNCACHED_INPUT: r["input_uncached_tokens"], CACHE_READ: r["input_cached_tokens"],
+                   OUTPUT: r["output_tokens"]}
+        if r["operation"] == "embeddings":
+            classes = {UNCACHED_INPUT: r["input_tokens"]}
+        for token_class, tokens in classes.items():
+            if tokens > 0:
+                lines.append(
+                    CostLine(
+                        billing_account=r["billing_account"],
+                        line_item=f"{r['model']}, {LINE_ITEM_SUFFIX[token_class]}",
+                        amount=cost(PROVIDER, r["model"], day, token_class, tokens),
+                        model=r["model"],
+                        token_class=token_class,
+                        quantity=int(tokens),
+                    )
+                )
+    return lines
+
+
+def _page(buckets: list[dict], next_page: str | None) -> dict:
+    return {"object": "page", "data": buckets, "has_more": next_page is not None, "next_page": next_page}
+
+
+def _cursor(next_start: int) -> str:
+    return "page_" + base64.b64encode(f"bucket:{next_start}".encode()).decode()
+
+
+def _write(path: Path, page: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps(page))
+    return path
