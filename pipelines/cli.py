@@ -176,17 +176,19 @@ def _show(con: duckdb.DuckDBPyConnection, text: str) -> int:
 
 
 def run_days(days: list[date], quiet: bool = False) -> list[str]:
-    """Materialize the ingest assets for every day (and the day after, for late deliveries),
-    then the reconciliation for every day. Returns what failed, blocking checks included."""
+    """Materialize the ingest assets for every day and the days either side (whose folders can
+    hold records of the range), then the reconciliation for every day. Returns what failed,
+    blocking checks included."""
     from pipelines.definitions import defs
+    from pipelines.defs.resources import configured_resources
 
     definitions = defs()
     assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
-    resources = definitions.resources or {}
+    resources = configured_resources()  # read now: the flags may have changed the environment
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     logging.getLogger("dagster").setLevel(logging.ERROR)
-    ingest_days = days + [days[-1] + timedelta(days=1)]
+    ingest_days = [days[0] - timedelta(days=1), *days, days[-1] + timedelta(days=1)]
     failures: list[str] = []
     plan = [(INGEST, d) for d in ingest_days] + [(RECONCILE, d) for d in days]
     with Progress(console=console, transient=True, disable=quiet) as progress:

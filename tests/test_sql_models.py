@@ -101,6 +101,13 @@ def test_late_log_line_in_next_days_folder_counts_on_its_own_day(tmp_path):
     assert ("ingest_summarization", 1, D("0.00084")) in dark
 
 
+def test_log_line_in_the_previous_days_folder_counts_on_its_own_day(tmp_path):
+    early = call(ts="2026-11-02T00:00:02Z", **usage(3_000, 1_000, job_type="ingest_summarization"))
+    write_day(tmp_path / "lake", DAY.replace(day=1), worker_lines=[early])  # rotated just before midnight
+    out = reconcile(tmp_path, usage_pages=[USAGE], cost_pages=[COSTS], app_lines=APP, worker_lines=WORKER[1:])
+    assert ("ingest_summarization", 1, D("0.00084")) in rows(out["fct_dark_compute"], ["job_type", "calls", "cost_usd"])
+
+
 def test_unsplit_cost_line_is_shared_by_catalog_weights_and_kept_whole(tmp_path):
     unsplit = cost_page(DAY, [(None, "proj_a", "0.00252")])
     out = reconcile(tmp_path, usage_pages=[USAGE], cost_pages=[unsplit], app_lines=APP, worker_lines=WORKER)

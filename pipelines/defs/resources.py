@@ -63,8 +63,9 @@ def next_day(day: date) -> date:
     return day + timedelta(days=1)
 
 
-defs = dg.Definitions(
-    resources={
+def configured_resources() -> dict:
+    """The resources as the environment configures them now (see `settings.DEFAULTS`)."""
+    return {
         "sources": SourceStore(uri=setting("DARKCOMPUTE_SOURCE_URI")),
         "lake": LakeStore(root=setting("DARKCOMPUTE_LAKE_DIR")),
         "warehouse": Warehouse(
@@ -73,4 +74,6 @@ defs = dg.Definitions(
             memory_limit=setting("DARKCOMPUTE_DUCKDB_MEMORY_LIMIT"),
         ),
     }
-)
+
+
+defs = dg.Definitions(resources=configured_resources())

@@ -30,19 +30,48 @@ class Unreadable:
 
 
 def decompress(f: SourceFile) -> tuple[bytes, str | None]:
-    """The file's text bytes and, if the gzip stream was damaged, why (keeping what was read)."""
+    """The file's text bytes (a leading UTF-8 byte-order mark removed) and, if the gzip
+    stream was damaged, why. A damaged stream keeps everything decoded before the damage."""
     if not f.key.endswith(".gz"):
-        return f.data, None
+        return _without_bom(f.data), None
     try:
-        return gzip.decompress(f.data), None
+        return _without_bom(gzip.decompress(f.data)), None
     except (EOFError, OSError, zlib.error) as exc:
-        # Keep what a streaming reader could recover before the damage.
+        return _without_bom(_salvage(f.data)), f"damaged gzip stream ({exc.__class__.__name__}: {exc})"
+
+
+def _salvage(data: bytes, chunk: int = 1 << 16) -> bytes:
+    """Decode gzip members until the damage; return everything that came out before it.
+
+    Input goes in by chunks; the chunk that fails is replayed byte by byte from a copy of the
+    decoder, so the output right up to the damaged byte is kept.
+    """
+    out: list[bytes] = []
+    rest = data
+    while rest:
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            partial = d.decompress(f.data)
-        except zlib.error:
-            partial = b""
-        return partial, f"damaged gzip stream ({exc.__class__.__name__}: {exc})"
+        pos = 0
+        while pos < len(rest) and not d.eof:
+            piece = rest[pos : pos + chunk]
+            before = d.copy()
+            try:
+                out.append(d.decompress(piece))
+            except zlib.error:
+                for i in range(len(piece)):
+                    try:
+                        out.append(before.decompress(piece[i : i + 1]))
+                    except zlib.error:
+                        return b"".join(out)
+                return b"".join(out)
+            pos += chunk
+        if not d.eof:
+            return b"".join(out)
+        rest = d.unused_data + rest[pos:]
+    return b"".join(out)
+
+
+def _without_bom(data: bytes) -> bytes:
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
 
 def split_lines(key: str, data: bytes) -> pa.Table:

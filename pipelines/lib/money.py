@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 # DuckDB and Parquet column type for dollars everywhere.
 MONEY_PRECISION, MONEY_SCALE = 38, 12
+MAX_AMOUNT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
+_CONTEXT = Context(prec=MONEY_PRECISION + 2)
 
 
 def loads(text: str | bytes) -> Any:
@@ -33,4 +35,6 @@ def to_decimal(value: Any) -> Decimal:
         raise ValueError(f"money must be a number or decimal string, got {type(value).__name__}")
     if not amount.is_finite():
         raise ValueError(f"not a finite amount: {value!r}")
-    return amount.quantize(Decimal(1).scaleb(-MONEY_SCALE))
+    if abs(amount) >= MAX_AMOUNT:
+        raise ValueError(f"amount {value!r} does not fit DECIMAL({MONEY_PRECISION}, {MONEY_SCALE})")
+    return amount.quantize(Decimal(1).scaleb(-MONEY_SCALE), context=_CONTEXT)

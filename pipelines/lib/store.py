@@ -25,8 +25,9 @@ class SourceFile:
 
 def safe_key(key: str) -> str:
     """`key` as a normalized relative path, or ValueError if it would leave the root."""
-    parts = PurePosixPath(key.replace("\\", "/")).parts
-    if not parts or key.startswith("/") or any(p in ("..", "") for p in parts):
+    text = key.replace("\\", "/")
+    parts = PurePosixPath(text).parts
+    if not parts or text.startswith("/") or any(p in ("..", "", "/") for p in parts):
         raise ValueError(f"unsafe object key: {key!r}")
     return "/".join(parts)
 

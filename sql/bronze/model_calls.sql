@@ -57,8 +57,8 @@ fields as (
         ---------- strings (a JSON null counts as absent)
         nullif(v[1] ->> '$', '') as timestamp_text,
         lower(coalesce(v[2] ->> '$', v[3] ->> '$')) as provider_raw,
-        v[4] ->> '$' as request_model,
-        v[5] ->> '$' as response_model,
+        nullif(trim(v[4] ->> '$'), '') as request_model,
+        nullif(trim(v[5] ->> '$'), '') as response_model,
         v[13] ->> '$' as response_id,
         v[14] ->> '$' as operation,
         v[15] ->> '$' as billing_account,
@@ -146,8 +146,9 @@ checked as (
             when try_cast(input_json as bigint)
                 < coalesce(try_cast(cache_read_json as bigint), 0) + coalesce(try_cast(cache_creation_json as bigint), 0)
                 then 'input_tokens smaller than its cache read + cache creation tokens (they must be included)'
-            when (ts at time zone 'UTC')::date not between $folder_date::date - 1 and $folder_date::date
-                then 'timestamp ' || timestamp_text || ' is outside this folder''s window (the folder day or the day before)'
+            when (ts at time zone 'UTC')::date not between $folder_date::date - 1 and $folder_date::date + 1
+                then 'timestamp ' || timestamp_text
+                    || ' is outside this folder''s window (the day before, the folder day or the day after)'
         end as reason,
     from typed
 )

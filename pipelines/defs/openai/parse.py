@@ -20,6 +20,8 @@ from pipelines.lib.store import SourceFile
 
 USAGE_SCHEMA, COSTS_SCHEMA = bronze.OPENAI_USAGE, bronze.OPENAI_COSTS
 
+MAX_COUNT = 2**63 - 1
+
 USAGE_INT_FIELDS = (
     "input_tokens",
     "input_cached_tokens",
@@ -128,8 +130,8 @@ def _usage_row(r: dict, endpoint: str) -> dict:
     row: dict[str, Any] = {"endpoint": endpoint}
     for name in USAGE_INT_FIELDS:
         value = r.get(name)
-        if value is not None and (not _is_int(value) or value < 0):
-            raise Rejected(f"{name} is not a non-negative integer: {value!r}")
+        if value is not None and (not _is_int(value) or not 0 <= value <= MAX_COUNT):
+            raise Rejected(f"{name} is not a non-negative 64-bit integer: {value!r}")
         row[name] = value
     for name in ("project_id", "api_key_id", "user_id", "model", "service_tier"):
         value = r.get(name)

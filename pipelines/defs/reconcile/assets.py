@@ -12,7 +12,7 @@ from pipelines.lib import sql
 from pipelines.lib.ingest import REJECTS_SCHEMA
 from pipelines.lib.preview import markdown
 
-from ..partitions import daily, with_next_day
+from ..partitions import daily, around_day
 from ..resources import LakeStore, Warehouse, partition_day
 from ..settings import setting
 from . import checks
@@ -31,7 +31,7 @@ def _total(table, column) -> str:
     specs=[
         dg.AssetSpec(
             "fct_spend_reconciliation",
-            deps=[dg.AssetDep(b, partition_mapping=with_next_day) for b in BRONZE],
+            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE],
             description="Every invoice dollar of the day in exactly one class (user, background, retry, "
             "unlogged, non_token), one row per day, provider, billing account and model.",
             group_name="reconcile",
@@ -39,7 +39,7 @@ def _total(table, column) -> str:
         ),
         dg.AssetSpec(
             "fct_dark_compute",
-            deps=[dg.AssetDep(b, partition_mapping=with_next_day) for b in BRONZE],
+            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE],
             description="The invoice dollars no waiting user caused: background job types, retries and "
             "the unlogged residual, one row per day, provider, billing account, model and job type.",
             group_name="reconcile",

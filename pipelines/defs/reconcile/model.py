@@ -16,7 +16,9 @@ from pipelines.lib import bronze, sql
 from pipelines.lib.lake import Lake
 from pipelines.lib.prices import TOKEN_CLASSES, canonical_model, catalog_rates
 
-# A log record or export page may be delivered up to this many days after the day it describes.
+# A delivery folder may hold records of the day before (late lines) and the day after (clock
+# skew, log rotation racing midnight); a day's reconciliation reads the folders around it.
+LOOKBEHIND_DAYS = 1
 LOOKAHEAD_DAYS = 1
 
 STAGING = ("staging/stg_openai_usage", "staging/stg_openai_costs", "staging/stg_model_calls", "staging/stg_source_status")
@@ -40,7 +42,7 @@ DIM_PRICE = pa.schema(
 
 def delivery_days(day: date) -> list[date]:
     """The delivery folders that can hold records of `day`."""
-    return [day + timedelta(days=i) for i in range(LOOKAHEAD_DAYS + 1)]
+    return [day + timedelta(days=i) for i in range(-LOOKBEHIND_DAYS, LOOKAHEAD_DAYS + 1)]
 
 
 def register_bronze(con: duckdb.DuckDBPyConnection, lake: Lake, day: date) -> dict[str, int]:
