@@ -40,5 +40,6 @@ select
     sum(cache_write_1h)::bigint as cache_write_1h,
     sum(output)::bigint as output,
     sum(requests)::bigint as requests,
+    'invoice' as priced_by,
 from renamed
 group by all

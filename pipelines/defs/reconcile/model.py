@@ -21,8 +21,14 @@ from pipelines.lib.prices import TOKEN_CLASSES, canonical_model, catalog_rates
 LOOKBEHIND_DAYS = 1
 LOOKAHEAD_DAYS = 1
 
-STAGING = ("staging/stg_openai_usage", "staging/stg_openai_costs", "staging/stg_model_calls", "staging/stg_source_status")
+STAGING = (
+    "staging/stg_openai_usage",
+    "staging/stg_openai_costs",
+    "staging/stg_openai_source_status",
+    "staging/stg_model_calls",
+)
 INTERMEDIATE = (
+    "intermediate/int_source_status",
     "intermediate/int_provider_usage",
     "intermediate/int_provider_costs",
     "intermediate/int_calls",

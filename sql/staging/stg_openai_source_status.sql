@@ -1,6 +1,6 @@
--- Whether each provider's cost export for the day has arrived: 'ok' (lines for the day), 'empty'
+-- Whether OpenAI's cost export for the day has arrived: 'ok' (lines for the day), 'empty'
 -- (delivered, no lines) or 'missing'. A missing export makes the day provisional, never $0.
-create or replace temp table source_status as
+create or replace temp table stg_openai_source_status as
 select
     $usage_date::date as usage_date,
     'openai' as provider,
