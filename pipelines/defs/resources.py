@@ -2,6 +2,7 @@
 
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -10,21 +11,30 @@ from pipelines.lib import sql
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import LocalStore, SourceFile, open_store
 
-from .settings import setting
+from .settings import landing_dir, setting
 
 
 class SourceStore(dg.ConfigurableResource):
-    """The source root (`DARKCOMPUTE_SOURCE_URI`): a local folder laid out as the source contract."""
+    """Where sources are delivered: the source root (`DARKCOMPUTE_SOURCE_URI`, a local folder or
+    `s3://bucket/prefix`) and the pages pulled from provider APIs (`<landing>/api`), both laid
+    out as the source contract."""
 
     uri: str
+    pulled: str = ""
 
-    def store(self) -> LocalStore:
+    def store(self):
         return open_store(self.uri)
 
     def day_files(self, prefix: str, day: date) -> list[SourceFile]:
-        """Every file delivered under `<prefix>/<YYYY-MM-DD>/`, read, in key order."""
-        store = self.store()
-        return [store.read(key) for key in store.list(f"{prefix}/{day.isoformat()}")]
+        """Every file delivered under `<prefix>/<YYYY-MM-DD>/` in the source root or among the
+        pulled pages, read, in key order; the same content delivered twice is read once."""
+        stores = [self.store()] + ([LocalStore(self.pulled)] if self.pulled else [])
+        files: dict[str, SourceFile] = {}
+        for store in stores:
+            for key in store.list(f"{prefix}/{day.isoformat()}"):
+                f = store.read(key)
+                files.setdefault(f.sha256, f)
+        return sorted(files.values(), key=lambda f: f.key)
 
 
 class LakeStore(dg.ConfigurableResource):
@@ -66,7 +76,7 @@ def next_day(day: date) -> date:
 def configured_resources() -> dict:
     """The resources as the environment configures them now (see `settings.DEFAULTS`)."""
     return {
-        "sources": SourceStore(uri=setting("DARKCOMPUTE_SOURCE_URI")),
+        "sources": SourceStore(uri=setting("DARKCOMPUTE_SOURCE_URI"), pulled=str(Path(landing_dir()) / "api")),
         "lake": LakeStore(root=setting("DARKCOMPUTE_LAKE_DIR")),
         "warehouse": Warehouse(
             path=setting("DARKCOMPUTE_WAREHOUSE"),

@@ -11,6 +11,7 @@ DEFAULTS = {
     "DARKCOMPUTE_SOURCE_URI": str(REPO / "data_samples" / "sources"),
     "DARKCOMPUTE_LAKE_DIR": "lake",
     "DARKCOMPUTE_WAREHOUSE": "warehouse.duckdb",
+    "DARKCOMPUTE_LANDING_DIR": "",  # empty: <DARKCOMPUTE_LAKE_DIR>/landing
     "DARKCOMPUTE_DUCKDB_THREADS": "",
     "DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": "",
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
@@ -20,3 +21,8 @@ DEFAULTS = {
 def setting(name: str) -> str:
     """The environment's value for `name`, or its documented default."""
     return os.environ.get(name) or DEFAULTS[name]
+
+
+def landing_dir() -> str:
+    """Where downloaded objects and pulled API pages land (raw, as delivered)."""
+    return setting("DARKCOMPUTE_LANDING_DIR") or str(Path(setting("DARKCOMPUTE_LAKE_DIR")) / "landing")

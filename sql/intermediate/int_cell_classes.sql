@@ -1,8 +1,9 @@
 -- The money to split, per cell and token class: billed tokens, logged tokens, the invoice's cost
--- for the class and the catalog's. Where the day's cost export has arrived (status 'final'), the
--- class cost is the invoice's: its own lines, plus a share of any line without a class split,
--- weighted by catalog cost over the account's cells. Otherwise it is the catalog estimate
--- ('provisional').
+-- for the class and the catalog's. Where the day's cost export has arrived, the class cost is the
+-- invoice's: its own lines, plus a share of any line without a class split, weighted by catalog
+-- cost over the account's cells. Otherwise it is the catalog estimate ('provisional'). Usage the
+-- cost export never covers (priced_by = 'catalog', e.g. Anthropic Priority Tier) is always added
+-- at catalog prices and flagged, so the day shows as 'estimated' rather than silently short.
 create or replace temp table int_cell_classes as
 with billed as (
     select
@@ -12,9 +13,10 @@ with billed as (
         canonical_model,
         token_class,
         sum(tokens)::bigint as billed_tokens,
+        coalesce(sum(tokens) filter (where priced_by = 'catalog'), 0)::bigint as catalog_only_tokens,
     from int_provider_usage
     unpivot (tokens for token_class in (uncached_input, cache_read, cache_write_5m, cache_write_1h, output))
-    group by all
+    group by usage_date, provider, billing_account, canonical_model, token_class
 ),
 
 invoiced as (
@@ -58,6 +60,9 @@ priced as (
         coalesce(invoiced.invoice_cost_usd, 0) as invoice_cost_usd,
         cast(coalesce(billed.billed_tokens, 0) * coalesce(dim_price.rate_mtok, 0) * 0.000001 as decimal(38, 12))
             as catalog_cost_usd,
+        coalesce(billed.catalog_only_tokens, 0) as catalog_only_tokens,
+        cast(coalesce(billed.catalog_only_tokens, 0) * coalesce(dim_price.rate_mtok, 0) * 0.000001 as decimal(38, 12))
+            as catalog_only_cost_usd,
         dim_price.rate_mtok is not null as catalog_priced,
         coalesce(source_status.cost_status in ('ok', 'empty'), false) as invoice_arrived,
     from cell_classes
@@ -125,9 +130,10 @@ select
     catalog_cost_usd,
     catalog_priced,
     invoice_arrived,
+    catalog_only_tokens > 0 as catalog_estimated,
     case
         when invoice_arrived
-            then invoice_cost_usd + unsplit_pico_share::decimal(38, 0) * 0.000000000001
+            then invoice_cost_usd + unsplit_pico_share::decimal(38, 0) * 0.000000000001 + catalog_only_cost_usd
         else catalog_cost_usd
     end::decimal(38, 12) as class_cost_usd,
 from balanced

@@ -2,6 +2,8 @@
 -- (usage_date, provider, billing_account, model):
 --   invoice_cost_usd = user + background + retry + unlogged + non_token   (on every row)
 -- Non-token charges (search, storage, credits) get their own row per account, model '__non_token__'.
+-- status: 'final' (invoiced), 'provisional' (cost export not arrived: catalog prices), 'estimated'
+-- (invoiced, but part of the usage is one the export never prices, priced from the catalog).
 create or replace temp table fct_spend_reconciliation as
 with allocations as (
     select
@@ -27,6 +29,7 @@ classes as (
         sum(class_cost_usd) as invoice_cost_usd,
         sum(catalog_cost_usd) as catalog_cost_usd,
         bool_and(invoice_arrived) as invoice_arrived,
+        bool_or(catalog_estimated) as catalog_estimated,
     from int_cell_classes
     group by all
 ),
@@ -50,6 +53,7 @@ token_rows as (
         int_cells.logged_calls,
         int_cells.usage_unknown_calls,
         coalesce(allocations.overlogged_tokens, 0) as overlogged_tokens,
+        coalesce(classes.catalog_estimated, false) as catalog_estimated,
     from int_cells
     left join classes using (usage_date, provider, billing_account, canonical_model)
     left join allocations using (usage_date, provider, billing_account, canonical_model)
@@ -91,6 +95,7 @@ non_token_rows as (
         0 as logged_calls,
         0 as usage_unknown_calls,
         0 as overlogged_tokens,
+        false as catalog_estimated,
     from non_token_lines
     group by all
 ),
@@ -120,8 +125,12 @@ select
     unioned.usage_unknown_calls::bigint as usage_unknown_calls,
     unioned.overlogged_tokens::bigint as overlogged_tokens,
     ---------- freshness
-    case when coalesce(source_status.cost_status in ('ok', 'empty'), false) then 'final' else 'provisional' end
-        as status,
+    case
+        when not coalesce(source_status.cost_status in ('ok', 'empty'), false) then 'provisional'
+        -- the export arrived but never prices some of this row's usage (e.g. Priority Tier)
+        when unioned.catalog_estimated then 'estimated'
+        else 'final'
+    end as status,
     $reconciled_at::timestamptz as reconciled_at,
 from unioned
 left join source_status using (usage_date, provider)
