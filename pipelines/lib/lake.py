@@ -44,16 +44,20 @@ class Lake:
         os.replace(tmp, target)
         return target
 
-    def temp_path(self, layer: str, table: str, day: date) -> tuple[Path, Path]:
-        """(temporary path, final path) for writers such as DuckDB's COPY; rename with `commit`."""
+    def write_if_changed(
+        self, layer: str, table: str, day: date, data: pa.Table, ignore: list[str] | None = None
+    ) -> bool:
+        """Write the partition only if its content differs from what is there, ignoring the
+        `ignore` columns; return whether it was written. Re-runs that change nothing leave the
+        file byte-identical."""
         target = self.partition_file(layer, table, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp"), target
-
-    @staticmethod
-    def commit(tmp: Path, target: Path) -> Path:
-        os.replace(tmp, target)
-        return target
+        if target.exists():
+            old = pq.read_table(target)
+            keep = [c for c in data.column_names if c not in (ignore or [])]
+            if old.schema == data.schema and old.select(keep).equals(data.select(keep)):
+                return False
+        self.write(layer, table, day, data)
+        return True
 
     def existing_tables(self, layer: str, tables: list[str], day: date) -> list[str]:
         """The partition files of `day` that exist among `tables`."""

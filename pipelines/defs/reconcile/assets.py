@@ -54,8 +54,9 @@ def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehou
     the_lake = lake.lake()
     out = reconcile_day(warehouse.compute(), the_lake, day, datetime.now(timezone.utc))
     recon, dark = out["fct_spend_reconciliation"], out["fct_dark_compute"]
-    the_lake.write("marts", "fct_spend_reconciliation", day, recon)
-    the_lake.write("marts", "fct_dark_compute", day, dark)
+    # a re-run that changes no number keeps the published file (and its reconciled_at) as is
+    recon_changed = the_lake.write_if_changed("marts", "fct_spend_reconciliation", day, recon, ignore=["reconciled_at"])
+    the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
     statuses = sorted(set(recon["status"].to_pylist()))
     yield dg.MaterializeResult(
         asset_key="fct_spend_reconciliation",
@@ -63,6 +64,7 @@ def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehou
             "dagster/row_count": recon.num_rows,
             **{c: _total(recon, c) for c in MONEY_COLUMNS},
             "status": ", ".join(statuses) or "no rows",
+            "changed": recon_changed,
             "preview": dg.MetadataValue.md(
                 markdown(recon, ["provider", "billing_account", "model", *MONEY_COLUMNS[:5], "status"])
             ),
