@@ -60,7 +60,7 @@ def test_definitions_load(definitions):
     assert keys == {"openai_usage", "openai_costs", "app_calls", "worker_calls", "fct_spend_reconciliation",
                     "fct_dark_compute", "rejected_records", "warehouse_tables"}
     check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}
-    assert check_names == {"identity_holds", "invoice_coverage", "no_rejected_lines"}
+    assert check_names == {"identity_holds", "invoice_coverage", "no_rejected_lines", "lines_conserved"}
     assert definitions.resolve_job_def("nightly_reconciliation").partitions_def.start == datetime(
         2024, 1, 1, tzinfo=timezone.utc)
 
@@ -80,7 +80,8 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
                                                  "rejected_records", "warehouse_tables"])
     assert result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert evaluations == {"identity_holds": True, "invoice_coverage": True, "no_rejected_lines": False}
+    assert evaluations == {"identity_holds": True, "invoice_coverage": True, "no_rejected_lines": False,
+                           "lines_conserved": True}
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     assert con.execute(
@@ -161,3 +162,27 @@ def test_rejected_check_fails_when_any_line_was_rejected(tmp_path):
          "raw": "{"}] * 2, schema=schema), path)
     outcome = checks.rejected(con, path)
     assert not outcome.passed and outcome.metadata["rejected_lines"] == 2
+
+
+def test_conservation_check_fails_when_a_file_loses_or_gains_lines(tmp_path):
+    con = sql.connect()
+    files_schema = pa.schema([("source", pa.string()), ("file", pa.string()), ("sha256", pa.string()),
+                              ("bytes", pa.int64()), ("lines_read", pa.int64()), ("records", pa.int64()),
+                              ("skipped", pa.int64()), ("rejected", pa.int64())])
+    records = tmp_path / "records.parquet"
+    pq.write_table(pa.table({"source_file": ["a.jsonl", "a.jsonl", "b.jsonl"]}), records)
+
+    def files_table(rows):
+        path = tmp_path / "files.parquet"
+        pq.write_table(pa.Table.from_pylist(
+            [dict(zip(["source", "file", "lines_read", "records", "skipped", "rejected"], r), sha256="", bytes=0)
+             for r in rows], schema=files_schema), path)
+        return [str(path)]
+
+    balanced = files_table([("app_logs", "a.jsonl", 4, 2, 1, 1), ("app_logs", "b.jsonl", 1, 1, 0, 0)])
+    assert checks.conservation(con, balanced, [str(records)]).passed
+    lost_a_line = files_table([("app_logs", "a.jsonl", 5, 2, 1, 1), ("app_logs", "b.jsonl", 1, 1, 0, 0)])
+    outcome = checks.conservation(con, lost_a_line, [str(records)])
+    assert not outcome.passed and outcome.metadata["unbalanced_files"] == 1
+    counted_twice = files_table([("app_logs", "a.jsonl", 4, 2, 1, 1), ("app_logs", "b.jsonl", 2, 2, 0, 0)])
+    assert not checks.conservation(con, counted_twice, [str(records)]).passed

@@ -167,3 +167,16 @@ def no_rejected_lines(context: dg.AssetCheckExecutionContext, lake: LakeStore, w
         metadata={"rejected_lines": outcome.metadata["rejected_lines"],
                   "by_reason": dg.MetadataValue.md(outcome.metadata["by_reason"])},
     )
+
+
+@dg.asset_check(asset="rejected_records", blocking=True, partitions_def=daily)
+def lines_conserved(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """Every line read is a record, a skipped non-model line or a rejected line, and every record
+    counted is in the lake: `lines_read = records + skipped + rejected` for each file."""
+    the_lake, day = lake.lake(), partition_day(context)
+    outcome = checks.conservation(
+        warehouse.compute(),
+        the_lake.existing_tables("bronze", [f"{b}_files" for b in BRONZE], day),
+        the_lake.existing_tables("bronze", list(BRONZE), day),
+    )
+    return dg.AssetCheckResult(passed=outcome.passed, metadata=outcome.metadata)

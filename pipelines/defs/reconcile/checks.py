@@ -47,3 +47,18 @@ def rejected(con: duckdb.DuckDBPyConnection, path: Path) -> Outcome:
         total == 0,
         {"rejected_lines": total, "by_reason": "| source | reason | lines |\n|---|---|---|\n" + by_reason},
     )
+
+
+def conservation(con: duckdb.DuckDBPyConnection, files: list[str], records: list[str]) -> Outcome:
+    """For every file delivered that day: lines read = records + skipped + rejected, and the
+    records it claims are exactly the bronze rows that carry its name. Nothing lost, nothing
+    counted twice between the file and the lake."""
+    if not files:
+        return Outcome(True, {"files": 0})
+    bad = sql.run(con, "checks/conservation", files=files, records=records).fetchall()
+    (total,) = con.execute("select count(*) from read_parquet($f, union_by_name = true)", {"f": files}).fetchone()
+    return Outcome(
+        not bad,
+        {"files": total, "unbalanced_files": len(bad),
+         "first_unbalanced": str(bad[0]) if bad else ""},
+    )
