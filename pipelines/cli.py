@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -70,6 +71,15 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--lake", help="Parquet lake folder (overrides DARKCOMPUTE_LAKE_DIR)")
     r.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
     r.add_argument("--quiet", action="store_true", help="print only the summary")
+    r.add_argument("--timings", type=Path, help="write seconds per Dagster step (summed over days) to this JSON file")
+
+    b = sub.add_parser("bench", help="time one simulated day end to end against DuckDB's floor and per-call pricing")
+    b.add_argument("--calls-per-day", type=_positive, required=True, help="model calls in the simulated day")
+    b.add_argument("--days", type=_positive, default=1, help="days of history; the last one is timed (default 1)")
+    b.add_argument("--keep", type=Path, help="keep the world, lake and warehouse in this folder")
+    b.add_argument("--threads", type=_positive, help="DuckDB threads (default: all cores)")
+    b.add_argument("--memory-limit", default="2GiB", help="DuckDB memory_limit, e.g. 2GiB (default 2GiB)")
+    b.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
 
     q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt")
     q.add_argument("query", nargs="?", help="one SQL statement")
@@ -79,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    commands = {"simulate": simulate, "reconcile": reconcile, "sql": query}
+    commands = {"simulate": simulate, "reconcile": reconcile, "sql": query, "bench": benchmark}
     return commands[args.command](args)
 
 
@@ -110,7 +120,9 @@ def reconcile(args) -> int:
             warn(f"--to {last} is before --date {args.date}")
             return 2
         days = [args.date + timedelta(days=i) for i in range((last - args.date).days + 1)]
-    failures = run_days(days, quiet=args.quiet)
+    failures, seconds = run_days(days, quiet=args.quiet)
+    if args.timings:
+        args.timings.write_text(json.dumps({k: round(v, 3) for k, v in sorted(seconds.items())}, indent=1))
     print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
     for failure in failures:
         warn(f"{failure}")
@@ -175,10 +187,10 @@ def _show(con: duckdb.DuckDBPyConnection, text: str) -> int:
     return 0
 
 
-def run_days(days: list[date], quiet: bool = False) -> list[str]:
+def run_days(days: list[date], quiet: bool = False) -> tuple[list[str], dict[str, float]]:
     """Materialize the ingest assets for every day and the days either side (whose folders can
     hold records of the range), then the reconciliation for every day. Returns what failed,
-    blocking checks included."""
+    blocking checks included, and the seconds each Dagster step took, summed over the days."""
     from pipelines.definitions import defs
     from pipelines.defs.resources import configured_resources
 
@@ -190,6 +202,7 @@ def run_days(days: list[date], quiet: bool = False) -> list[str]:
     logging.getLogger("dagster").setLevel(logging.ERROR)
     ingest_days = [days[0] - timedelta(days=1), *days, days[-1] + timedelta(days=1)]
     failures: list[str] = []
+    seconds: dict[str, float] = defaultdict(float)
     plan = [(INGEST, d) for d in ingest_days] + [(RECONCILE, d) for d in days]
     with Progress(console=console, transient=True, disable=quiet) as progress:
         task = progress.add_task("reconciling", total=len(plan))
@@ -200,8 +213,11 @@ def run_days(days: list[date], quiet: bool = False) -> list[str]:
                 instance=instance, run_config=run_config, raise_on_error=False,
             )
             failures += _failures(result, day)
+            for event in result.all_events:
+                if event.event_type_value == "STEP_SUCCESS":
+                    seconds[event.step_key] += event.event_specific_data.duration_ms / 1000
             progress.advance(task)
-    return failures
+    return failures, dict(seconds)
 
 
 def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
@@ -214,6 +230,35 @@ def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             out.append(f"{day}: blocking check {evaluation.check_name} failed: {dict(evaluation.metadata)}")
     return out
+
+
+def benchmark(args) -> int:
+    from pipelines.bench import bench
+
+    figures = bench(args.calls_per_day, days=args.days, keep=args.keep, threads=args.threads,
+                    memory_limit=args.memory_limit, seed=args.seed)
+    table = Table(title=f"one day of {figures['calls']:,} calls (after {figures['days'] - 1} days of history)",
+                  title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("end to end, seconds", figures["seconds_end_to_end"]),
+        ("DuckDB floor (raw files -> Parquet), seconds", figures["seconds_floor"]),
+        ("ratio to floor", figures["ratio_to_floor"]),
+        ("peak RSS end to end, MiB", figures["peak_rss_mib"]),
+        ("peak RSS floor, MiB", figures["peak_rss_mib_floor"]),
+        ("per-call pricing, seconds per call", f"{figures['seconds_per_call_pricing']:.2e}"),
+        (f"per-call pricing of {figures['logged_calls']:,} logged calls, seconds", figures["seconds_pricing_extrapolated"]),
+        ("speed-up vs per-call pricing", figures["speedup_vs_per_call"]),
+        ("DuckDB threads / memory limit MiB", f"{figures['duckdb_threads']} / {figures['memory_limit_mib']}"),
+    ] + [(f"  step {step}, seconds", value) for step, value in figures["per_asset_seconds"].items()]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+    keys = ("calls", "seconds_end_to_end", "seconds_floor", "ratio_to_floor", "peak_rss_mib",
+            "seconds_per_call_pricing", "speedup_vs_per_call", "duckdb_threads", "memory_limit_mib")
+    print(json.dumps({k: figures[k] for k in keys}))
+    return 0
 
 
 def print_summary(warehouse: str, first: date, last: date) -> None:

@@ -1,0 +1,202 @@
+"""`darkcompute bench`: time the nightly reconciliation of one simulated day against two yardsticks.
+
+- end to end: `darkcompute reconcile` for the day, exactly as the nightly schedule runs it
+  (ingest of the day and the days either side, SQL models, marts, checks, warehouse);
+- the floor: DuckDB alone reading every raw file the reconciliation reads into Parquet;
+- the peer approach: pricing each logged call one at a time with `genai_prices.calc_price`,
+  timed on a sample and extrapolated.
+
+Each measured phase runs in its own child process, so its wall time and peak memory (the
+kernel's high-water mark of resident memory for the process tree, from `wait4`) are its own.
+The machine is shared and noisy: compare phases of the same run, not runs of different days.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+BENCH_DAY = date(2026, 6, 2)
+PEER_SAMPLE = 20_000
+
+
+def run_phase(argv: list[str], env: dict | None = None) -> dict:
+    """Run a child process; return its wall seconds, peak RSS in MiB and its stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(map(str, argv[:5]))} ... exited {proc.returncode}:\n{err.read().decode()[-4000:]}")
+        return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024, "stdout": out.read().decode()}
+
+
+def raw_files(sources: Path, days: list[date]) -> dict[str, list[str]]:
+    """The raw files the reconciliation of `days` reads, by the DuckDB reader that fits them."""
+    stamps = {d.isoformat() for d in days} | {d.strftime("%Y/%m/%d") for d in days}
+    groups: dict[str, list[str]] = {"jsonl": [], "json": [], "parquet": []}
+    for path in sorted(sources.rglob("*")):
+        rel = path.relative_to(sources).as_posix()
+        if not path.is_file() or ("/data/" in rel or "permission-check" in rel):
+            continue
+        if rel.startswith("cur/"):
+            if path.suffix == ".parquet":
+                groups["parquet"].append(str(path))
+            continue
+        if not any(s in rel for s in stamps):
+            continue
+        if rel.endswith((".jsonl", ".jsonl.gz")) or rel.startswith("bedrock/"):
+            groups["jsonl"].append(str(path))
+        elif rel.endswith(".json"):
+            groups["json"].append(str(path))
+    return groups
+
+
+def floor(sources: Path, out: Path, day: date, threads: int | None, memory_limit: str | None) -> dict:
+    """DuckDB alone: every raw file read into Parquet (schema inferred, bad lines ignored)."""
+    from pipelines.lib import sql
+
+    con = sql.connect(threads=threads, memory_limit=memory_limit)
+    groups = raw_files(sources, [day - timedelta(days=1), day, day + timedelta(days=1)])
+    rows = {}
+    for kind, files in groups.items():
+        if not files:
+            continue
+        target = str(out / f"floor_{kind}.parquet")
+        if kind == "parquet":
+            rel = con.read_parquet(files, union_by_name=True)
+        elif kind == "jsonl":
+            rel = con.read_json(files, format="newline_delimited", ignore_errors=True, union_by_name=True)
+        else:
+            rel = con.read_json(files, format="auto", union_by_name=True)
+        rel.write_parquet(target, compression="zstd")
+        rows[kind] = con.read_parquet(target).aggregate("count(*)").fetchall()[0][0]
+    return {"files": {k: len(v) for k, v in groups.items()}, "rows": rows}
+
+
+def peer(lake: Path, day: date, sample: int) -> dict:
+    """Price logged calls one at a time with genai-prices, on a sample; seconds per call."""
+    from genai_prices import Usage, calc_price
+
+    from pipelines.lib import sql
+    from pipelines.lib.prices import CATALOG_PROVIDER
+
+    con = sql.connect()
+    files = [str(p) for p in (lake / "bronze").glob("*_calls/date=*/*.parquet")]
+    calls = con.read_parquet(files, union_by_name=True).filter("usage_known")
+    total = calls.aggregate("count(*)").fetchall()[0][0]
+    rows = calls.limit(sample).project(
+        "provider, model, input_tokens, cache_read_tokens, cache_creation_tokens, output_tokens, ts").fetchall()
+    when = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    start = time.perf_counter()
+    priced = 0
+    for provider, model, inp, read, write, out, ts in rows:
+        try:
+            calc_price(Usage(input_tokens=inp, cache_read_tokens=read, cache_write_tokens=write, output_tokens=out),
+                       model_ref=model, provider_id=CATALOG_PROVIDER[provider], genai_request_timestamp=ts or when)
+            priced += 1
+        except LookupError:
+            pass
+    seconds = time.perf_counter() - start
+    return {"sample": len(rows), "priced": priced, "logged_calls": total,
+            "seconds_per_call": seconds / max(len(rows), 1)}
+
+
+def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: int | None = None,
+          memory_limit: str | None = "2GiB", seed: int = 11) -> dict:
+    """Simulate, then measure the three phases on the same files. Returns the figures."""
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="darkcompute-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    first = BENCH_DAY - timedelta(days=days - 1)
+    me = [sys.executable, "-m", "pipelines.bench"]
+    env = {"DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": memory_limit or "", "DARKCOMPUTE_DUCKDB_THREADS": str(threads or ""),
+           "DAGSTER_HOME": ""}
+    figures: dict = {"calls": calls_per_day, "days": days}
+
+    simulated = run_phase(me + ["simulate", str(root / "world"), first.isoformat(), str(days), str(calls_per_day),
+                                str(seed)])
+    figures["seconds_simulate"] = simulated["seconds"]
+    sources = root / "world" / "sources"
+
+    # history: every day before the measured one is reconciled first, untimed
+    if days > 1:
+        run_phase([sys.executable, "-m", "pipelines.cli", "reconcile", "--date", first.isoformat(), "--to",
+                   (BENCH_DAY - timedelta(days=1)).isoformat(), "--quiet", "--source", str(sources),
+                   "--lake", str(root / "lake"), "--warehouse", str(root / "warehouse.duckdb")], env)
+
+    timings = root / "timings.json"
+    e2e = run_phase([sys.executable, "-m", "pipelines.cli", "reconcile", "--date", BENCH_DAY.isoformat(), "--quiet",
+                     "--source", str(sources), "--lake", str(root / "lake"),
+                     "--warehouse", str(root / "warehouse.duckdb"), "--timings", str(timings)], env)
+    flo = run_phase(me + ["floor", str(sources), str(root), BENCH_DAY.isoformat(), str(threads or 0),
+                          memory_limit or ""], env)
+    pee = run_phase(me + ["peer", str(root / "lake"), BENCH_DAY.isoformat(), str(PEER_SAMPLE)])
+    peer_figures = json.loads(pee["stdout"])
+
+    per_call = peer_figures["seconds_per_call"]
+    figures.update(
+        seconds_end_to_end=round(e2e["seconds"], 3),
+        seconds_floor=round(flo["seconds"], 3),
+        ratio_to_floor=round(e2e["seconds"] / flo["seconds"], 3),
+        peak_rss_mib=round(e2e["peak_rss_mib"], 1),
+        peak_rss_mib_floor=round(flo["peak_rss_mib"], 1),
+        seconds_per_call_pricing=per_call,
+        seconds_pricing_extrapolated=round(per_call * peer_figures["logged_calls"], 3),
+        speedup_vs_per_call=round(per_call * peer_figures["logged_calls"] / e2e["seconds"], 2),
+        logged_calls=peer_figures["logged_calls"],
+        duckdb_threads=threads or os.cpu_count(),
+        memory_limit_mib=_mib(memory_limit),
+        per_asset_seconds=json.loads(timings.read_text()) if timings.exists() else {},
+        floor=json.loads(flo["stdout"]),
+        kept=str(root) if keep else None,
+    )
+    if not keep:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+    return figures
+
+
+def _mib(limit: str | None) -> int | None:
+    if not limit:
+        return None
+    text = limit.strip().upper().replace("IB", "B")
+    units = {"KB": 1 / 1024, "MB": 1, "GB": 1024, "TB": 1024 * 1024}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(float(text) / (1024 * 1024))
+
+
+def _child(argv: list[str]) -> None:
+    """The child processes' entry points (`python -m pipelines.bench <phase> ...`)."""
+    phase, *args = argv
+    if phase == "simulate":
+        from pipelines.simulate import simulate
+
+        out, start, days, calls, seed = args
+        simulate(Path(out), date.fromisoformat(start), int(days), calls_per_day=int(calls), seed=int(seed))
+        print("{}")
+    elif phase == "floor":
+        sources, out, day, threads, memory = args
+        print(json.dumps(floor(Path(sources), Path(out), date.fromisoformat(day), int(threads) or None,
+                               memory or None)))
+    elif phase == "peer":
+        lake, day, sample = args
+        print(json.dumps(peer(Path(lake), date.fromisoformat(day), int(sample))))
+    else:
+        raise SystemExit(f"unknown phase {phase!r}")
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])
