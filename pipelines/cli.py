@@ -21,8 +21,8 @@ from rich.table import Table
 from pipelines.lib import sql
 from pipelines.lib.store import open_store
 
-INGEST = ("openai_usage", "openai_costs", "app_calls", "worker_calls")
-EXPORT_PREFIXES = ("openai/costs", "openai/usage")
+INGEST = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls")
+EXPORT_PREFIXES = ("openai/costs", "openai/usage", "anthropic/cost_report", "anthropic/usage_report")
 RECONCILE = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "warehouse_tables")
 
 console = Console()

@@ -52,7 +52,9 @@ select
     cells.billing_account,
     cells.canonical_model,
     coalesce(provider_cells.export_model, cost_cells.export_model, logged_cells.logged_model) as model,
-    coalesce(provider_cells.provider_requests, 0) as provider_requests,
+    -- NULL when the provider's export counts no requests (Anthropic's usage report)
+    case when provider_cells.canonical_model is null then 0 else provider_cells.provider_requests end
+        as provider_requests,
     coalesce(logged_cells.logged_calls, 0) as logged_calls,
     coalesce(logged_cells.priced_calls, 0) as priced_calls,
     coalesce(logged_cells.usage_unknown_calls, 0) as usage_unknown_calls,

@@ -4,6 +4,8 @@
 create or replace temp table int_provider_costs as
 with unioned as (
     select * from stg_openai_costs
+    union all by name
+    select * from stg_anthropic_costs
 )
 
 select

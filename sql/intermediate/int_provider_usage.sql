@@ -2,6 +2,8 @@
 create or replace temp table int_provider_usage as
 with unioned as (
     select * from stg_openai_usage
+    union all by name
+    select * from stg_anthropic_usage
 )
 
 select

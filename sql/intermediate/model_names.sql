@@ -3,5 +3,9 @@ select distinct provider, model from stg_openai_usage
 union
 select distinct provider, model from stg_openai_costs where model is not null
 union
+select distinct provider, model from stg_anthropic_usage where model is not null
+union
+select distinct provider, model from stg_anthropic_costs where model is not null
+union
 select distinct provider, model from stg_model_calls
 order by provider, model

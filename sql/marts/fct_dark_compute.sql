@@ -55,7 +55,10 @@ select
     case
         when dark.dark_class = 'unlogged'
             -- requests the provider counted that no priced log line accounts for
-            then greatest(int_cells.provider_requests - int_cells.priced_calls, 0)
+            then case
+                when int_cells.provider_requests is not null
+                    then greatest(int_cells.provider_requests - int_cells.priced_calls, 0)
+            end
         else coalesce(job_calls.calls, 0)
     end::bigint as calls,
     dark.uncached_input_tokens,

@@ -18,7 +18,7 @@ from ..settings import setting
 from . import checks
 from .model import reconcile_day
 
-BRONZE = ("openai_usage", "openai_costs", "app_calls", "worker_calls")
+BRONZE = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls")
 MONEY_COLUMNS = ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
                  "unlogged_cost_usd", "non_token_cost_usd")
 

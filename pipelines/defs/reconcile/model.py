@@ -25,6 +25,9 @@ STAGING = (
     "staging/stg_openai_usage",
     "staging/stg_openai_costs",
     "staging/stg_openai_source_status",
+    "staging/stg_anthropic_usage",
+    "staging/stg_anthropic_costs",
+    "staging/stg_anthropic_source_status",
     "staging/stg_model_calls",
 )
 INTERMEDIATE = (
@@ -62,6 +65,9 @@ def register_bronze(con: duckdb.DuckDBPyConnection, lake: Lake, day: date) -> di
         "bronze_openai_usage": ("openai_usage", bronze.OPENAI_USAGE),
         "bronze_openai_costs": ("openai_costs", bronze.OPENAI_COSTS),
         "bronze_openai_costs_files": ("openai_costs_files", bronze.FILES),
+        "bronze_anthropic_usage": ("anthropic_usage", bronze.ANTHROPIC_USAGE),
+        "bronze_anthropic_costs": ("anthropic_costs", bronze.ANTHROPIC_COSTS),
+        "bronze_anthropic_costs_files": ("anthropic_costs_files", bronze.FILES),
         "bronze_app_calls": ("app_calls", bronze.MODEL_CALLS),
         "bronze_worker_calls": ("worker_calls", bronze.MODEL_CALLS),
     }

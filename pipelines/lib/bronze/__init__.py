@@ -4,6 +4,7 @@ per delivery day. Every table `<name>` also has `<name>_rejects` and `<name>_fil
 
 from ..ingest import FILES_SCHEMA as FILES
 from ..ingest import REJECTS_SCHEMA as REJECTS
+from .anthropic import ANTHROPIC_COSTS, ANTHROPIC_USAGE
 from .common import MONEY, TS
 from .logs import MODEL_CALLS
 from .openai import OPENAI_COSTS, OPENAI_USAGE
@@ -12,8 +13,13 @@ from .openai import OPENAI_COSTS, OPENAI_USAGE
 TABLES = {
     "openai_usage": OPENAI_USAGE,
     "openai_costs": OPENAI_COSTS,
+    "anthropic_usage": ANTHROPIC_USAGE,
+    "anthropic_costs": ANTHROPIC_COSTS,
     "app_calls": MODEL_CALLS,
     "worker_calls": MODEL_CALLS,
 }
 
-__all__ = ["FILES", "MODEL_CALLS", "MONEY", "OPENAI_COSTS", "OPENAI_USAGE", "REJECTS", "TABLES", "TS"]
+__all__ = [
+    "ANTHROPIC_COSTS",
+    "ANTHROPIC_USAGE",
+   "FILES", "MODEL_CALLS", "MONEY", "OPENAI_COSTS", "OPENAI_USAGE", "REJECTS", "TABLES", "TS"]

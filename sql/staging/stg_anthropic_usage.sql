@@ -1,0 +1,52 @@
+-- Anthropic usage_report results for one day, in disjoint token classes.
+-- Anthropic's uncached_input_tokens EXCLUDES cache reads and writes (unlike OpenAI's input_tokens),
+-- so each class is a reported field as is. Hourly buckets are summed to the day; a later delivery
+-- of the day supersedes an earlier one. The report counts no requests. Priority Tier costs are
+-- never in cost_report, so that usage is priced from the catalog ('catalog'), the rest by the
+-- invoice ('invoice'). workspace_id null is the default workspace.
+create or replace temp table stg_anthropic_usage as
+with source as (
+    select * from bronze_anthropic_usage
+    where usage_date = $usage_date
+),
+
+latest_delivery as (
+    select * from source
+    qualify folder_date = max(folder_date) over ()
+),
+
+renamed as (
+    select
+        ---------- cell
+        usage_date,
+        'anthropic' as provider,
+        coalesce(workspace_id, 'default') as billing_account,
+        model as export_model,
+        ---------- token classes
+        uncached_input_tokens as uncached_input,
+        cache_read_input_tokens as cache_read,
+        cache_creation_5m_input_tokens as cache_write_5m,
+        cache_creation_1h_input_tokens as cache_write_1h,
+        output_tokens as output,
+        ---------- who prices it
+        case
+            when service_tier in ('priority', 'priority_on_demand') then 'catalog'
+            else 'invoice'
+        end as priced_by,
+    from latest_delivery
+)
+
+select
+    usage_date,
+    provider,
+    billing_account,
+    export_model as model,
+    sum(uncached_input)::bigint as uncached_input,
+    sum(cache_read)::bigint as cache_read,
+    sum(cache_write_5m)::bigint as cache_write_5m,
+    sum(cache_write_1h)::bigint as cache_write_1h,
+    sum(output)::bigint as output,
+    null::bigint as requests,
+    priced_by,
+from renamed
+group by usage_date, provider, billing_account, export_model, priced_by
