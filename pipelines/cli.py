@@ -23,7 +23,7 @@ from pipelines.lib.store import open_store
 
 INGEST = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls")
 EXPORT_PREFIXES = ("openai/costs", "openai/usage", "anthropic/cost_report", "anthropic/usage_report")
-RECONCILE = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "warehouse_tables")
+RECONCILE = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables")
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)

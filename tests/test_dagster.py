@@ -59,7 +59,7 @@ def test_definitions_load(definitions):
     keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
     assert keys >= {"openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls",
                     "fct_spend_reconciliation",
-                    "fct_dark_compute", "rejected_records", "warehouse_tables"}
+                    "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables"}
     check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}
     assert check_names == {"identity_holds", "invoice_coverage", "no_rejected_lines", "lines_conserved"}
     assert definitions.resolve_job_def("nightly_reconciliation").partitions_def.start == datetime(
@@ -78,7 +78,7 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
     ingest = materialize(definitions, tmp_path, ["openai_usage", "openai_costs", "app_calls", "worker_calls"])
     assert ingest.success
     result = materialize(definitions, tmp_path, ["fct_spend_reconciliation", "fct_dark_compute",
-                                                 "rejected_records", "warehouse_tables"])
+                                                 "rejected_records", "source_status", "warehouse_tables"])
     assert result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {"identity_holds": True, "invoice_coverage": True, "no_rejected_lines": False,
@@ -96,6 +96,10 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
     assert con.execute(
         "select sum(lines_read), sum(records), sum(skipped), sum(rejected) from ingest_files "
         "where source in ('app_logs', 'worker_logs')").fetchone() == (6, 4, 1, 1)
+    # sources that never delivered (Anthropic, embeddings here) are not reported as missing
+    assert con.execute("select source, status, files, records from source_status order by source").fetchall() == [
+        ("app_logs", "ok", 1, 3), ("openai/costs", "ok", 1, 4), ("openai/usage/completions", "ok", 1, 1),
+        ("worker_logs", "ok", 1, 1)]
     metadata = result.asset_materializations_for_node("marts")[0].metadata
     assert metadata["dagster/row_count"].value == 2
     assert metadata["invoice_cost_usd"].value == "0.062520000000"

@@ -41,11 +41,15 @@ def test_provisional_day_is_restated_final_when_the_cost_export_lands(tmp_path):
 
     assert reconcile(tmp_path, source) == 0
     assert query(tmp_path, "select distinct status from fct_spend_reconciliation") == [("provisional",)]
+    assert query(tmp_path, f"select status, files from source_status where delivery_date = '{DAY}' "
+                           "and source = 'openai/costs'") == [("missing", 0)]
     (provisional,) = query(tmp_path, "select sum(invoice_cost_usd) from fct_spend_reconciliation")[0]
 
     shutil.move(held_back, source / "openai" / "costs" / DAY)
     assert reconcile(tmp_path, source) == 0
     assert query(tmp_path, "select distinct status from fct_spend_reconciliation") == [("final",)]
+    assert query(tmp_path, f"select status, files from source_status where delivery_date = '{DAY}' "
+                           "and source = 'openai/costs'") == [("ok", 1)]
     (final,) = query(tmp_path, "select sum(invoice_cost_usd) from fct_spend_reconciliation")[0]
     assert final != provisional  # the invoice includes non-token lines the catalog cannot know
 

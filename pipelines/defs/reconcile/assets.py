@@ -1,7 +1,7 @@
 """The reconciliation: marts computed by the SQL layers, their checks, and the warehouse."""
 
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import dagster as dg
@@ -106,9 +106,31 @@ def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehou
     )
 
 
+@dg.asset(partitions_def=daily, deps=list(BRONZE), group_name="reconcile", kinds={"duckdb", "parquet"})
+def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Each source's delivery for the day: ok, empty, failed (every line rejected) or missing
+    (no file, though the source delivered within the past week), with files, lines and records."""
+    day = partition_day(context)
+    the_lake = lake.lake()
+    week = [day - timedelta(days=i) for i in range(8)]
+    tables = [f"{b}_files" for b in BRONZE]
+    recent = [p for d in week for p in the_lake.existing_tables("bronze", tables, d)]
+    today = the_lake.existing_tables("bronze", tables, day)
+    if recent:
+        # before the day's ingest has run at all, every recent source counts as missing
+        table = sql.table(warehouse.compute(), "marts/source_status", day_files=today or recent,
+                          delivered=bool(today), recent_files=recent, delivery_date=day)
+    else:
+        table = pa.table({"delivery_date": pa.array([], pa.date32()), "source": pa.array([], pa.string()),
+                          "status": pa.array([], pa.string())})
+    the_lake.write("marts", "source_status", day, table)
+    statuses = {r["source"]: r["status"] for r in table.to_pylist()}
+    return dg.MaterializeResult(metadata={"dagster/row_count": table.num_rows, **statuses})
+
+
 @dg.asset(
     partitions_def=daily,
-    deps=["fct_spend_reconciliation", "fct_dark_compute", "rejected_records"],
+    deps=["fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
     pool="duckdb_warehouse",
@@ -128,6 +150,8 @@ def warehouse_tables(
                            usage_date=day)
         sql.run_script(con, "warehouse/rejected_records",
                        path=str(the_lake.partition_file("marts", "rejected_records", day)), delivery_date=day)
+        sql.run_script(con, "warehouse/source_status",
+                       path=str(the_lake.partition_file("marts", "source_status", day)), delivery_date=day)
         files = the_lake.existing_tables("bronze", [f"{b}_files" for b in BRONZE], day)
         if files:
             sql.run_script(con, "warehouse/ingest_files", paths=files, delivery_date=day)
