@@ -11,6 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.definitions import defs
+from pipelines.defs.anthropic.pull import AnthropicAdminAPI
+from pipelines.defs.openai.pull import OpenAIAdminAPI
 from pipelines.defs.reconcile import checks
 from pipelines.defs.resources import LakeStore, SourceStore, Warehouse
 from pipelines.defs.schedules import nightly
@@ -44,7 +46,9 @@ def write_sources(root):
 
 def materialize(definitions, tmp_path, selection, day=DAY):
     resources = {
-        "sources": SourceStore(uri=str(tmp_path / "sources")),
+        "sources": SourceStore(uri=str(tmp_path / "sources"), pulled=str(tmp_path / "landing" / "api")),
+        "openai_admin": OpenAIAdminAPI(landing=str(tmp_path / "landing" / "api")),  # no key: pulls nothing
+        "anthropic_admin": AnthropicAdminAPI(landing=str(tmp_path / "landing" / "api")),
         "lake": LakeStore(root=str(tmp_path / "lake")),
         "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
     }
@@ -75,7 +79,8 @@ def test_nightly_schedule_requests_yesterday_and_the_two_days_before():
 
 def test_one_partition_materializes_in_process(definitions, tmp_path):
     write_sources(tmp_path / "sources")
-    ingest = materialize(definitions, tmp_path, ["openai_usage", "openai_costs", "app_calls", "worker_calls"])
+    ingest = materialize(definitions, tmp_path, ["openai_api_pages", "anthropic_api_pages", "openai_usage",
+                                                 "openai_costs", "app_calls", "worker_calls"])
     assert ingest.success
     result = materialize(definitions, tmp_path, ["fct_spend_reconciliation", "fct_dark_compute",
                                                  "rejected_records", "source_status", "warehouse_tables"])

@@ -11,6 +11,8 @@ from pipelines.lib import sql
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import LocalStore, SourceFile, open_store
 
+from .anthropic.pull import AnthropicAdminAPI
+from .openai.pull import OpenAIAdminAPI
 from .settings import landing_dir, setting
 
 
@@ -26,14 +28,16 @@ class SourceStore(dg.ConfigurableResource):
         return open_store(self.uri)
 
     def day_files(self, prefix: str, day: date) -> list[SourceFile]:
-        """Every file delivered under `<prefix>/<YYYY-MM-DD>/` in the source root or among the
-        pulled pages, read, in key order; the same content delivered twice is read once."""
-        stores = [self.store()] + ([LocalStore(self.pulled)] if self.pulled else [])
+        """Every file delivered under `<prefix>/<YYYY-MM-DD>/`, read, in key order; the same
+        content delivered twice under two names is read once. Pages pulled from the provider's
+        API for that folder replace the source root's (a re-pull is the newer statement)."""
+        folder = f"{prefix}/{day.isoformat()}"
+        pulled = LocalStore(self.pulled) if self.pulled else None
+        store = pulled if pulled is not None and pulled.list(folder) else self.store()
         files: dict[str, SourceFile] = {}
-        for store in stores:
-            for key in store.list(f"{prefix}/{day.isoformat()}"):
-                f = store.read(key)
-                files.setdefault(f.sha256, f)
+        for key in store.list(folder):
+            f = store.read(key)
+            files.setdefault(f.sha256, f)
         return sorted(files.values(), key=lambda f: f.key)
 
 
@@ -75,8 +79,11 @@ def next_day(day: date) -> date:
 
 def configured_resources() -> dict:
     """The resources as the environment configures them now (see `settings.DEFAULTS`)."""
+    pulled = str(Path(landing_dir()) / "api")
     return {
-        "sources": SourceStore(uri=setting("DARKCOMPUTE_SOURCE_URI"), pulled=str(Path(landing_dir()) / "api")),
+        "sources": SourceStore(uri=setting("DARKCOMPUTE_SOURCE_URI"), pulled=pulled),
+        "openai_admin": OpenAIAdminAPI.from_env(landing=pulled),
+        "anthropic_admin": AnthropicAdminAPI.from_env(landing=pulled),
         "lake": LakeStore(root=setting("DARKCOMPUTE_LAKE_DIR")),
         "warehouse": Warehouse(
             path=setting("DARKCOMPUTE_WAREHOUSE"),

@@ -14,7 +14,7 @@ TOKEN_COLUMNS = ("uncached_input_tokens", "cache_read_input_tokens", "cache_crea
                  "cache_creation_1h_input_tokens", "output_tokens", "web_search_requests")
 
 
-@dg.asset(partitions_def=daily, group_name="anthropic", kinds={"python", "parquet"})
+@dg.asset(partitions_def=daily, group_name="anthropic", kinds={"python", "parquet"}, deps=["anthropic_api_pages"])
 def anthropic_usage(context: dg.AssetExecutionContext, sources: SourceStore, lake: LakeStore) -> dg.MaterializeResult:
     """Token usage Anthropic reports per bucket, workspace, model, service tier and context window
     (`usage_report/messages` pages), one row per result. `uncached_input_tokens` EXCLUDES cache
@@ -28,7 +28,7 @@ def anthropic_usage(context: dg.AssetExecutionContext, sources: SourceStore, lak
     )
 
 
-@dg.asset(partitions_def=daily, group_name="anthropic", kinds={"python", "parquet"})
+@dg.asset(partitions_def=daily, group_name="anthropic", kinds={"python", "parquet"}, deps=["anthropic_api_pages"])
 def anthropic_costs(context: dg.AssetExecutionContext, sources: SourceStore, lake: LakeStore) -> dg.MaterializeResult:
     """Dollars Anthropic invoices per day, workspace and description (`cost_report` pages), one
     row per result, `amount_usd` = the report's cents / 100 as exact DECIMAL dollars. The invoice

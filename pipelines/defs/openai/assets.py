@@ -15,7 +15,7 @@ from .parse import parse_cost_pages, parse_usage_pages
 USAGE_ENDPOINTS = ("completions", "embeddings")
 
 
-@dg.asset(partitions_def=daily, group_name="openai", kinds={"python", "parquet"})
+@dg.asset(partitions_def=daily, group_name="openai", kinds={"python", "parquet"}, deps=["openai_api_pages"])
 def openai_usage(context: dg.AssetExecutionContext, sources: SourceStore, lake: LakeStore) -> dg.MaterializeResult:
     """Token usage OpenAI reports per bucket, project and model (Usage API pages for
     completions and embeddings), one row per result. `input_tokens` includes cached tokens."""
@@ -40,7 +40,7 @@ def openai_usage(context: dg.AssetExecutionContext, sources: SourceStore, lake: 
     )
 
 
-@dg.asset(partitions_def=daily, group_name="openai", kinds={"python", "parquet"})
+@dg.asset(partitions_def=daily, group_name="openai", kinds={"python", "parquet"}, deps=["openai_api_pages"])
 def openai_costs(context: dg.AssetExecutionContext, sources: SourceStore, lake: LakeStore) -> dg.MaterializeResult:
     """Dollars OpenAI invoices per day, project and line item (Costs API pages), one row per
     result, `amount` as exact DECIMAL dollars. The invoice side of the reconciliation."""
