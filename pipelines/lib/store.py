@@ -1,4 +1,4 @@
-"""Where the sources live: a local folder (S3 comes through the same interface).
+"""Where the sources live: a local folder, or S3 (`pipelines.lib.s3`) through the same interface.
 
 A store lists keys (paths relative to its root, with `/`) and reads their bytes. Keys are
 checked so that none escapes the root.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,16 @@ def safe_key(key: str) -> str:
     return "/".join(parts)
 
 
+class Store(Protocol):
+    """What every store offers: its URI, sorted keys under a folder, and a key's bytes."""
+
+    uri: str
+
+    def list(self, prefix: str) -> list[str]: ...
+
+    def read(self, key: str) -> SourceFile: ...
+
+
 class LocalStore:
     """Sources in a local folder."""
 
@@ -52,11 +63,14 @@ class LocalStore:
         return SourceFile(key=key, data=(self.root / safe_key(key)).read_bytes())
 
 
-def open_store(uri: str | Path) -> LocalStore:
-    """The store for a source URI: a local path (or `file://` URI)."""
+def open_store(uri: str | Path, landing: str | Path | None = None) -> Store:
+    """The store for a source URI: `s3://bucket/prefix` (objects land under `landing`, default
+    `DARKCOMPUTE_LANDING_DIR` or `<DARKCOMPUTE_LAKE_DIR>/landing`), or a local path or `file://` URI."""
     text = str(uri)
     if text.startswith("s3://"):
-        raise NotImplementedError("s3:// sources are not supported yet; use a local folder")
+        from .s3 import S3Store  # boto3 is imported only when a source is on S3
+
+        return S3Store(text, landing=landing)
     if text.startswith("file://"):
         text = text[len("file://") :]
     return LocalStore(text)
