@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +41,16 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a time as YYYY-MM-DDTHH:MM:SSZ, got {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"expected a time with a zone (Z or +HH:MM), got {text!r}")
+    return value.astimezone(timezone.utc)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -71,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--lake", help="Parquet lake folder (overrides DARKCOMPUTE_LAKE_DIR)")
     r.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
     r.add_argument("--quiet", action="store_true", help="print only the summary")
+    r.add_argument("--as-of", type=_instant, help="reconcile as of this UTC time, e.g. 2026-11-03T04:00:00Z "
+                   "(default: now); becomes reconciled_at and decides settling")
     r.add_argument("--timings", type=Path, help="write seconds per Dagster step (summed over days) to this JSON file")
 
     b = sub.add_parser("bench", help="time one simulated day end to end against DuckDB's floor and per-call pricing")
@@ -120,7 +132,7 @@ def reconcile(args) -> int:
             warn(f"--to {last} is before --date {args.date}")
             return 2
         days = [args.date + timedelta(days=i) for i in range((last - args.date).days + 1)]
-    failures, seconds = run_days(days, quiet=args.quiet)
+    failures, seconds = run_days(days, quiet=args.quiet, as_of=args.as_of or datetime.now(timezone.utc))
     if args.timings:
         args.timings.write_text(json.dumps({k: round(v, 3) for k, v in sorted(seconds.items())}, indent=1))
     print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
@@ -187,7 +199,7 @@ def _show(con: duckdb.DuckDBPyConnection, text: str) -> int:
     return 0
 
 
-def run_days(days: list[date], quiet: bool = False) -> tuple[list[str], dict[str, float]]:
+def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = None) -> tuple[list[str], dict[str, float]]:
     """Materialize the ingest assets for every day and the days either side (whose folders can
     hold records of the range), then the reconciliation for every day. Returns what failed,
     blocking checks included, and the seconds each Dagster step took, summed over the days."""
@@ -199,6 +211,7 @@ def run_days(days: list[date], quiet: bool = False) -> tuple[list[str], dict[str
     resources = configured_resources()  # read now: the flags may have changed the environment
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    tags = {"darkcompute/as_of": (as_of or datetime.now(timezone.utc)).isoformat()}
     logging.getLogger("dagster").setLevel(logging.ERROR)
     ingest_days = [days[0] - timedelta(days=1), *days, days[-1] + timedelta(days=1)]
     failures: list[str] = []
@@ -210,7 +223,7 @@ def run_days(days: list[date], quiet: bool = False) -> tuple[list[str], dict[str
             progress.update(task, description=f"{'ingest' if selection is INGEST else 'reconcile'} {day}")
             result = dg.materialize(
                 assets, selection=list(selection), partition_key=day.isoformat(), resources=resources,
-                instance=instance, run_config=run_config, raise_on_error=False,
+                instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
             )
             failures += _failures(result, day)
             for event in result.all_events:

@@ -75,6 +75,7 @@ def test_nightly_schedule_requests_yesterday_and_the_two_days_before():
     requests = list(nightly(context))
     assert [r.partition_key for r in requests] == ["2026-11-22", "2026-11-21", "2026-11-20"]
     assert len({r.run_key for r in requests}) == 3
+    assert {r.tags["darkcompute/as_of"] for r in requests} == {"2026-11-23T04:00:00+00:00"}
 
 
 def test_one_partition_materializes_in_process(definitions, tmp_path):

@@ -124,3 +124,15 @@ def test_identity_holds_on_every_row(tmp_path, cost_pages):
     for r in out["fct_spend_reconciliation"].to_pylist():
         assert r["invoice_cost_usd"] == (r["user_cost_usd"] + r["background_cost_usd"] + r["retry_cost_usd"]
                                          + r["unlogged_cost_usd"] + r["non_token_cost_usd"])
+
+
+def test_an_invoiced_day_stays_provisional_until_the_settling_window_passes(tmp_path):
+    lake = write_day(tmp_path / "lake", DAY, usage_pages=[USAGE], cost_pages=[COSTS], app_lines=APP,
+                     worker_lines=WORKER)
+    early = reconcile_day(sql.connect(), lake, DAY, RECONCILED_AT, {"openai": 1})["fct_spend_reconciliation"]
+    settled = reconcile_day(sql.connect(), lake, DAY, datetime(2026, 11, 4, tzinfo=timezone.utc), {"openai": 1})[
+        "fct_spend_reconciliation"]
+    assert set(early["status"].to_pylist()) == {"provisional"}
+    assert set(settled["status"].to_pylist()) == {"final"}
+    # the numbers are the invoice's either way; only the trust in them changes
+    assert early.drop_columns(["status", "reconciled_at"]).equals(settled.drop_columns(["status", "reconciled_at"]))

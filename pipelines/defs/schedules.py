@@ -24,4 +24,8 @@ def nightly(context: dg.ScheduleEvaluationContext):
     today = context.scheduled_execution_time.date()
     for back in range(1, TRAILING_DAYS + 1):
         key = (today - timedelta(days=back)).isoformat()
-        yield dg.RunRequest(run_key=f"{key}@{today.isoformat()}", partition_key=key)
+        yield dg.RunRequest(
+            run_key=f"{key}@{today.isoformat()}",
+            partition_key=key,
+            tags={"darkcompute/as_of": context.scheduled_execution_time.isoformat()},
+        )

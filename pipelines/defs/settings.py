@@ -15,12 +15,26 @@ DEFAULTS = {
     "DARKCOMPUTE_DUCKDB_THREADS": "",
     "DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": "",
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
+    # days after the end of a usage day before its invoice is trusted as final, per provider
+    "DARKCOMPUTE_SETTLE_DAYS": "openai=1,anthropic=1,aws.bedrock=2",
 }
 
 
 def setting(name: str) -> str:
     """The environment's value for `name`, or its documented default."""
     return os.environ.get(name) or DEFAULTS[name]
+
+
+def settle_days() -> dict[str, int]:
+    """`DARKCOMPUTE_SETTLE_DAYS` as {provider: days}; a malformed value says what was expected."""
+    text = setting("DARKCOMPUTE_SETTLE_DAYS")
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        provider, _, days = item.partition("=")
+        if not days.strip().isdigit():
+            raise ValueError(f"DARKCOMPUTE_SETTLE_DAYS: expected provider=days pairs like 'openai=1', got {item!r}")
+        out[provider.strip()] = int(days)
+    return out
 
 
 def landing_dir() -> str:

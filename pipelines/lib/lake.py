@@ -39,6 +39,7 @@ class Lake:
         """Replace one partition with `data`, atomically."""
         target = self.partition_file(layer, table, day)
         target.parent.mkdir(parents=True, exist_ok=True)
+        _sweep(target)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         pq.write_table(data, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE)
         os.replace(tmp, target)
@@ -52,6 +53,7 @@ class Lake:
         file byte-identical."""
         target = self.partition_file(layer, table, day)
         if target.exists():
+            _sweep(target)
             old = pq.read_table(target)
             keep = [c for c in data.column_names if c not in (ignore or [])]
             if old.schema == data.schema and old.select(keep).equals(data.select(keep)):
@@ -62,3 +64,9 @@ class Lake:
     def existing_tables(self, layer: str, tables: list[str], day: date) -> list[str]:
         """The partition files of `day` that exist among `tables`."""
         return [str(p) for t in tables if (p := self.partition_file(layer, t, day)).exists()]
+
+
+def _sweep(target: Path) -> None:
+    """Remove temporary files a killed writer left beside `target` (never visible to readers)."""
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink(missing_ok=True)

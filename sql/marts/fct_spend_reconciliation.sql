@@ -2,8 +2,9 @@
 -- (usage_date, provider, billing_account, model):
 --   invoice_cost_usd = user + background + retry + unlogged + non_token   (on every row)
 -- Non-token charges (search, storage, credits) get their own row per account, model '__non_token__'.
--- status: 'final' (invoiced), 'provisional' (cost export not arrived: catalog prices), 'estimated'
--- (invoiced, but part of the usage is one the export never prices, priced from the catalog).
+-- status: 'final' (invoiced and settled), 'provisional' (cost export not arrived, so catalog
+-- prices, or the provider's settling window not passed yet), 'estimated' (settled, but part of the
+-- usage is one the export never prices, priced from the catalog).
 create or replace temp table fct_spend_reconciliation as
 with allocations as (
     select
@@ -126,7 +127,7 @@ select
     unioned.overlogged_tokens::bigint as overlogged_tokens,
     ---------- freshness
     case
-        when not coalesce(source_status.cost_status in ('ok', 'empty'), false) then 'provisional'
+        when not coalesce(source_status.settled, false) then 'provisional'
         -- the export arrived but never prices some of this row's usage (e.g. Priority Tier)
         when unioned.catalog_estimated then 'estimated'
         else 'final'

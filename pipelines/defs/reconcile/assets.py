@@ -14,13 +14,23 @@ from pipelines.lib.preview import markdown
 
 from ..partitions import daily, around_day
 from ..resources import LakeStore, Warehouse, partition_day
-from ..settings import setting
+from ..settings import setting, settle_days
 from . import checks
 from .model import reconcile_day
 
 BRONZE = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls")
 MONEY_COLUMNS = ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
                  "unlogged_cost_usd", "non_token_cost_usd")
+
+
+AS_OF_TAG = "darkcompute/as_of"
+
+
+def as_of(context: dg.AssetExecutionContext) -> datetime:
+    """The run's "as of" time: the schedule tick or `reconcile --as-of` (run tag), else now.
+    It becomes `reconciled_at`, so re-running the same inputs as of the same time is identical."""
+    tag = context.run.tags.get(AS_OF_TAG)
+    return datetime.fromisoformat(tag) if tag else datetime.now(timezone.utc)
 
 
 def _total(table, column) -> str:
@@ -52,7 +62,7 @@ def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehou
     """Run staging -> intermediate -> marts for the day over the bronze lake and write both marts."""
     day = partition_day(context)
     the_lake = lake.lake()
-    out = reconcile_day(warehouse.compute(), the_lake, day, datetime.now(timezone.utc))
+    out = reconcile_day(warehouse.compute(), the_lake, day, as_of(context), settle_days())
     recon, dark = out["fct_spend_reconciliation"], out["fct_dark_compute"]
     # a re-run that changes no number keeps the published file (and its reconciled_at) as is
     recon_changed = the_lake.write_if_changed("marts", "fct_spend_reconciliation", day, recon, ignore=["reconciled_at"])

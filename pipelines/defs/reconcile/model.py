@@ -111,15 +111,23 @@ def register_catalog(con: duckdb.DuckDBPyConnection, day: date) -> None:
 
 
 def reconcile_day(
-    con: duckdb.DuckDBPyConnection, lake: Lake, day: date, reconciled_at: datetime
+    con: duckdb.DuckDBPyConnection, lake: Lake, day: date, reconciled_at: datetime,
+    settle_days: dict[str, int] | None = None,
 ) -> dict[str, pa.Table]:
-    """The marts for one day, as Arrow tables keyed by mart name."""
+    """The marts for one day, as Arrow tables keyed by mart name.
+
+    `reconciled_at` is the run's "as of" time: a provider's day is final only once its cost
+    export arrived and `settle_days[provider]` whole days have passed after the day by then.
+    """
     register_bronze(con, lake, day)
+    settle = pa.table({"provider": list((settle_days or {}).keys()),
+                       "settle_days": pa.array(list((settle_days or {}).values()), pa.int32())})
+    con.from_arrow(settle).create_view("settle_days", replace=True)
     for name in STAGING:
         sql.run(con, name, usage_date=day)
     register_catalog(con, day)
     for name in INTERMEDIATE:
-        sql.run(con, name, usage_date=day)
+        sql.run(con, name, usage_date=day, as_of=reconciled_at)
     out = {}
     for name in MARTS:
         sql.run(con, f"marts/{name}", reconciled_at=reconciled_at)
