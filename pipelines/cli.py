@@ -21,7 +21,9 @@ from rich.table import Table
 from pipelines.lib import sql
 from pipelines.lib.store import open_store
 
-INGEST = ("openai_api_pages", "anthropic_api_pages", "openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls")
+INGEST = ("openai_api_pages", "anthropic_api_pages", "openai_usage", "openai_costs", "anthropic_usage",
+          "anthropic_costs", "bedrock_invocations", "cur_lines", "app_calls", "worker_calls")
+# the day folders of these exports decide what `reconcile --all` reconciles
 EXPORT_PREFIXES = ("openai/costs", "openai/usage", "anthropic/cost_report", "anthropic/usage_report")
 RECONCILE = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables")
 

@@ -61,7 +61,8 @@ def materialize(definitions, tmp_path, selection, day=DAY):
 
 def test_definitions_load(definitions):
     keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
-    assert keys >= {"openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls",
+    assert keys >= {"openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "bedrock_invocations",
+                    "cur_lines", "app_calls", "worker_calls",
                     "fct_spend_reconciliation",
                     "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables"}
     check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}

@@ -6,6 +6,8 @@ with unioned as (
     select * from stg_openai_costs
     union all by name
     select * from stg_anthropic_costs
+    union all by name
+    select * from stg_bedrock_costs
 )
 
 select

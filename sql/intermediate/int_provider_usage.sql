@@ -4,6 +4,8 @@ with unioned as (
     select * from stg_openai_usage
     union all by name
     select * from stg_anthropic_usage
+    union all by name
+    select * from stg_bedrock_usage
 )
 
 select

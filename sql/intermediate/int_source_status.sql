@@ -6,6 +6,8 @@ with statuses as (
     select * from stg_openai_source_status
     union all by name
     select * from stg_anthropic_source_status
+    union all by name
+    select * from stg_bedrock_source_status
 )
 
 select

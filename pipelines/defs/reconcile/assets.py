@@ -1,7 +1,7 @@
 """The reconciliation: marts computed by the SQL layers, their checks, and the warehouse."""
 
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import dagster as dg
@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.lib import sql
+from pipelines.lib.bronze.aws import billing_period_start
+from pipelines.lib.lake import Lake
 from pipelines.lib.ingest import REJECTS_SCHEMA
 from pipelines.lib.preview import markdown
 
@@ -18,7 +20,9 @@ from ..settings import setting, settle_days
 from . import checks
 from .model import reconcile_day
 
-BRONZE = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "app_calls", "worker_calls")
+BRONZE = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "bedrock_invocations", "app_calls",
+          "worker_calls")
+PERIODIC = ("cur_lines",)  # partitioned by billing period (dated the period's first day)
 MONEY_COLUMNS = ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
                  "unlogged_cost_usd", "non_token_cost_usd")
 
@@ -33,6 +37,13 @@ def as_of(context: dg.AssetExecutionContext) -> datetime:
     return datetime.fromisoformat(tag) if tag else datetime.now(timezone.utc)
 
 
+def bronze_files(lake: Lake, suffix: str, day: date) -> list[str]:
+    """The existing bronze partition files of `day` for every source table + `suffix` (`""`,
+    `"_files"`, `"_rejects"`); CUR's come from its billing period's partition."""
+    return lake.existing_tables("bronze", [b + suffix for b in BRONZE], day) + lake.existing_tables(
+        "bronze", [p + suffix for p in PERIODIC], billing_period_start(day))
+
+
 def _total(table, column) -> str:
     return str(pc.sum(table[column]).as_py() or Decimal(0))
 
@@ -41,7 +52,7 @@ def _total(table, column) -> str:
     specs=[
         dg.AssetSpec(
             "fct_spend_reconciliation",
-            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE],
+            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE] + list(PERIODIC),
             description="Every invoice dollar of the day in exactly one class (user, background, retry, "
             "unlogged, non_token), one row per day, provider, billing account and model.",
             group_name="reconcile",
@@ -49,7 +60,7 @@ def _total(table, column) -> str:
         ),
         dg.AssetSpec(
             "fct_dark_compute",
-            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE],
+            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE] + list(PERIODIC),
             description="The invoice dollars no waiting user caused: background job types, retries and "
             "the unlogged residual, one row per day, provider, billing account, model and job type.",
             group_name="reconcile",
@@ -103,7 +114,7 @@ def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehou
     line (1-based), reason and the raw text (cut at 4 KiB). Nothing is dropped silently."""
     day = partition_day(context)
     the_lake = lake.lake()
-    paths = the_lake.existing_tables("bronze", [f"{b}_rejects" for b in BRONZE], day)
+    paths = bronze_files(the_lake, "_rejects", day)
     con = warehouse.compute()
     if paths:
         table = sql.table(con, "marts/rejected_records", paths=paths, delivery_date=day)
@@ -123,9 +134,8 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
     day = partition_day(context)
     the_lake = lake.lake()
     week = [day - timedelta(days=i) for i in range(8)]
-    tables = [f"{b}_files" for b in BRONZE]
-    recent = [p for d in week for p in the_lake.existing_tables("bronze", tables, d)]
-    today = the_lake.existing_tables("bronze", tables, day)
+    recent = sorted({p for d in week for p in bronze_files(the_lake, "_files", d)})
+    today = bronze_files(the_lake, "_files", day)
     if recent:
         # before the day's ingest has run at all, every recent source counts as missing
         table = sql.table(warehouse.compute(), "marts/source_status", day_files=today or recent,
@@ -162,7 +172,7 @@ def warehouse_tables(
                        path=str(the_lake.partition_file("marts", "rejected_records", day)), delivery_date=day)
         sql.run_script(con, "warehouse/source_status",
                        path=str(the_lake.partition_file("marts", "source_status", day)), delivery_date=day)
-        files = the_lake.existing_tables("bronze", [f"{b}_files" for b in BRONZE], day)
+        files = bronze_files(the_lake, "_files", day)
         if files:
             sql.run_script(con, "warehouse/ingest_files", paths=files, delivery_date=day)
         rows = con.execute("select count(*) from fct_spend_reconciliation where usage_date = $d", {"d": day}).fetchone()
@@ -210,7 +220,7 @@ def lines_conserved(context: dg.AssetCheckExecutionContext, lake: LakeStore, war
     the_lake, day = lake.lake(), partition_day(context)
     outcome = checks.conservation(
         warehouse.compute(),
-        the_lake.existing_tables("bronze", [f"{b}_files" for b in BRONZE], day),
-        the_lake.existing_tables("bronze", list(BRONZE), day),
+        bronze_files(the_lake, "_files", day),
+        bronze_files(the_lake, "", day),
     )
     return dg.AssetCheckResult(passed=outcome.passed, metadata=outcome.metadata)

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.lib import bronze, sql
+from pipelines.lib.bronze import aws
 from pipelines.lib.lake import Lake
 from pipelines.lib.prices import TOKEN_CLASSES, canonical_model, catalog_rates
 
@@ -28,7 +29,11 @@ STAGING = (
     "staging/stg_anthropic_usage",
     "staging/stg_anthropic_costs",
     "staging/stg_anthropic_source_status",
+    "staging/stg_bedrock_usage",
+    "staging/stg_bedrock_costs",
+    "staging/stg_bedrock_source_status",
     "staging/stg_model_calls",
+    "staging/stg_bedrock_calls",
 )
 INTERMEDIATE = (
     "intermediate/int_source_status",
@@ -60,19 +65,22 @@ def register_bronze(con: duckdb.DuckDBPyConnection, lake: Lake, day: date) -> di
     Returns the number of partition files each view reads (0 means an empty view).
     """
     days = delivery_days(day)
+    period = [aws.billing_period_start(day)]  # CUR restates whole billing periods
     counts = {}
     views = {
-        "bronze_openai_usage": ("openai_usage", bronze.OPENAI_USAGE),
-        "bronze_openai_costs": ("openai_costs", bronze.OPENAI_COSTS),
-        "bronze_openai_costs_files": ("openai_costs_files", bronze.FILES),
-        "bronze_anthropic_usage": ("anthropic_usage", bronze.ANTHROPIC_USAGE),
-        "bronze_anthropic_costs": ("anthropic_costs", bronze.ANTHROPIC_COSTS),
-        "bronze_anthropic_costs_files": ("anthropic_costs_files", bronze.FILES),
-        "bronze_app_calls": ("app_calls", bronze.MODEL_CALLS),
-        "bronze_worker_calls": ("worker_calls", bronze.MODEL_CALLS),
+        "bronze_openai_usage": ("openai_usage", bronze.OPENAI_USAGE, days),
+        "bronze_openai_costs": ("openai_costs", bronze.OPENAI_COSTS, days),
+        "bronze_openai_costs_files": ("openai_costs_files", bronze.FILES, days),
+        "bronze_anthropic_usage": ("anthropic_usage", bronze.ANTHROPIC_USAGE, days),
+        "bronze_anthropic_costs": ("anthropic_costs", bronze.ANTHROPIC_COSTS, days),
+        "bronze_anthropic_costs_files": ("anthropic_costs_files", bronze.FILES, days),
+        "bronze_bedrock_invocations": ("bedrock_invocations", bronze.BEDROCK_INVOCATIONS, days),
+        "bronze_cur_lines": ("cur_lines", bronze.CUR_LINES, period),
+        "bronze_app_calls": ("app_calls", bronze.MODEL_CALLS, days),
+        "bronze_worker_calls": ("worker_calls", bronze.MODEL_CALLS, days),
     }
-    for view, (table, schema) in views.items():
-        files = lake.existing("bronze", table, days)
+    for view, (table, schema, view_days) in views.items():
+        files = lake.existing("bronze", table, view_days)
         counts[view] = len(files)
         if files:
             rel = con.read_parquet(files, hive_partitioning=True)

@@ -1,0 +1,139 @@
+"""Parse Bedrock model invocation logs as delivered to S3 (gzipped JSON Lines, or one JSON
+object per file), under `bedrock/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/`.
+
+Pure functions: bytes in, Arrow tables out, no Dagster. Lines are split with NumPy and parsed
+set-based by DuckDB (`sql/bronze/bedrock_invocations.sql`); Python never loops over lines.
+Only named fields are read: the request and response bodies (users' prompts) never reach the
+lake, the rejected rows or any log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.lib import sql
+from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, rejects_table
+from pipelines.lib.lines import LINES_SCHEMA, decompress, split_lines
+from pipelines.lib.store import SourceFile
+
+SOURCE = "bedrock/invocation_logs"
+PREFIX = "bedrock/AWSLogs/"
+
+# A single invocation above this many tokens in any class is treated as corrupt, not as usage.
+MAX_TOKENS_PER_CALL = 50_000_000
+
+_DELIVERY_DAY = re.compile(r"/BedrockModelInvocationLogs/[^/]+/(\d{4})/(\d{2})/(\d{2})/")
+_SOURCE_FILES = pa.schema([("file", pa.string()), ("sha256", pa.string())])
+
+
+def object_kind(key: str) -> str:
+    """`log` for an invocation log object; `body` for a large request/response body offloaded
+    under a `/data/` path; `permission_check` for the object Bedrock writes at setup."""
+    if "/data/" in key:
+        return "body"
+    if "permission-check" in key:
+        return "permission_check"
+    return "log"
+
+
+def delivery_day(key: str) -> date | None:
+    """The delivery day of an object: its key's `YYYY/MM/DD` (None when the key has none)."""
+    m = _DELIVERY_DAY.search("/" + key)
+    if m is None:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def parse_invocation_logs(
+    files: Iterable[SourceFile],
+    *,
+    folder_date: date,
+    skipped: Iterable[str] = (),
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Ingested:
+    """Parse one delivery day of invocation log objects into bronze rows.
+
+    `skipped` names objects deliberately not read (large bodies, permission checks); each is
+    counted as one skipped unit, as is any such object passed in `files`. Every line of a log
+    object ends up as a record, a skipped line (blank, or not an invocation record) or a
+    rejected line with its file, line number, reason and a redacted raw text.
+    """
+    con = con or sql.connect()
+    chunks, damaged, meta = [], [], []
+    skipped_rows = [_skipped_file(key, None) for key in skipped]
+    for f in files:
+        if object_kind(f.key) != "log":
+            skipped_rows.append(_skipped_file(f.key, f))
+            continue
+        data, problem = decompress(f)
+        lines = _lines(f.key, data)
+        chunks.append(lines)
+        meta.append({"file": f.key, "sha256": f.sha256, "bytes": len(f.data)})
+        if problem:
+            damaged.append({"source": SOURCE, "file": f.key, "line": lines.num_rows + 1, "reason": problem,
+                            "raw": ""})
+    lines = pa.concat_tables(chunks) if chunks else LINES_SCHEMA.empty_table()
+
+    con.register("lines", lines)
+    con.register("source_files", pa.Table.from_pylist(meta, schema=_SOURCE_FILES))
+    try:
+        sql.run(con, "bronze/bedrock_invocations", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
+        records = sql.table(con, "bronze/bedrock_invocations__records", folder_date=folder_date)
+        rejects = sql.table(con, "bronze/bedrock_invocations__rejects", source=SOURCE)
+        counts = sql.table(con, "bronze/bedrock_invocations__counts")
+    finally:
+        con.unregister("lines")
+        con.unregister("source_files")
+        con.execute("drop table if exists parsed_invocations")
+
+    rejects = pa.concat_tables([rejects.cast(REJECTS_SCHEMA), rejects_table(damaged)])
+    files_table = _file_table(meta, counts, damaged, skipped_rows)
+    return Ingested(records=records.cast(BEDROCK_INVOCATIONS), rejects=rejects, files=files_table)
+
+
+def _lines(key: str, data: bytes) -> pa.Table:
+    """The file's lines; a file holding one JSON object written over several lines is one line.
+
+    JSON Lines put a whole object on each line; a file whose first non-blank line is not a
+    whole object (`{` ... `}`) is taken as a single document.
+    """
+    body = data.lstrip(b" \t\r\n")
+    end = body.find(b"\n")
+    if end >= 0:
+        first = body[:end].strip()
+        if not (first.startswith(b"{") and first.endswith(b"}")):
+            return pa.table(
+                {"file": [key], "line": pa.array([1], pa.int64()), "raw": pa.array([data], pa.large_binary())},
+                schema=LINES_SCHEMA,
+            )
+    return split_lines(key, data)
+
+
+def _skipped_file(key: str, f: SourceFile | None) -> dict:
+    return {"source": SOURCE, "file": key, "sha256": f.sha256 if f else None, "bytes": len(f.data) if f else None,
+            "lines_read": 1, "records": 0, "skipped": 1, "rejected": 0}
+
+
+def _file_table(meta: list[dict], counts: pa.Table, damaged: list[dict], skipped_rows: list[dict]) -> pa.Table:
+    by_file = {r["file"]: r for r in counts.to_pylist()}  # one row per file, not per line
+    extra = {d["file"]: 1 for d in damaged}
+    rows = []
+    for m in meta:
+        c = by_file.get(m["file"], {"lines_read": 0, "records": 0, "skipped": 0, "rejected": 0})
+        rows.append(
+            {
+                "source": SOURCE, "file": m["file"], "sha256": m["sha256"], "bytes": m["bytes"],
+                "lines_read": c["lines_read"] + extra.get(m["file"], 0), "records": c["records"],
+                "skipped": c["skipped"], "rejected": c["rejected"] + extra.get(m["file"], 0),
+            }
+        )
+    return pa.Table.from_pylist(rows + skipped_rows, schema=FILES_SCHEMA)
