@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=_positive, default=3, help="number of days (default 3)")
     s.add_argument("--calls-per-day", type=_positive, default=2000, help="model calls a day (default 2000)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    s.add_argument("--providers", default="openai,anthropic,aws.bedrock",
+                   help="comma-separated providers (default: openai,anthropic,aws.bedrock)")
+    s.add_argument("--otlp-share", type=float, default=0.1, help="share of app-log lines in OTLP/JSON (default 0.1)")
 
     r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split")
     which = r.add_mutually_exclusive_group(required=True)
@@ -110,7 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 def simulate(args) -> int:
     from pipelines.simulate import simulate as run
 
-    summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed)
+    providers = tuple(p.strip() for p in args.providers.split(",") if p.strip())
+    unknown = set(providers) - {"openai", "anthropic", "aws.bedrock"}
+    if unknown or not providers:
+        warn(f"--providers: expected some of openai, anthropic, aws.bedrock, got {args.providers!r}")
+        return 2
+    summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed,
+                  providers=providers, otlp_share=args.otlp_share)
     console.print(f"wrote {args.out / 'sources'} and {args.out / 'ground_truth.json'}")
     for key, value in summary.items():
         console.print(f"  {key}: {value}")

@@ -182,7 +182,9 @@ def test_conservation_check_fails_when_a_file_loses_or_gains_lines(tmp_path):
                               ("bytes", pa.int64()), ("lines_read", pa.int64()), ("records", pa.int64()),
                               ("skipped", pa.int64()), ("rejected", pa.int64())])
     records = tmp_path / "records.parquet"
-    pq.write_table(pa.table({"source_file": ["a.jsonl", "a.jsonl", "b.jsonl"]}), records)
+    # a.jsonl: two records from line 1 (an OTLP line with two spans) and one from line 2
+    pq.write_table(pa.table({"source_file": ["a.jsonl", "a.jsonl", "a.jsonl", "b.jsonl"],
+                             "source_line": [1, 1, 2, 1]}), records)
 
     def files_table(rows):
         path = tmp_path / "files.parquet"

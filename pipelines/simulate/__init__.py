@@ -1,14 +1,17 @@
 """The synthetic world and its writers: `simulate(out, start, days, ...)`.
 
-    world.py    billed model calls of a day, as columns (user traffic, background jobs, a service
-                that does not log, SDK-internal retries) plus how each call reaches the logs
-    logs.py     app_logs/<day>/app-NN.jsonl and worker_logs/<day>/worker-NN.jsonl.gz
-    openai.py   OpenAI Usage API (completions, embeddings) and Costs API pages
-    truth.py    ground_truth.json: the split a perfect reconciliation of the logs must report
-    pricing.py  exact Decimal costs and JSON with exact decimal literals
-
-Another provider is added as new rows in `world.py` (its `provider` value) and a writer module
-like `openai.py` that returns its cost lines; `truth.day_truth` is per provider already.
+    world.py      billed model calls of a day, as columns (user traffic, background jobs, a service
+                  that does not log, SDK-internal retries) plus how each call reaches the logs
+    providers.py  which provider serves each call: accounts, models, cache writes, request metadata
+    logs.py       app_logs/<day>/app-NN.jsonl and worker_logs/<day>/worker-NN.jsonl.gz (flat lines,
+                  deprecated names, and OTLP/JSON lines from otlp.py)
+    openai.py     OpenAI Usage API (completions, embeddings) and Costs API pages
+    anthropic.py  Anthropic usage_report and cost_report pages
+    bedrock.py    Bedrock model invocation logs (every Bedrock call) in their S3 layout
+    cur.py        AWS CUR 2.0 Parquet and manifest per billing period (the Bedrock invoice)
+    truth.py      ground_truth.json: the split a perfect reconciliation of the files must report
+    pricing.py    exact Decimal costs and JSON with exact decimal literals
+    files.py      many files from one column of lines; s3.py uploads a tree to S3
 """
 
 from __future__ import annotations
@@ -21,22 +24,35 @@ from pathlib import Path
 import numpy as np
 
 from . import logs, truth
+from .anthropic import write_anthropic_day
+from .bedrock import write_bedrock_day
+from .cur import cur_day, period, write_cur
 from .openai import write_openai_day
-from .world import PROVIDER, generate_day
+from .providers import ANTHROPIC, BEDROCK, OPENAI, PROVIDERS, provider_codes
+from .world import generate_day
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "PROVIDERS"]
+MIX_STREAM = 0x5EED  # the provider mix draws from its own stream (an OpenAI-only world keeps its bytes)
 
 
-def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed: int = 7) -> dict:
+def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed: int = 7, *,
+             providers: tuple[str, ...] = PROVIDERS, otlp_share: float = 0.1, deprecated_share: float = 0.02) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
-    Deterministic: the same arguments give byte-identical files. An existing `out/sources/` is
-    replaced. Returns a summary: billed calls, invoice per day, files written.
+    A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
+    30% Anthropic, 20% Bedrock, renormalized over the ones chosen; embeddings stay on OpenAI).
+    `otlp_share` of the app-log lines are OTLP/JSON, `deprecated_share` of the flat lines use
+    the deprecated attribute names. Deterministic: the same arguments give byte-identical files.
+    An existing `out/sources/` is replaced. Returns a summary: per day and provider the billed
+    requests, logged calls and invoice; files written.
     """
     if days < 1:
         raise ValueError("days must be at least 1")
     if calls_per_day < 1:
         raise ValueError("calls_per_day must be at least 1")
+    if not (0 <= otlp_share <= 1 and 0 <= deprecated_share <= 1):
+        raise ValueError("otlp_share and deprecated_share must be between 0 and 1")
+    provider_codes(tuple(providers))  # refuses unknown providers
     out = Path(out)
     sources = out / "sources"
     if sources.exists():
@@ -44,34 +60,44 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     sources.mkdir(parents=True)
 
     rng = np.random.Generator(np.random.PCG64(seed))
+    mix = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, MIX_STREAM])))
     files: list[Path] = []
     days_truth: dict[str, dict] = {}
+    cur_rows: dict[str, list[dict]] = {}
     carry = logs.empty_lines()  # late lines of the previous day, written into this day's folder
     for i in range(days):
         day = start + timedelta(days=i)
-        world = generate_day(rng, day, calls_per_day, seed)
-        written, cost_lines = write_openai_day(sources, day, world.calls, world.non_token)
-        files += written
-        days_truth[day.isoformat()] = {PROVIDER: truth.day_truth(PROVIDER, day, world.calls, cost_lines)}
+        world = generate_day(rng, day, calls_per_day, seed, mix, tuple(providers))
+        calls = logs.choose_formats(mix, world.calls, otlp_share, deprecated_share)
+        day_truth: dict[str, dict] = {}
+        if OPENAI in providers:
+            written, cost_lines = write_openai_day(sources, day, calls, world.non_token)
+            files += written
+            day_truth[OPENAI] = truth.day_truth(OPENAI, day, calls, cost_lines)
+        if ANTHROPIC in providers:
+            written, cost_lines, catalog = write_anthropic_day(sources, day, calls)
+            files += written
+            day_truth[ANTHROPIC] = truth.day_truth(ANTHROPIC, day, calls, cost_lines, catalog)
+        if BEDROCK in providers:
+            files += write_bedrock_day(sources, day, calls, seed)
+            rows, cost_lines = cur_day(day, calls)
+            cur_rows.setdefault(period(day), []).extend(rows)
+            day_truth[BEDROCK] = truth.day_truth(BEDROCK, day, calls, cost_lines)
+        days_truth[day.isoformat()] = day_truth
 
-        lines = logs.concat_lines(
-            [carry, logs.render_call_lines(world.calls, day), logs.render_lifecycle_lines(world.lifecycle, day)]
+        log_lines = logs.concat_lines(
+            [carry, logs.render_call_lines(calls, day, seed), logs.render_lifecycle_lines(world.lifecycle, day)]
         )
-        files += logs.write_log_folder(sources, day, lines)
-        carry = lines.filter(lines["folder_date"] == day + timedelta(days=1))
+        files += logs.write_log_folder(sources, day, log_lines)
+        carry = log_lines.filter(log_lines["folder_date"] == day + timedelta(days=1))
     files += logs.write_log_folder(sources, start + timedelta(days=days), carry)  # the folder after the last day
+    files += write_cur(sources, cur_rows)
 
     (out / "ground_truth.json").write_text(json.dumps({"days": days_truth}, indent=2) + "\n")
+    keep = ("provider_requests", "logged_calls", "invoice_usd")
     return {
         "out": str(out),
         "seed": seed,
-        "days": {
-            d: {
-                "provider_requests": t[PROVIDER]["provider_requests"],
-                "logged_calls": t[PROVIDER]["logged_calls"],
-                "invoice_usd": t[PROVIDER]["invoice_usd"],
-            }
-            for d, t in days_truth.items()
-        },
+        "days": {d: {p: {k: v[k] for k in keep} for p, v in t.items()} for d, t in days_truth.items()},
         "files_written": len(files) + 1,
     }

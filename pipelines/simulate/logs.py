@@ -1,23 +1,26 @@
-"""Application and worker log writers: flat JSONL with OpenTelemetry GenAI key names.
+"""Application and worker log writers: JSONL with OpenTelemetry GenAI key names.
 
-Each line is assembled column-wise by one Polars `concat_str` (a key whose value is null is left
-out of its line), the lines of a folder are sorted by file and timestamp, and every file is a
-zero-copy slice of the resulting Arrow buffer. Python loops only over folders, files and the few
-corrupted lines. Every value we write is an id, a fixed vocabulary word or a number, so no JSON
-escaping is needed (`_check_plain` guards that).
+Most lines are flat JSON objects; a share of them use the deprecated names (`gen_ai.system`,
+`gen_ai.usage.prompt_tokens`, `gen_ai.usage.completion_tokens`), and a share of app-log lines are
+the OpenTelemetry Collector file exporter's OTLP/JSON (see otlp.py). Each line is assembled
+column-wise by one Polars `concat_str` (a key whose value is null is left out of its line), the
+lines of a folder are sorted by file and timestamp, and every file is a zero-copy slice of the
+resulting Arrow buffer. Python loops only over folders, files and the few corrupted lines. Every
+value we write is an id, a fixed vocabulary word or a number, so no JSON escaping is needed
+(`_check_plain` guards that).
 """
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
+
+from . import otlp
+from .files import write_files
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 LOG_FOLDERS = {"app": ("app_logs", ".jsonl"), "worker": ("worker_logs", ".jsonl.gz")}
@@ -29,7 +32,23 @@ LINES_SCHEMA = {
     "seq": pl.Int64,
     "line": pl.String,  # one JSON object and its "\n" (a corrupted line is cut short, "\n" kept)
 }
-GZIP_LEVEL = 6
+OTLP_PAIR_P = 0.3  # of OTLP lines: written together with the next OTLP call of the file, two spans
+
+
+def choose_formats(mix: np.random.Generator, calls: pl.DataFrame, otlp_share: float,
+                   deprecated_share: float) -> pl.DataFrame:
+    """`log_format` of every logged call (`flat`, `deprecated` or `otlp`) and `otlp_pair`.
+
+    OTLP lines are app-log lines that are not corrupted; deprecated names go to flat lines of
+    either log. Shares of 0 draw nothing, so a world without them keeps its bytes."""
+    n = calls.height
+    app = (calls["log_kind"] == "app").fill_null(False).to_numpy() & calls["corrupt_cut"].is_null().to_numpy()
+    otlp_rows = app & (mix.random(n) < otlp_share) if otlp_share > 0 else np.zeros(n, dtype=bool)
+    deprecated = ~otlp_rows & (mix.random(n) < deprecated_share) if deprecated_share > 0 else np.zeros(n, dtype=bool)
+    pair = otlp_rows & (mix.random(n) < OTLP_PAIR_P) if otlp_share > 0 else np.zeros(n, dtype=bool)
+    fmt = np.where(otlp_rows, 2, np.where(deprecated, 1, 0))
+    return calls.with_columns(log_format=pl.Series(np.array(["flat", "deprecated", "otlp"])[fmt]),
+                              otlp_pair=pl.Series(pair))
 
 
 def _timestamp() -> pl.Expr:
@@ -58,25 +77,40 @@ def _n(name: str, column: str | pl.Expr | None = None) -> tuple[str, pl.Expr, bo
     return name, pl.col(column or name) if not isinstance(column, pl.Expr) else column, False
 
 
-def render_call_lines(calls: pl.DataFrame, day: date) -> pl.DataFrame:
+def render_call_lines(calls: pl.DataFrame, day: date, seed: int = 0) -> pl.DataFrame:
     """Model-call log lines of the logged calls of one generated day (LINES_SCHEMA)."""
     logged = calls.filter(pl.col("log_kind").is_not_null())
+    if "log_format" not in logged.columns:
+        logged = logged.with_columns(log_format=pl.lit("flat"), otlp_pair=pl.lit(False))
     _check_plain(logged)
-    usage = pl.col("usage_logged")
+    usage, chat = pl.col("usage_logged"), pl.col("operation") == "chat"
+    logged = logged.with_columns(  # what the line says (null: the key is left out)
+        seq=pl.int_range(pl.len(), dtype=pl.Int64),
+        logged_response_model=pl.when(pl.col("log_response_model")).then(pl.col("model")),
+        logged_input=pl.when(usage).then(pl.col("input_tokens")),
+        logged_output=pl.when(usage).then(pl.col("output_tokens")),
+        logged_cache_read=pl.when(usage & chat).then(pl.col("cache_read_tokens")),
+        logged_cache_creation=pl.when(usage & chat & (pl.col("provider") != "openai")).then(
+            pl.col("cache_write_tokens")),
+    )
+    spans = logged.filter(pl.col("log_format") == "otlp")
+    logged = logged.filter(pl.col("log_format") != "otlp")
+    old = pl.col("log_format") == "deprecated"
     line = _json_line(
         [
             _s("timestamp", _timestamp()),
-            _s("gen_ai.provider.name", "provider"),
+            _s("gen_ai.provider.name", pl.when(~old).then(pl.col("provider"))),
+            _s("gen_ai.system", pl.when(old).then(pl.col("provider"))),
             _s("gen_ai.operation.name", "operation"),
             _s("gen_ai.request.model", "request_model"),
-            _s("gen_ai.response.model", pl.when(pl.col("log_response_model")).then(pl.col("model"))),
+            _s("gen_ai.response.model", "logged_response_model"),
             _s("gen_ai.response.id", "response_id"),
-            _n("gen_ai.usage.input_tokens", pl.when(usage).then(pl.col("input_tokens"))),
-            _n("gen_ai.usage.output_tokens", pl.when(usage).then(pl.col("output_tokens"))),
-            _n(
-                "gen_ai.usage.cache_read.input_tokens",
-                pl.when(usage & (pl.col("operation") == "chat")).then(pl.col("cache_read_tokens")),
-            ),
+            _n("gen_ai.usage.input_tokens", pl.when(~old).then(pl.col("logged_input"))),
+            _n("gen_ai.usage.prompt_tokens", pl.when(old).then(pl.col("logged_input"))),
+            _n("gen_ai.usage.output_tokens", pl.when(~old).then(pl.col("logged_output"))),
+            _n("gen_ai.usage.completion_tokens", pl.when(old).then(pl.col("logged_output"))),
+            _n("gen_ai.usage.cache_read.input_tokens", "logged_cache_read"),
+            _n("gen_ai.usage.cache_creation.input_tokens", "logged_cache_creation"),
             _s("billing.account", "billing_account"),
             _s("service_tier"),
             _n("batch"),
@@ -93,10 +127,7 @@ def render_call_lines(calls: pl.DataFrame, day: date) -> pl.DataFrame:
             _s("parent_request_id"),
         ]
     )
-    lines = _parallel_select(
-        logged.with_columns(seq=pl.int_range(pl.len(), dtype=pl.Int64)),
-        [_folder(day), "log_kind", "log_file", "ts_ms", "seq", line.alias("line")],
-    )
+    lines = _parallel_select(logged, [_folder(day), "log_kind", "log_file", "ts_ms", "seq", line.alias("line")])
     # Truncate the few corrupted lines mid-JSON (a writer that died mid-line; the newline follows).
     idx = np.flatnonzero(logged["corrupt_cut"].is_not_null().to_numpy())
     if idx.size:
@@ -104,6 +135,8 @@ def render_call_lines(calls: pl.DataFrame, day: date) -> pl.DataFrame:
         cuts = logged["corrupt_cut"].gather(idx).to_list()
         cut_lines = [text[: max(1, int((len(text) - 1) * frac))] + "\n" for text, frac in zip(whole, cuts)]
         lines = lines.with_columns(lines["line"].scatter(idx, cut_lines))
+    if spans.height:
+        lines = pl.concat([lines, otlp.render_lines(spans.with_columns(_folder(day)), day, seed)])
     return lines
 
 
@@ -147,32 +180,15 @@ def write_log_folder(sources: Path, folder_date: date, lines: pl.DataFrame) -> l
     lines = lines.filter(pl.col("folder_date") == folder_date).sort(["log_kind", "log_file", "ts_ms", "seq"])
     if lines.height == 0:
         return []
-    text = lines["line"].to_arrow()
-    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    if text.type != pa.large_string():
-        text = text.cast(pa.large_string())
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
-    data = text.buffers()[2]
-    groups = lines.group_by(["log_kind", "log_file"], maintain_order=True).agg(n=pl.len())
-    # rows of a file are contiguous after the sort: file bytes = one slice of the Arrow data buffer
-    starts = np.cumsum(np.concatenate([[0], groups["n"].to_numpy()]))
-    jobs = []
-    for (kind, name), lo, hi in zip(groups.select("log_kind", "log_file").iter_rows(), starts[:-1], starts[1:]):
-        folder, suffix = LOG_FOLDERS[kind]
-        path = sources / folder / folder_date.isoformat() / f"{name}{suffix}"
-        jobs.append((path, int(offsets[lo]), int(offsets[hi]), suffix.endswith(".gz")))
-
-    def write(job: tuple[Path, int, int, bool]) -> Path:
-        path, lo, hi, gz = job
-        payload = memoryview(data)[lo:hi]
-        if gz:
-            payload = gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)  # mtime=0: byte-identical reruns
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(payload)
-        return path
-
-    with ThreadPoolExecutor(max_workers=4) as pool:  # zlib and file I/O release the GIL
-        return list(pool.map(write, jobs))
+    day = folder_date.isoformat()
+    app_folder, app_suffix = LOG_FOLDERS["app"]
+    worker_folder, worker_suffix = LOG_FOLDERS["worker"]
+    path = (
+        pl.when(pl.col("log_kind") == "app")
+        .then(pl.concat_str([pl.lit(f"{app_folder}/{day}/"), "log_file", pl.lit(app_suffix)]))
+        .otherwise(pl.concat_str([pl.lit(f"{worker_folder}/{day}/"), "log_file", pl.lit(worker_suffix)]))
+    )
+    return write_files(sources, lines.select(path.alias("path"), "line"))
 
 
 def _check_plain(frame: pl.DataFrame) -> None:

@@ -13,32 +13,18 @@ a few dozen groups). Cost lines are `tokens x Decimal rate / 1e6`, exactly.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
-from .pricing import CACHE_READ, OUTPUT, UNCACHED_INPUT, cost, dumps
+from .pricing import CACHE_READ, OUTPUT, UNCACHED_INPUT, CostLine, cost, dumps
 from .world import HOUR_MS, day_start_ms
 
 PROVIDER = "openai"
 HOURS_PER_PAGE = 12
 # Costs API line item suffix per token class.
 LINE_ITEM_SUFFIX = {UNCACHED_INPUT: "input", CACHE_READ: "cached input", OUTPUT: "output"}
-
-
-@dataclass(frozen=True)
-class CostLine:
-    """One result of the Costs API page (what the invoice is the sum of)."""
-
-    billing_account: str
-    line_item: str
-    amount: Decimal
-    model: str | None = None  # None for non-token lines
-    token_class: str | None = None
-    quantity: int | None = None
 
 
 def write_openai_day(sources: Path, day: date, calls: pl.DataFrame, non_token: list[dict]) -> tuple[list[Path], list[CostLine]]:

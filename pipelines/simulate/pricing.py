@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,21 @@ from typing import Any
 from pipelines.lib.prices import Rates, catalog_rates
 
 # Token classes of the catalog (see pipelines.lib.prices.TOKEN_CLASSES) that the simulator bills.
-UNCACHED_INPUT, CACHE_READ, CACHE_WRITE_5M, OUTPUT = "uncached_input", "cache_read", "cache_write_5m", "output"
+UNCACHED_INPUT, CACHE_READ, OUTPUT = "uncached_input", "cache_read", "output"
+CACHE_WRITE_5M, CACHE_WRITE_1H = "cache_write_5m", "cache_write_1h"
+TOKEN_CLASSES = (UNCACHED_INPUT, CACHE_READ, CACHE_WRITE_5M, CACHE_WRITE_1H, OUTPUT)
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One line of a provider's cost export, in dollars (what the invoice is the sum of)."""
+
+    billing_account: str
+    line_item: str
+    amount: Decimal
+    model: str | None = None  # None for non-token lines
+    token_class: str | None = None
+    quantity: int | None = None
 
 
 def rates(provider: str, model: str, day: date) -> Rates:

@@ -1,15 +1,21 @@
-"""The ground truth: what a perfect reconciliation of the written logs must report.
+"""The ground truth: what a perfect reconciliation of the written files must report.
 
 Every billed call gets one class key:
 
-- `__unlogged__`: nothing in the logs lets a reconciliation attribute it (the non-logging service,
-  SDK-internal hidden attempts, calls logged without usage, calls whose line was corrupted);
-- `retry:<job_type or feature>`: attempt >= 2 of a logged call with usage;
-- `<job_type>`: attempt 1 of a worker call with usage;
-- `user` (reported as `user_usd`): attempt 1 of an app call with usage.
+- `user` (reported as `user_usd`): attempt 1 of an app call whose log line carries usage;
+- `<job_type>`: attempt 1 of a worker call whose log line carries usage;
+- `retry:<job_type or feature>`: attempt >= 2 of a call whose log line carries usage;
+- on Bedrock only, a call no log line accounts for but whose invocation log carries
+  `requestMetadata.job_type` counts under that job type (`retry:<job_type>` when its
+  `requestMetadata.attempt` is 2 or more);
+- `__unlogged__`: anything else (the non-logging service, SDK-internal hidden attempts, calls
+  logged without usage, calls whose line was corrupted). A call logged without usage stays here
+  even with request metadata: its log line claims it, so the invocation log does not.
 
-Tokens are summed per (key, model) by Polars and priced with exact Decimal rates, so the classes
-add up to the token cost lines exactly; non-token lines appear in `invoice_usd` only.
+Tokens are summed per (key, model, token class) by Polars and priced with exact Decimal catalog
+rates, so the classes add up to the token cost lines exactly; non-token lines appear in
+`invoice_usd` and `non_token_usd` only. Anthropic Priority Tier usage is in no cost export: it
+is priced at catalog rates, added to the invoice and reported as `catalog_priced_usd`.
 """
 
 from __future__ import annotations
@@ -20,8 +26,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from .openai import CostLine
-from .pricing import CACHE_READ, OUTPUT, UNCACHED_INPUT, cost, usd
+from .pricing import CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, cost, usd
 
 USER, UNLOGGED = "__user__", "__unlogged__"
 
@@ -29,14 +34,19 @@ USER, UNLOGGED = "__user__", "__unlogged__"
 def classify(calls: pl.DataFrame) -> pl.DataFrame:
     """Add `unlogged_origin` and `class_key` to the billed calls."""
     logged = pl.col("origin").is_in(["app", "worker"])
+    parsed = logged & pl.col("corrupt_cut").is_null()  # a log line a parser reads
+    tagged = pl.col("meta_job_type").is_not_null()  # Bedrock requestMetadata job type
     unlogged_origin = (
-        pl.when(pl.col("origin") == "digest").then(pl.lit("non_logging_service"))
+        pl.when(parsed & ~pl.col("usage_logged")).then(pl.lit("usage_unknown"))
+        .when(parsed | tagged).then(pl.lit(None, dtype=pl.String))
+        .when(pl.col("origin") == "digest").then(pl.lit("non_logging_service"))
         .when(pl.col("origin") == "sdk_retry").then(pl.lit("sdk_retry"))
-        .when(logged & pl.col("corrupt_cut").is_not_null()).then(pl.lit("corrupt_line"))
-        .when(logged & ~pl.col("usage_logged")).then(pl.lit("usage_unknown"))
+        .when(logged).then(pl.lit("corrupt_line"))
     )
     key = (
         pl.when(pl.col("unlogged_origin").is_not_null()).then(pl.lit(UNLOGGED))
+        .when(~parsed & (pl.col("meta_attempt") >= 2)).then(pl.lit("retry:") + pl.col("meta_job_type"))
+        .when(~parsed).then(pl.col("meta_job_type"))
         .when(pl.col("attempt") >= 2).then(pl.lit("retry:") + pl.coalesce("job_type", "feature"))
         .when(pl.col("job_type").is_not_null()).then(pl.col("job_type"))
         .otherwise(pl.lit(USER))
@@ -44,31 +54,45 @@ def classify(calls: pl.DataFrame) -> pl.DataFrame:
     return calls.with_columns(unlogged_origin=unlogged_origin).with_columns(class_key=key)
 
 
-def _priced(provider: str, day: date, calls: pl.DataFrame, key: str) -> dict[str, Decimal]:
+def class_tokens() -> dict[str, pl.Expr]:
+    """Disjoint billed token classes of a call (input_tokens includes cache reads and writes)."""
+    write = pl.col("cache_write_tokens")
+    return {
+        UNCACHED_INPUT: pl.col("input_tokens") - pl.col("cache_read_tokens") - write,
+        CACHE_READ: pl.col("cache_read_tokens"),
+        CACHE_WRITE_5M: pl.when(pl.col("cache_ttl") == "1h").then(0).otherwise(write),
+        CACHE_WRITE_1H: pl.when(pl.col("cache_ttl") == "1h").then(write).otherwise(0),
+        OUTPUT: pl.col("output_tokens"),
+    }
+
+
+def priced(provider: str, day: date, calls: pl.DataFrame, key: str) -> dict[str, Decimal]:
+    """Exact catalog cost per value of `key` (rows with a null key are left out)."""
+    classes = class_tokens()
     sums = (
         calls.filter(pl.col(key).is_not_null())
         .group_by([key, "model"])
-        .agg(
-            uncached=(pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")).sum(),
-            cached=pl.col("cache_read_tokens").sum(),
-            output=pl.col("output_tokens").sum(),
-        )
+        .agg(**{name: expr.sum() for name, expr in classes.items()})
         .sort([key, "model"])
     )
     out: dict[str, Decimal] = defaultdict(Decimal)
-    for r in sums.iter_rows(named=True):  # one row per class and model
-        for token_class, tokens in ((UNCACHED_INPUT, r["uncached"]), (CACHE_READ, r["cached"]), (OUTPUT, r["output"])):
-            if tokens:
-                out[r[key]] += cost(provider, r["model"], day, token_class, tokens)
+    for r in sums.iter_rows(named=True):  # one row per key and model
+        for token_class in classes:
+            if r[token_class]:
+                out[r[key]] += cost(provider, r["model"], day, token_class, r[token_class])
     return dict(out)
 
 
-def day_truth(provider: str, day: date, calls: pl.DataFrame, cost_lines: list[CostLine]) -> dict:
-    """The truth of one provider and usage day (calls: that day's billed calls of the provider)."""
+def day_truth(provider: str, day: date, calls: pl.DataFrame, cost_lines: list[CostLine],
+              catalog_priced: Decimal = Decimal(0)) -> dict:
+    """The truth of one provider and usage day (calls: that day's billed calls, every provider).
+
+    `cost_lines` are the provider's invoice lines for the day; `catalog_priced` is billed usage
+    no cost export covers (Anthropic Priority Tier), priced at catalog rates."""
     calls = classify(calls.filter(pl.col("provider") == provider))
-    by_key = _priced(provider, day, calls, "class_key")
-    by_origin = _priced(provider, day, calls, "unlogged_origin")
-    invoice = sum((c.amount for c in cost_lines), Decimal(0))
+    by_key = priced(provider, day, calls, "class_key")
+    by_origin = priced(provider, day, calls, "unlogged_origin")
+    invoice = sum((c.amount for c in cost_lines), Decimal(0)) + catalog_priced
     non_token = sum((c.amount for c in cost_lines if c.token_class is None), Decimal(0))
     user = by_key.pop(USER, Decimal(0))
     dark = {k: by_key[k] for k in sorted(by_key) if by_key[k] > 0}
@@ -81,6 +105,7 @@ def day_truth(provider: str, day: date, calls: pl.DataFrame, cost_lines: list[Co
         "user_usd": usd(user),
         "dark_usd_by_job_type": {k: usd(v) for k, v in dark.items()},
         "non_token_usd": usd(non_token),
+        "catalog_priced_usd": usd(catalog_priced),
         "unlogged_by_origin": {k: usd(by_origin[k]) for k in sorted(by_origin)},
         "provider_requests": calls.height,
         "logged_calls": logged.filter(pl.col("corrupt_cut").is_null()).height,

@@ -11,9 +11,11 @@ Flags on logged rows say how they reach the logs: `usage_logged` (False: the str
 usage chunk), `corrupt_cut` (the line is truncated to this fraction of its length), `late` (written
 into the next day's folder), `log_response_model` (False: only the request alias is logged).
 
-Everything is generated with NumPy arrays from one `numpy.random.Generator`; there is no Python
-loop per call (loops run over days, features and job types only). Providers other than OpenAI can
-be added later as new origins/columns values (`provider` is a column) with their own writers.
+Traffic is generated in OpenAI's terms (model codes of `MODELS`, projects); `providers.py` then
+decides which provider serves each request, job and unlogged call, with that provider's accounts,
+models, cache writes and request metadata. Everything is generated with NumPy arrays from
+`numpy.random.Generator`s; there is no Python loop per call (loops run over days, features and job
+types only).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-PROVIDER = "openai"
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 LATE_WINDOW_MS = 10 * 60_000  # records of the last 10 minutes of a day may be written a day late
@@ -223,8 +224,12 @@ def _attempt_output(rng, full: np.ndarray, attempt: np.ndarray, n_att: np.ndarra
 
 
 # ---------------------------------------------------------------------------------- the day
-def generate_day(rng: np.random.Generator, day: date, calls_per_day: int, seed: int) -> DayWorld:
-    """All billed calls of one UTC day (every timestamp inside the day)."""
+def generate_day(rng: np.random.Generator, day: date, calls_per_day: int, seed: int,
+                 mix: np.random.Generator, providers: tuple[str, ...] = ("openai",)) -> DayWorld:
+    """All billed calls of one UTC day (every timestamp inside the day). `rng` draws the traffic,
+    `mix` which of `providers` serves it (see providers.py)."""
+    from . import providers as serve  # providers.py builds on this module's vocabulary
+
     t0 = day_start_ms(day)
     n_digest = int(round(DIGEST_SHARE * calls_per_day))
     logged = max(0.0, (calls_per_day - n_digest) / (1 + SDK_RETRY_P))
@@ -236,25 +241,17 @@ def generate_day(rng: np.random.Generator, day: date, calls_per_day: int, seed: 
     digest = _digest(rng, t0, n_digest)
 
     logs = pl.concat([app, worker], how="diagonal_relaxed")
-    logs = _log_damage(rng, logs, t0, calls_per_day)
+    logs = serve.assign(mix, _log_damage(rng, logs, t0, calls_per_day), providers, calls_per_day)
     hidden = _sdk_retries(rng, logs, t0)
-    calls = pl.concat([logs, digest, hidden], how="diagonal_relaxed")
-    calls = calls.with_columns(
-        provider=pl.lit(PROVIDER),
-        model=decode(tuple(m.dated for m in MODELS), calls["model_code"].to_numpy()),
-        request_model=decode(tuple(m.alias for m in MODELS), calls["model_code"].to_numpy()),
-        operation=decode(tuple(m.operation for m in MODELS), calls["model_code"].to_numpy()),
-        response_id=pl.when(pl.col("model_code") != EMBED).then(hex_ids("chatcmpl-", day, 3, seed, calls.height)),
-        cache_write_tokens=pl.lit(0, dtype=pl.Int64),
-        service_tier=pl.lit("default"),
-        batch=pl.lit(False),
-    ).drop("model_code")
+    digest = serve.assign_unlogged(mix, digest, providers)
+    calls = serve.names(pl.concat([logs, digest, hidden], how="diagonal_relaxed"), day, seed)
+    calls = calls.filter(pl.col("provider").is_in(providers))  # embeddings exist only with OpenAI
 
     if lifecycle.height:
         late = (lifecycle["ts_ms"].to_numpy() >= t0 + DAY_MS - LATE_WINDOW_MS) & (rng.random(lifecycle.height) < LATE_P)
         lifecycle = lifecycle.with_columns(late=pl.Series(late))
     non_token = [
-        {"provider": PROVIDER, "billing_account": PROJECT_APP, "line_item": "web search tool calls",
+        {"provider": "openai", "billing_account": PROJECT_APP, "line_item": "web search tool calls",
          "amount": WEB_SEARCH_USD * max(1, n_search)}
     ]
     return DayWorld(day=day, calls=calls, lifecycle=lifecycle, non_token=non_token)
@@ -455,6 +452,11 @@ def _log_damage(rng, logs: pl.DataFrame, t0: int, calls_per_day: int) -> pl.Data
     )
 
 
+# What a hidden attempt shares with the logged call it preceded (the same request, resent).
+RESENT = ("provider", "billing_account", "model_code", "input_tokens", "cache_read_tokens", "cache_write_tokens",
+          "cache_ttl", "service_tier", "meta_job_type", "meta_attempt", "meta_feature")
+
+
 def _sdk_retries(rng, logs: pl.DataFrame, t0: int) -> pl.DataFrame:
     """Hidden attempts the SDK retried before a logged call: billed in the same cell, never logged."""
     picked = logs.filter(pl.Series(rng.random(logs.height) < SDK_RETRY_P))
@@ -464,13 +466,11 @@ def _sdk_retries(rng, logs: pl.DataFrame, t0: int) -> pl.DataFrame:
         {
             "origin": pl.repeat("sdk_retry", n, eager=True),
             "ts_ms": np.maximum(t0, picked["ts_ms"].to_numpy() - rng.integers(300, 4000, n)),
-            "billing_account": picked["billing_account"],
-            "model_code": picked["model_code"],
-            "input_tokens": picked["input_tokens"],
-            "cache_read_tokens": picked["cache_read_tokens"],
+            **{name: picked[name] for name in RESENT},
             "output_tokens": np.floor(out * rng.random(n)).astype(np.int64),
             "attempt": np.ones(n, dtype=np.int64),
             "status": pl.repeat("error", n, eager=True),
+            "web_search_requests": np.zeros(n, dtype=np.int64),
         },
         schema_overrides={"origin": pl.String, "status": pl.String},
     )

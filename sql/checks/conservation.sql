@@ -6,8 +6,9 @@ with claimed as (
     from read_parquet($files, union_by_name = true)
 ),
 
+-- a line can hold several records (an OTLP line with two spans): count the lines that landed
 landed as (
-    select source_file as file, count(*) as bronze_rows
+    select source_file as file, count(distinct source_line) as bronze_rows
     from read_parquet($records, union_by_name = true)
     group by all
 )
