@@ -136,3 +136,16 @@ def test_an_invoiced_day_stays_provisional_until_the_settling_window_passes(tmp_
     assert set(settled["status"].to_pylist()) == {"final"}
     # the numbers are the invoice's either way; only the trust in them changes
     assert early.drop_columns(["status", "reconciled_at"]).equals(settled.drop_columns(["status", "reconciled_at"]))
+
+
+def test_a_call_logged_twice_counts_once(tmp_path):
+    with_id = call(**usage(3_000, 1_000, job_type="ingest_summarization", gen_ai__response__id="chatcmpl-7"))
+    # the shipper re-sent the worker line in the next day's folder; a no-id line was sent twice
+    write_day(tmp_path / "lake", DAY.replace(day=3), worker_lines=[with_id])
+    out = reconcile(tmp_path, usage_pages=[USAGE], cost_pages=[COSTS], app_lines=APP + [APP[1]],
+                    worker_lines=[with_id, WORKER[1]])
+    dark = rows(out["fct_dark_compute"], ["job_type", "calls", "cost_usd"])
+    assert ("ingest_summarization", 1, D("0.00084")) in dark
+    assert ("retry:chat", 1, D("0.00036")) in dark
+    (row,) = [r for r in out["fct_spend_reconciliation"].to_pylist() if r["model"] == MODEL]
+    assert (row["logged_calls"], row["overlogged_tokens"], row["unlogged_cost_usd"]) == (4, 0, D("0.00048"))

@@ -1,10 +1,33 @@
 -- Logged model calls (app and worker logs) for one day, by their own timestamp, in disjoint token
 -- classes, each with the class of spend it belongs to. OpenTelemetry's input_tokens includes cache
 -- read and cache creation tokens. The log's single cache-write count is split later, per cell.
+-- A call logged twice (an at-least-once shipper, or the app and a worker both logging it) counts
+-- once: the same provider and gen_ai.response.id, or, without an id, the same record content.
 create or replace temp table stg_model_calls as
 with source as (
     select * from bronze_model_calls
     where usage_date = $usage_date
+),
+
+keyed as (
+    select
+        *,
+        coalesce(
+            'id:' || response_id,
+            'md5:' || md5(concat_ws('|', ts, model, request_model, input_tokens, output_tokens, cache_read_tokens,
+                cache_creation_tokens, billing_account, attempt, status, request_id, user_id, tenant_id,
+                feature, job_id, job_type, queue, trigger, parent_request_id, operation))
+        ) as call_key,
+    from source
+),
+
+deduplicated as (
+    select * exclude (call_key) from keyed
+    -- the worker's line wins over the app's (it knows the job), then the earliest delivery
+    qualify row_number() over (
+        partition by provider, call_key
+        order by log_source desc, folder_date, source_file, source_line
+    ) = 1
 ),
 
 classified as (
@@ -15,7 +38,7 @@ classified as (
             when job_type is not null or log_source = 'worker' then 'background'
             else 'user'
         end as spend_class,
-    from source
+    from deduplicated
 )
 
 select
