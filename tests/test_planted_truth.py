@@ -22,7 +22,7 @@ START = date(2026, 10, 5)
 @pytest.fixture(scope="module")
 def reconciled(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
-    simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005, otlp_share=0.0)
+    simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005)
     code = main(["reconcile", "--date", "2026-10-05", "--to", "2026-10-06", "--quiet",
                  "--source", str(root / "world" / "sources"), "--lake", str(root / "lake"),
                  "--warehouse", str(root / "warehouse.duckdb")])

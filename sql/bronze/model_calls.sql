@@ -1,20 +1,42 @@
--- Model-call log lines (flat JSONL, OpenTelemetry GenAI names) -> one typed row per line,
--- each with its outcome: 'record', 'skipped' (not a model call) or 'rejected' (with a reason).
--- Input: the registered Arrow table `lines(file, line, raw)`. Each line is parsed once.
+-- Model-call log lines -> one typed row per flat line and one per OTLP span, each with its
+-- outcome: 'record', 'skipped' (not a model call) or 'rejected' (with a reason).
+-- Inputs: the registered Arrow table `lines(file, line, raw)` and the temp table `otlp_spans`
+-- (`otlp_spans.sql`, run first). A line is flat JSONL unless `otlp_spans` claims it; a flat line
+-- and the flattened attributes of a span (`doc`) go through the same checks below, once each.
+-- `span_index` is null for flat lines (and for OTLP lines without spans or with a malformed
+-- envelope); `line_counts.sql` counts lines, not spans.
 create or replace temp table parsed_lines as
-with decoded as (
+with flat_lines as (
     select
         file,
         line,
         raw,
         try(decode(raw)) as text,
     from lines
+    anti join otlp_spans using (file, line)
+),
+
+documents as (
+    select
+        file,
+        line,
+        null::bigint as span_index,
+        raw,
+        text,
+        text as doc,
+        null::boolean as span_is_call,
+        null::varchar as otlp_problem,
+        null::varchar as timestamp_problem,
+    from flat_lines
+    union all
+    select file, line, span_index, raw, text, doc, span_is_call, otlp_problem, timestamp_problem,
+    from otlp_spans
 ),
 
 extracted as (
     select
         *,
-        try(json_extract(text, [
+        try(json_extract(doc, [
             '$.timestamp',
             '$."gen_ai.provider.name"',
             '$."gen_ai.system"',
@@ -44,15 +66,19 @@ extracted as (
             '$.trigger',
             '$.parent_request_id'
         ])) as v,
-    from decoded
+    from documents
 ),
 
 fields as (
     select
         file,
         line,
+        span_index,
         raw,
         text,
+        span_is_call,
+        otlp_problem,
+        timestamp_problem,
         v is not null as is_json,
         ---------- strings (a JSON null counts as absent)
         nullif(v[1] ->> '$', '') as timestamp_text,
@@ -94,11 +120,14 @@ typed as (
         json_type(reasoning_json) as reasoning_type,
         json_type(attempt_json) as attempt_type,
         try_cast(timestamp_text as timestamptz) as ts,
-        provider_raw is not null
-            or request_model is not null
-            or response_model is not null
-            or input_json is not null
-            or output_json is not null as looks_like_call,
+        coalesce(
+            span_is_call,
+            provider_raw is not null
+                or request_model is not null
+                or response_model is not null
+                or input_json is not null
+                or output_json is not null
+        ) as looks_like_call,
     from fields
 ),
 
@@ -109,6 +138,7 @@ checked as (
             when text is null then 'invalid UTF-8'
             when not is_json and trim(text, e' \t\r\n') = '' then null
             when not is_json then 'invalid JSON (truncated or malformed line)'
+            when otlp_problem is not null then otlp_problem
             when not looks_like_call and json_type(text) <> 'OBJECT' then 'not a JSON object'
             when not looks_like_call then null
             when provider_raw is null then 'missing gen_ai.provider.name'
@@ -116,7 +146,7 @@ checked as (
                 then 'unknown provider: ' || provider_raw
             when coalesce(response_model, request_model) is null
                 then 'missing gen_ai.request.model and gen_ai.response.model'
-            when timestamp_text is null then 'missing timestamp'
+            when timestamp_text is null then coalesce(timestamp_problem, 'missing timestamp')
             when not regexp_matches(timestamp_text, '([zZ]|[+-]\d\d:?\d\d)$')
                 then 'timestamp without a time zone: ' || timestamp_text
             when ts is null then 'unparseable timestamp: ' || timestamp_text
@@ -156,6 +186,7 @@ checked as (
 select
     file,
     line,
+    span_index,
     raw,
     text,
     case

@@ -1,4 +1,7 @@
--- The accepted model calls of `parsed_lines`, in the bronze schema.
+-- The accepted model calls of `parsed_lines`, in the bronze schema. The spans of one OTLP line
+-- share its `source_line` and come in the line's order; their `line_md5` is the md5 of the
+-- span's own JSON (a fingerprint of the record that survives re-batching), a flat line's is
+-- the md5 of the line.
 select
     $log_source as log_source,
     $folder_date::date as folder_date,
@@ -38,4 +41,4 @@ select
     md5(text) as line_md5,
 from parsed_lines
 where outcome = 'record'
-order by file, line
+order by file, line, span_index

@@ -1,7 +1,11 @@
-"""Parse application and worker model-call logs (flat JSONL, optionally gzipped).
+"""Parse application and worker model-call logs (JSONL, optionally gzipped).
 
-Pure functions: bytes in, Arrow tables out, no Dagster. The lines are split with NumPy and
-parsed set-based by DuckDB (`sql/bronze/model_calls.sql`); Python never loops over lines.
+A line is either a flat record (OpenTelemetry GenAI attribute names as keys) or, per line, an
+OpenTelemetry Collector file exporter line in OTLP/JSON (`{"resourceSpans": [...]}`), whose
+spans with GenAI attributes are model calls. Pure functions: bytes in, Arrow tables out, no
+Dagster. The lines are split with NumPy and parsed set-based by DuckDB (`sql/bronze/otlp_spans.sql`
+unnests the spans, `sql/bronze/model_calls.sql` checks spans and flat lines alike); Python never
+loops over lines or spans.
 """
 
 from __future__ import annotations
@@ -33,8 +37,15 @@ def parse_log_files(
     """Parse one day-folder of `app` or `worker` logs into bronze rows.
 
     Every line ends up as a record, a skipped non-model line (job lifecycle events, blank
-    lines) or a rejected line with its file, line number and reason. A damaged gzip stream
-    keeps the lines before the damage and adds one rejected row for the rest.
+    lines, OTLP lines without GenAI spans) or a rejected line with its file, line number and
+    reason. A damaged gzip stream keeps the lines before the damage and adds one rejected row
+    for the rest.
+
+    An OTLP line yields one record per GenAI span, all with the line's `source_line`, and one
+    rejected row per bad span. The per-file counts stay in lines (`lines_read = records +
+    skipped + rejected`): an OTLP line counts as a record when at least one of its spans is one
+    (see `sql/bronze/line_counts.sql`), so `records` and `rejected` count lines, and the records
+    and rejects tables may hold more rows than that for OTLP files.
     """
     source = LOG_SOURCES[log_source]
     con = con or sql.connect()
@@ -52,6 +63,7 @@ def parse_log_files(
 
     con.register("lines", lines)
     try:
+        sql.run(con, "bronze/otlp_spans")
         sql.run(con, "bronze/model_calls", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
         records = sql.table(con, "bronze/model_calls__records", log_source=log_source, folder_date=folder_date)
         rejects = sql.table(con, "bronze/rejects", source=source)
@@ -59,6 +71,7 @@ def parse_log_files(
     finally:
         con.unregister("lines")
         con.execute("drop table if exists parsed_lines")
+        con.execute("drop table if exists otlp_spans")
 
     rejects = pa.concat_tables([rejects.cast(REJECTS_SCHEMA), rejects_table(damaged)])
     return Ingested(records=records.cast(bronze.MODEL_CALLS), rejects=rejects, files=_file_table(source, meta, counts, damaged))

@@ -1,0 +1,274 @@
+-- OpenTelemetry OTLP/JSON log lines (the Collector file exporter writes one TracesData object,
+-- `{"resourceSpans": [...]}`, per line) -> one row per span, its attributes flattened into a
+-- JSON object with the flat log contract's keys (`doc`), so that `model_calls.sql` checks spans
+-- and flat lines with the same rules. Input: the registered Arrow table `lines(file, line, raw)`.
+-- A line is OTLP when it is a JSON object with a top-level `resourceSpans` key; only lines whose
+-- text contains `resourceSpans` are parsed here, so a flat line costs one substring search.
+-- Set-based throughout: lists are unnested, JSON is parsed by DuckDB, no loop over lines.
+--
+-- The encoding (opentelemetry-proto docs/specification.md, "JSON Protobuf Encoding"): keys in
+-- lowerCamelCase; 64-bit integers (`intValue`, `startTimeUnixNano`) are decimal strings, and
+-- numbers are accepted too; an attribute is `{"key": ..., "value": AnyValue}` where AnyValue holds
+-- one of stringValue, boolValue, intValue, doubleValue, arrayValue, kvlistValue, bytesValue.
+--
+-- Rows (every OTLP line has at least one, so `model_calls.sql` can tell OTLP lines apart):
+--   * one per span, `span_index` 1, 2, ... in the line's order (all resources and scopes);
+--   * one per line whose envelope is malformed (`span_index` null, `otlp_problem` set): rejected;
+--   * one per line without any span (`span_index` null, an empty envelope): skipped.
+-- A span's attributes win over its resource's (e.g. `billing.account` or `job_type` set on the
+-- resource for a whole service); scope attributes are not read. A span is a model call when its
+-- own attributes carry a GenAI call attribute (provider, model or token usage): resource
+-- attributes only fill in, so an HTTP or DB span of a service is never taken for a call.
+-- `timestamp` is `startTimeUnixNano` (UTC, cut to microseconds); `status` is the `status`
+-- attribute, else the span status (code 1 'ok', 2 'error').
+--
+-- Only the attributes the flat contract names are read. GenAI instrumentations may record prompt
+-- and completion text in other attributes and in events (`gen_ai.input.messages`, ...), and the
+-- lake never holds such text, so a span's `text` (the `raw` of its rejection, and the source of
+-- its `line_md5`) is its identity (traceId, spanId, name, startTimeUnixNano, status) with the
+-- contract attributes it was read with, keys sorted; a malformed envelope's `text` is the line's
+-- JSON shape (`json_structure`: keys and types, no values).
+create or replace temp table otlp_spans as
+with otlp_lines as materialized (
+    select
+        file,
+        line,
+        raw,
+        text,
+        -- the envelope typed in one parse; null when it does not fit exactly (a type differs,
+        -- or an optional key is absent), which `envelopes` then looks into
+        try(json_transform_strict(text, '{"resourceSpans": [{"resource": {"attributes": [{"key": "VARCHAR", "value": "JSON"}]},
+                                          "scopeSpans": [{"spans": ["JSON"]}]}]}')) as strict_envelope,
+    from (select file, line, raw, try(decode(raw)) as text, from lines)
+    where case
+        when contains(text, 'resourceSpans') then coalesce(try(json_exists(text, '$.resourceSpans')), false)
+        else false
+    end
+),
+
+---------- the envelope: arrays and objects where OTLP has them (wildcards skip absent keys)
+envelopes as materialized (
+    select
+        file,
+        line,
+        raw,
+        text,
+        case
+            when strict_envelope is not null then null
+            when json_type(text, '$.resourceSpans') not in ('ARRAY', 'NULL')
+                then 'resourceSpans is not an array'
+            when not list_distinct(json_type(text, '$.resourceSpans[*]')) <@ ['OBJECT', 'NULL']
+                then 'a resourceSpans entry is not an object'
+            when not list_distinct(json_type(text, '$.resourceSpans[*].resource')) <@ ['OBJECT', 'NULL']
+                then 'resource is not an object'
+            when not list_distinct(json_type(text, '$.resourceSpans[*].resource.attributes')) <@ ['ARRAY', 'NULL']
+                then 'resource attributes is not an array'
+            when not list_distinct(json_type(text, '$.resourceSpans[*].scopeSpans')) <@ ['ARRAY', 'NULL']
+                then 'scopeSpans is not an array'
+            when not list_distinct(json_type(text, '$.resourceSpans[*].scopeSpans[*]')) <@ ['OBJECT', 'NULL']
+                then 'a scopeSpans entry is not an object'
+            when not list_distinct(json_type(text, '$.resourceSpans[*].scopeSpans[*].spans')) <@ ['ARRAY', 'NULL']
+                then 'spans is not an array'
+        end as envelope_problem,
+        coalesce(
+            strict_envelope,
+            json_transform(text, '{"resourceSpans": [{"resource": {"attributes": [{"key": "VARCHAR", "value": "JSON"}]},
+                                   "scopeSpans": [{"spans": ["JSON"]}]}]}')
+        ) as envelope,
+    from otlp_lines
+),
+
+---------- spans, in the line's order, each with its resource's attributes
+line_spans as (
+    select
+        file,
+        line,
+        flatten(list_transform(
+            envelope.resourceSpans,
+            lambda r: list_transform(
+                flatten(list_transform(r.scopeSpans, lambda s: s.spans)),
+                lambda span: {'resource_attributes': r.resource.attributes, 'span': span}
+            )
+        )) as spans,
+    from envelopes
+    where envelope_problem is null
+),
+
+spans as materialized (
+    select
+        file,
+        line,
+        span_index,
+        entry.resource_attributes,
+        entry.span,
+        json_transform(entry.span, '{"traceId": "JSON", "spanId": "JSON", "name": "JSON", "startTimeUnixNano": "JSON",
+                                     "status": "JSON", "attributes": [{"key": "VARCHAR", "value": "JSON"}]}') as fields,
+        case
+            when json_type(entry.span) <> 'OBJECT' then 'malformed OTLP span: not a JSON object'
+            when coalesce(json_type(entry.span -> '$.attributes'), 'NULL') not in ('ARRAY', 'NULL')
+                then 'malformed OTLP span: attributes is not an array'
+        end as otlp_problem,
+    from (
+        select file, line, unnest(spans) as entry, generate_subscripts(spans, 1) as span_index,
+        from line_spans
+    )
+),
+
+---------- attributes: resource (precedence 1) and span (precedence 2), the contract's only
+---------- (the keys `model_calls.sql` reads), values unwrapped
+attributes as (
+    select file, line, span_index, 1 as precedence, unnest(resource_attributes) as attribute,
+    from spans
+    union all
+    select file, line, span_index, 2 as precedence, unnest(fields.attributes) as attribute,
+    from spans
+),
+
+attribute_values as (
+    select
+        file,
+        line,
+        span_index,
+        precedence,
+        attribute.key,
+        attribute.value as any_value,
+        coalesce(json_type(attribute.value), 'NULL') as kind,
+        json_transform(attribute.value, '{"stringValue": "JSON", "intValue": "JSON", "boolValue": "JSON",
+            "doubleValue": "JSON", "bytesValue": "JSON", "arrayValue": "JSON", "kvlistValue": "JSON"}') as typed,
+    from attributes
+    where attribute.key in (
+        'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
+        'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'gen_ai.usage.output_tokens',
+        'gen_ai.usage.completion_tokens', 'gen_ai.usage.cache_read.input_tokens',
+        'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens',
+        'gen_ai.response.id', 'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt',
+        'status', 'request_id', 'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger',
+        'parent_request_id'
+    )
+),
+
+unwrapped as (
+    select
+        file,
+        line,
+        span_index,
+        precedence,
+        key,
+        case
+            when kind = 'NULL' then null
+            -- not an AnyValue object: taken as written, and checked like a flat value
+            when kind <> 'OBJECT' then any_value
+            else coalesce(
+                typed.stringValue,
+                -- int64 as a decimal string (proto3 JSON) or as a number; anything else stays as
+                -- written, so a token count that is not an integer is rejected as such
+                case
+                    when json_type(typed.intValue) = 'VARCHAR' and regexp_full_match(typed.intValue ->> '$', '-?[0-9]{1,19}')
+                        then try_cast(typed.intValue ->> '$' as bigint)::json
+                end,
+                typed.intValue,
+                typed.boolValue,
+                typed.doubleValue,
+                typed.bytesValue,
+                typed.arrayValue,
+                typed.kvlistValue,
+                -- an unknown value type: the object itself, which no integer or provider check accepts
+                case when any_value <> '{}' then any_value end
+            )
+        end as value,
+    from attribute_values
+),
+
+merged as (
+    select
+        file,
+        line,
+        span_index,
+        key,
+        arg_max(value, precedence) as value,
+        max(precedence) = 2 as on_span,
+    from unwrapped
+    where value is not null
+    group by file, line, span_index, key
+),
+
+span_attributes as (
+    select
+        file,
+        line,
+        span_index,
+        to_json(map_from_entries(list((key, value) order by key))) as attributes,
+        bool_or(on_span and key in (
+            'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
+            'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens',
+            'gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens'
+        )) as is_call,
+    from merged
+    group by file, line, span_index
+),
+
+---------- per span: its start time and status, and the flat-contract object
+span_rows as (
+    select
+        spans.file,
+        spans.line,
+        spans.span_index,
+        json_object(
+            'traceId', fields.traceId, 'spanId', fields.spanId, 'name', fields.name,
+            'startTimeUnixNano', fields.startTimeUnixNano, 'status', fields.status,
+            'attributes', coalesce(span_attributes.attributes, '{}')
+        )::varchar as text,
+        fields.startTimeUnixNano ->> '$' as start_nanos,
+        case
+            when regexp_full_match(fields.startTimeUnixNano ->> '$', '[0-9]{1,20}')
+                then try(strftime(
+                    make_timestamp((cast(fields.startTimeUnixNano ->> '$' as hugeint) // 1000)::bigint),
+                    '%Y-%m-%dT%H:%M:%S.%fZ'
+                ))
+        end as start_time,
+        case fields.status ->> '$.code'
+            when '1' then 'ok'
+            when 'STATUS_CODE_OK' then 'ok'
+            when '2' then 'error'
+            when 'STATUS_CODE_ERROR' then 'error'
+        end as span_status,
+        coalesce(span_attributes.attributes, '{}') as attributes,
+        coalesce(span_attributes.is_call, false) as span_is_call,
+        otlp_problem,
+    from spans
+    left join span_attributes
+        on span_attributes.file = spans.file
+        and span_attributes.line = spans.line
+        and span_attributes.span_index = spans.span_index
+)
+
+select
+    file,
+    line,
+    span_index,
+    null::blob as raw,
+    text,
+    json_merge_patch(json_object('status', span_status), attributes, json_object('timestamp', start_time))::varchar as doc,
+    span_is_call,
+    otlp_problem,
+    case
+        when start_nanos is null then 'missing startTimeUnixNano'
+        when start_time is null then 'unparseable startTimeUnixNano: ' || start_nanos
+    end as timestamp_problem,
+from span_rows
+
+union all
+
+select
+    file,
+    line,
+    null as span_index,
+    null::blob as raw,
+    json_structure(text)::varchar as text,
+    '{}' as doc,
+    false as span_is_call,
+    case when envelope_problem is not null then 'malformed OTLP line: ' || envelope_problem end as otlp_problem,
+    null as timestamp_problem,
+from envelopes
+where envelope_problem is not null
+    or not exists (select 1 from spans where spans.file = envelopes.file and spans.line = envelopes.line)
