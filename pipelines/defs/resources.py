@@ -28,17 +28,14 @@ class SourceStore(dg.ConfigurableResource):
         return open_store(self.uri)
 
     def day_files(self, prefix: str, day: date) -> list[SourceFile]:
-        """Every file delivered under `<prefix>/<YYYY-MM-DD>/`, read, in key order; the same
-        content delivered twice under two names is read once. Pages pulled from the provider's
-        API for that folder replace the source root's (a re-pull is the newer statement)."""
+        """Every file delivered under `<prefix>/<YYYY-MM-DD>/`, read, in key order. Pages pulled
+        from the provider's API for that folder replace the source root's (a re-pull is the newer
+        statement). A file delivered twice under two names is ingested under both (so both show
+        in `ingest_files`); staging counts its content once (by content hash, or call key)."""
         folder = f"{prefix}/{day.isoformat()}"
         pulled = LocalStore(self.pulled) if self.pulled else None
         store = pulled if pulled is not None and pulled.list(folder) else self.store()
-        files: dict[str, SourceFile] = {}
-        for key in store.list(folder):
-            f = store.read(key)
-            files.setdefault(f.sha256, f)
-        return sorted(files.values(), key=lambda f: f.key)
+        return [store.read(key) for key in store.list(folder)]
 
 
 class LakeStore(dg.ConfigurableResource):

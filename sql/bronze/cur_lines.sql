@@ -22,7 +22,7 @@ with typed as (
         nullif(line_item_product_code::varchar, '') as product_code,
         coalesce(
             to_json(product) ->> '$.product_name',
-            (to_json(product) ->> '$') ->> '$.product_name'
+            try((to_json(product) ->> '$') ->> '$.product_name')
         ) as product_name,
         nullif(trim(line_item_usage_type::varchar), '') as usage_type,
         nullif(line_item_operation::varchar, '') as operation,

@@ -14,6 +14,12 @@ latest_delivery as (
     qualify folder_date = max(folder_date) over ()
 ),
 
+-- a page delivered twice under two names (same content hash) counts once
+distinct_pages as (
+    select * from latest_delivery
+    qualify source_file = min(source_file) over (partition by file_sha256)
+),
+
 classified as (
     select
         *,
@@ -24,7 +30,7 @@ classified as (
             when 'cache_creation.ephemeral_1h_input_tokens' then 'cache_write_1h'
             when 'output_tokens' then 'output'
         end as token_class,
-    from latest_delivery
+    from distinct_pages
 ),
 
 kinded as (

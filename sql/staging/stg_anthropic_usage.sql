@@ -15,6 +15,12 @@ latest_delivery as (
     qualify folder_date = max(folder_date) over ()
 ),
 
+-- a page delivered twice under two names (same content hash) counts once
+distinct_pages as (
+    select * from latest_delivery
+    qualify source_file = min(source_file) over (partition by file_sha256)
+),
+
 renamed as (
     select
         ---------- cell
@@ -33,7 +39,7 @@ renamed as (
             when service_tier in ('priority', 'priority_on_demand') then 'catalog'
             else 'invoice'
         end as priced_by,
-    from latest_delivery
+    from distinct_pages
 )
 
 select

@@ -12,6 +12,12 @@ latest_delivery as (
     qualify folder_date = max(folder_date) over ()
 ),
 
+-- a page delivered twice under two names (same content hash) counts once
+distinct_pages as (
+    select * from latest_delivery
+    qualify source_file = min(source_file) over (partition by file_sha256)
+),
+
 parsed as (
     select
         *,
@@ -20,7 +26,7 @@ parsed as (
             '^(?:([a-z_]+) \| )?(.+?), (input|output|cached input|cache writes?)(, long context)?$',
             ['tier', 'model', 'kind', 'long_context']
         ) as label,
-    from latest_delivery
+    from distinct_pages
 )
 
 select

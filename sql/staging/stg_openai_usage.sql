@@ -12,6 +12,12 @@ latest_delivery as (
     qualify folder_date = max(folder_date) over (partition by endpoint)
 ),
 
+-- a page delivered twice under two names (same content hash) counts once
+distinct_pages as (
+    select * from latest_delivery
+    qualify source_file = min(source_file) over (partition by file_sha256)
+),
+
 renamed as (
     select
         ---------- cell
@@ -26,7 +32,7 @@ renamed as (
         0::bigint as cache_write_1h,
         coalesce(output_tokens, 0) as output,
         num_model_requests as requests,
-    from latest_delivery
+    from distinct_pages
 )
 
 select

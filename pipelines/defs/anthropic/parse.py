@@ -128,7 +128,11 @@ def _bucket_times(bucket: dict) -> tuple[datetime, datetime]:
     start, end = _timestamp(bucket, "starting_at"), _timestamp(bucket, "ending_at")
     if end <= start:
         raise Rejected("bucket ending_at is not after starting_at")
-    if end > datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc):
+    try:
+        next_midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    except OverflowError:
+        raise Rejected(f"bucket starting_at is beyond the calendar: {bucket.get('starting_at')!r}") from None
+    if end > next_midnight:
         raise Rejected("bucket spans more than one UTC day")
     return start, end
 
@@ -143,7 +147,10 @@ def _timestamp(bucket: dict, name: str) -> datetime:
         raise Rejected(f"bucket {name} is not an RFC 3339 timestamp: {value!r}") from None
     if ts.tzinfo is None:
         raise Rejected(f"bucket {name} has no UTC offset: {value!r}")
-    return ts.astimezone(timezone.utc)
+    try:
+        return ts.astimezone(timezone.utc)
+    except OverflowError:
+        raise Rejected(f"bucket {name} is beyond the calendar: {value!r}") from None
 
 
 def _results(bucket: dict) -> list:

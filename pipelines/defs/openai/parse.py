@@ -120,7 +120,10 @@ def _bucket_times(bucket: dict) -> tuple[datetime, datetime]:
     start, end = bucket.get("start_time"), bucket.get("end_time")
     if not _is_int(start) or not _is_int(end) or end <= start:
         raise Rejected("bucket start_time/end_time are not unix seconds with start < end")
-    return (datetime.fromtimestamp(start, tz=timezone.utc), datetime.fromtimestamp(end, tz=timezone.utc))
+    try:
+        return (datetime.fromtimestamp(start, tz=timezone.utc), datetime.fromtimestamp(end, tz=timezone.utc))
+    except (ValueError, OverflowError, OSError):
+        raise Rejected(f"bucket times are beyond the calendar: {start!r}..{end!r}") from None
 
 
 def _usage_row(r: dict, endpoint: str) -> dict:
