@@ -228,15 +228,23 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
     failures: list[str] = []
     seconds: dict[str, float] = defaultdict(float)
     plan = [(INGEST, d) for d in ingest_days] + [(RECONCILE, d) for d in days]
+    unread: set[date] = set()  # delivery days whose ingest failed: the days around them are not reconciled
     with Progress(console=console, transient=True, disable=quiet) as progress:
         task = progress.add_task("reconciling", total=len(plan))
         for selection, day in plan:
             progress.update(task, description=f"{'ingest' if selection is INGEST else 'reconcile'} {day}")
+            blocked = sorted(d for d in unread if abs((d - day).days) <= 1) if selection is RECONCILE else []
+            if blocked:
+                failures.append(f"{day}: not reconciled: the ingest of {', '.join(map(str, blocked))} failed")
+                progress.advance(task)
+                continue
             result = dg.materialize(
                 assets, selection=list(selection), partition_key=day.isoformat(), resources=resources,
                 instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
             )
             failures += _failures(result, day)
+            if selection is INGEST and not result.success:
+                unread.add(day)
             for event in result.all_events:
                 if event.event_type_value == "STEP_SUCCESS":
                     seconds[event.step_key] += event.event_specific_data.duration_ms / 1000
@@ -249,6 +257,7 @@ def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            error = error.cause or error if error else None  # user code's own exception, not Dagster's wrapper
             out.append(f"{day}: step {event.step_key} failed: {error.message.strip() if error else ''}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:

@@ -2,7 +2,9 @@
 
 Responses are kept as the raw bytes received (money must not go through float; pages are
 landed as delivered) and parsed only to follow the cursor, with `money.loads`. Transient
-failures (429, 5xx, 408, connection errors, timeouts) are retried through tenacity with
+failures (429, 5xx, 408, timeouts, connection errors: refused, reset, or dropped before the
+response or in the middle of its body, which `http.client` reports as `RemoteDisconnected` or
+`IncompleteRead` against the announced length) are retried through tenacity with
 exponential back-off, honouring `Retry-After` (seconds or an HTTP date); the budget is bounded
 by a number of attempts and by the longest single wait. Every error names the URL, never a
 secret: the client is told its secrets and redacts them from any text it raises. Redirects are
@@ -287,8 +289,11 @@ def land_pages(folder: Path, pages: Sequence[Page], *, source: str, day: str) ->
 
 def _write_atomic(target: Path, data: bytes) -> Path:
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)  # a write that failed half-way leaves no temporary file
     return target
 
 

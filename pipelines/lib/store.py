@@ -40,7 +40,9 @@ class Store(Protocol):
 
     def list(self, prefix: str) -> list[str]: ...
 
-    def read(self, key: str) -> SourceFile: ...
+    def read(self, key: str, land: bool = True) -> SourceFile:
+        """The file's bytes; `land=False` asks a remote store not to keep a local copy."""
+        ...
 
 
 class LocalStore:
@@ -59,7 +61,8 @@ class LocalStore:
             p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
 
-    def read(self, key: str) -> SourceFile:
+    def read(self, key: str, land: bool = True) -> SourceFile:
+        """The file's bytes (a local file is read in place: nothing is copied either way)."""
         return SourceFile(key=key, data=(self.root / safe_key(key)).read_bytes())
 
 

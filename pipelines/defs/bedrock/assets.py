@@ -37,7 +37,8 @@ def bedrock_invocations(
     keys = [key for key in store.list(LOGS_ROOT) if delivery_day(key) == day]
     logs = [key for key in keys if object_kind(key) == "log"]
     ingested = parse_invocation_logs(
-        [store.read(key) for key in logs], folder_date=day,
+        # never landed: invocation log objects carry prompt and response bodies
+        [store.read(key, land=False) for key in logs], folder_date=day,
         skipped=[key for key in keys if object_kind(key) != "log"], con=warehouse.compute(),
     )
     records = ingested.records
