@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,11 @@ from pathlib import Path
 
 BENCH_DAY = date(2026, 6, 2)
 PEER_SAMPLE = 20_000
+FLOOR_BATCH = 16  # JSON Lines files read by one DuckDB call in the floor
+LOG_FILE_BYTES = 100 * 1024 * 1024  # shippers rotate log files at about this size (uncompressed)
+# Polars' allocator (jemalloc) returns freed pages at once instead of keeping them for ~10 s, so
+# the simulator's peak memory is what it holds, not what it held a moment ago.
+SIMULATE_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 
 
 def run_phase(argv: list[str], env: dict | None = None) -> dict:
@@ -42,57 +48,69 @@ def run_phase(argv: list[str], env: dict | None = None) -> dict:
 
 
 def raw_files(sources: Path, days: list[date]) -> dict[str, list[str]]:
-    """The raw files the reconciliation of `days` reads, by the DuckDB reader that fits them."""
+    """The raw files the reconciliation of `days` reads, grouped by source folder and reader:
+    `jsonl:<source>` (one shape per source), `json` (API pages) and `parquet` (CUR)."""
     stamps = {d.isoformat() for d in days} | {d.strftime("%Y/%m/%d") for d in days}
-    groups: dict[str, list[str]] = {"jsonl": [], "json": [], "parquet": []}
+    groups: dict[str, list[str]] = {}
     for path in sorted(sources.rglob("*")):
         rel = path.relative_to(sources).as_posix()
         if not path.is_file() or ("/data/" in rel or "permission-check" in rel):
             continue
         if rel.startswith("cur/"):
             if path.suffix == ".parquet":
-                groups["parquet"].append(str(path))
+                groups.setdefault("parquet", []).append(str(path))
             continue
         if not any(s in rel for s in stamps):
             continue
         if rel.endswith((".jsonl", ".jsonl.gz")) or rel.startswith("bedrock/"):
-            groups["jsonl"].append(str(path))
+            groups.setdefault(f"jsonl:{rel.split('/')[0]}", []).append(str(path))
         elif rel.endswith(".json"):
-            groups["json"].append(str(path))
+            groups.setdefault("json", []).append(str(path))
     return groups
 
 
 def floor(sources: Path, out: Path, day: date, threads: int | None, memory_limit: str | None) -> dict:
-    """DuckDB alone: every raw file read into Parquet (schema inferred, bad lines ignored)."""
+    """DuckDB alone: every raw file read into Parquet (schema inferred, bad lines ignored).
+
+    The files of one source share one writer's shape, so each source's JSON Lines are read with
+    the schema DuckDB infers from a sample, `FLOOR_BATCH` files at a time: DuckDB's JSON reader
+    sets aside a 32 MiB buffer per file while binding, so Bedrock's ~150 small objects a day in
+    one call exceed a 2 GiB memory limit (with `union_by_name` too)."""
     from pipelines.lib import sql
 
     con = sql.connect(threads=threads, memory_limit=memory_limit)
     groups = raw_files(sources, [day - timedelta(days=1), day, day + timedelta(days=1)])
-    rows = {}
+    rows, seconds = {}, {}
     for kind, files in groups.items():
-        if not files:
-            continue
-        target = str(out / f"floor_{kind}.parquet")
-        if kind == "parquet":
-            rel = con.read_parquet(files, union_by_name=True)
-        elif kind == "jsonl":
-            rel = con.read_json(files, format="newline_delimited", ignore_errors=True, union_by_name=True)
-        else:
-            rel = con.read_json(files, format="auto", union_by_name=True)
-        rel.write_parquet(target, compression="zstd")
-        rows[kind] = con.read_parquet(target).aggregate("count(*)").fetchall()[0][0]
-    return {"files": {k: len(v) for k, v in groups.items()}, "rows": rows}
+        batch = len(files) if kind in ("parquet", "json") else FLOOR_BATCH
+        rows[kind] = 0
+        start = time.perf_counter()
+        for i in range(0, len(files), batch):
+            part = files[i: i + batch]
+            target = str(out / f"floor_{kind.replace(':', '_')}{f'.{i // batch}' if i else ''}.parquet")
+            if kind == "parquet":
+                rel = con.read_parquet(part, union_by_name=True)
+            elif kind == "json":
+                rel = con.read_json(part, format="auto", union_by_name=True)
+            else:
+                rel = con.read_json(part, format="newline_delimited", ignore_errors=True)
+            rel.write_parquet(target, compression="zstd")
+            rows[kind] += con.read_parquet(target).aggregate("count(*)").fetchall()[0][0]
+        seconds[kind] = round(time.perf_counter() - start, 3)
+    return {"files": {k: len(v) for k, v in groups.items()}, "rows": rows, "seconds": seconds}
 
 
 def peer(lake: Path, day: date, sample: int) -> dict:
-    """Price logged calls one at a time with genai-prices, on a sample; seconds per call."""
+    """Price logged calls one at a time with genai-prices, on a sample; seconds per call. The
+    calls are those of the timed day's ingest (the day and the days either side), not history."""
     from genai_prices import Usage, calc_price
 
     from pipelines.lib import sql
     from pipelines.lib.prices import CATALOG_PROVIDER
 
     con = sql.connect()
-    files = [str(p) for p in (lake / "bronze").glob("*_calls/date=*/*.parquet")]
+    stamps = [(day + timedelta(days=d)).isoformat() for d in (-1, 0, 1)]  # what the timed run ingested
+    files = [str(p) for s in stamps for p in (lake / "bronze").glob(f"*_calls/date={s}/*.parquet")]
     calls = con.read_parquet(files, union_by_name=True).filter("usage_known")
     total = calls.aggregate("count(*)").fetchall()[0][0]
     rows = calls.limit(sample).project(
@@ -113,8 +131,11 @@ def peer(lake: Path, day: date, sample: int) -> dict:
 
 
 def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: int | None = None,
-          memory_limit: str | None = "2GiB", seed: int = 11) -> dict:
-    """Simulate, then measure the three phases on the same files. Returns the figures."""
+          memory_limit: str | None = "2GiB", seed: int = 11, reuse_world: bool = False) -> dict:
+    """Simulate, then measure the three phases on the same files. Returns the figures.
+
+    `reuse_world` keeps a world `keep/world` already simulated with the same arguments (a large
+    day takes minutes to simulate); its lake, warehouse and floor files are made anew."""
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="darkcompute-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     first = BENCH_DAY - timedelta(days=days - 1)
@@ -123,9 +144,15 @@ def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: 
            "DAGSTER_HOME": ""}
     figures: dict = {"calls": calls_per_day, "days": days}
 
-    simulated = run_phase(me + ["simulate", str(root / "world"), first.isoformat(), str(days), str(calls_per_day),
-                                str(seed)])
-    figures["seconds_simulate"] = simulated["seconds"]
+    if reuse_world and (root / "world" / "ground_truth.json").exists():
+        shutil.rmtree(root / "lake", ignore_errors=True)
+        for stale in [root / "warehouse.duckdb", *root.glob("floor_*.parquet")]:
+            stale.unlink(missing_ok=True)
+    else:
+        simulated = run_phase(me + ["simulate", str(root / "world"), first.isoformat(), str(days), str(calls_per_day),
+                                    str(seed)], SIMULATE_ENV)
+        figures["seconds_simulate"] = round(simulated["seconds"], 3)
+        figures["peak_rss_mib_simulate"] = round(simulated["peak_rss_mib"], 1)
     sources = root / "world" / "sources"
 
     # history: every day before the measured one is reconciled first, untimed
@@ -160,9 +187,9 @@ def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: 
         floor=json.loads(flo["stdout"]),
         kept=str(root) if keep else None,
     )
-    if not keep:
-        import shutil
-
+    if keep:
+        (root / "figures.json").write_text(json.dumps(figures, indent=1) + "\n")
+    else:
         shutil.rmtree(root, ignore_errors=True)
     return figures
 
@@ -185,7 +212,8 @@ def _child(argv: list[str]) -> None:
         from pipelines.simulate import simulate
 
         out, start, days, calls, seed = args
-        simulate(Path(out), date.fromisoformat(start), int(days), calls_per_day=int(calls), seed=int(seed))
+        simulate(Path(out), date.fromisoformat(start), int(days), calls_per_day=int(calls), seed=int(seed),
+                 gzip_app_logs=True, max_log_file_bytes=LOG_FILE_BYTES)
         print("{}")
     elif phase == "floor":
         sources, out, day, threads, memory = args

@@ -107,12 +107,24 @@ def compact(value) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def read_as(sp: dict, **attributes) -> dict:
-    """What the lake keeps of a span (a rejection's `raw`, the text of `line_md5`): its identity and
-    the contract attributes it was read with, unwrapped, keys sorted; never its other attributes."""
+CONTRACT = {
+    "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model",
+    "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens", "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens", "gen_ai.response.id", "gen_ai.operation.name", "billing.account",
+    "service_tier", "batch", "attempt", "status", "request_id", "user_id", "tenant_id", "feature", "job_id",
+    "job_type", "queue", "trigger", "parent_request_id",
+}
+
+
+def kept(sp: dict, resource: list[dict] | None = None) -> dict:
+    """What the lake keeps of a span (a rejection's `raw`, the text of `line_md5`): the span as
+    written with its identity and only the flat contract's attributes, its resource's too."""
+    def only(attributes):
+        return None if attributes is None else [a for a in attributes if a["key"] in CONTRACT]
     return {"traceId": sp["traceId"], "spanId": sp["spanId"], "name": sp["name"],
             "startTimeUnixNano": sp["startTimeUnixNano"], "status": sp["status"],
-            "attributes": {k.replace("__", "."): v for k, v in sorted(attributes.items(), key=lambda kv: kv[0].replace("__", "."))}}
+            "attributes": only(sp["attributes"]), "resource": {"attributes": only(resource)}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,16 +195,11 @@ def test_a_genai_span_becomes_one_exact_row():
             "parent_request_id": None,
             "source_file": KEY,
             "source_line": 1,
-            "line_md5": hashlib.md5(compact(read_as(
-                call, attempt=1, batch=False, billing__account="proj_a", feature="chat",
-                gen_ai__operation__name="chat", gen_ai__provider__name="openai", gen_ai__request__model="gpt-4o-mini",
-                gen_ai__response__id="chatcmpl-123", gen_ai__response__model="gpt-4o-mini-2024-07-18",
-                gen_ai__usage__cache_creation__input_tokens=100, gen_ai__usage__cache_read__input_tokens=1000,
-                gen_ai__usage__input_tokens=1200, gen_ai__usage__output_tokens=300,
-                gen_ai__usage__reasoning__output_tokens=64, request_id="req-1", service_tier="default", status="ok",
-                tenant_id="t-3", user_id="u-9")).encode()).hexdigest(),
+            "line_md5": hashlib.md5(compact(kept(call, attrs(service__name=s("answers-api")))).encode()).hexdigest(),
         }
     ]
+    # the fingerprint leaves out what the contract does not read
+    assert "finish_reasons" not in compact(kept(call)) and "temperature" not in compact(kept(call))
     assert got.rejects.num_rows == 0
     assert got.files.to_pylist() == [
         {"source": "app_logs", "file": KEY, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
@@ -223,21 +230,20 @@ def test_int_values_as_strings_and_as_numbers_and_start_times_as_either():
 def test_span_attributes_win_over_resource_attributes():
     resource = {"billing__account": s("proj_service"), "job_type": s("nightly_digest"), "queue": s("digests"),
                 "tenant_id": s("t-resource")}
+    own = {"billing__account": s("proj_span"), "tenant_id": s("t-span"), "job_id": s("j-77"), "trigger": s("schedule"),
+           "parent_request_id": s("req-0")}
     got = one_file(
         otlp(
-            resource_spans(
-                chat("b1"),                                            # everything from the resource
-                chat("b2", billing__account=s("proj_span"), tenant_id=s("t-span")),  # the span's own win
-                resource=resource,
-            ),
-            resource_spans(chat("b3")),                                # another resource: nothing of the first
+            resource_spans(chat("b1"), chat("b2", **own), resource=resource),  # b2's own attributes win
+            resource_spans(chat("b3")),                                        # another resource: nothing of the first
         ),
         log_source="worker", key="worker_logs/2026-11-02/otel.jsonl",
     )
-    assert records(got, "source_line", "billing_account", "job_type", "queue", "tenant_id", "log_source") == [
-        (1, "proj_service", "nightly_digest", "digests", "t-resource", "worker"),
-        (1, "proj_span", "nightly_digest", "digests", "t-span", "worker"),
-        (1, None, None, None, None, "worker"),
+    assert records(got, "source_line", "billing_account", "job_type", "queue", "tenant_id", "job_id", "trigger",
+                   "parent_request_id", "log_source") == [
+        (1, "proj_service", "nightly_digest", "digests", "t-resource", None, None, None, "worker"),
+        (1, "proj_span", "nightly_digest", "digests", "t-span", "j-77", "schedule", "req-0", "worker"),
+        (1, None, None, None, None, None, None, None, "worker"),
     ]
 
 
@@ -370,11 +376,12 @@ def test_a_malformed_span_is_rejected_with_its_line_number():
         (KEY, 4, "malformed OTLP span: not a JSON object"),
     ]
     # a rejected span's raw names it and shows what was read from it
-    read = {"gen_ai__operation__name": "chat", "gen_ai__request__model": "gpt-4o-mini", "gen_ai__usage__output_tokens": 10}
+    resource = attrs(service__name=s("answers-api"))
     assert [json.loads(r) for r in got.rejects["raw"].to_pylist()] == [
-        read_as(bad, gen_ai__provider__name="openai", gen_ai__usage__input_tokens="12x", **read),
-        read_as(chat("j3"), gen_ai__provider__name="cohere", gen_ai__usage__input_tokens=100, **read),
-        {"traceId": None, "spanId": None, "name": None, "startTimeUnixNano": None, "status": None, "attributes": {}},
+        kept(bad, resource),
+        kept(chat("j3", gen_ai__provider__name=s("cohere")), resource),
+        {"traceId": None, "spanId": None, "name": None, "startTimeUnixNano": None, "status": None, "attributes": None,
+         "resource": {"attributes": []}},
     ]
     # lines: a line with at least one record counts as a record, its bad span is still in the rejects
     assert file_counts(got) == {KEY: (4, 3, 0, 1)}
@@ -405,7 +412,7 @@ def test_bad_spans_are_rejected_with_the_flat_reasons(values, reason):
     assert records(got, "source_line", "request_id") == [(1, "ok-1"), (3, "ok-3")]
     assert rejected(got) == [(KEY, 2, reason)]
     raw = json.loads(got.rejects["raw"][0].as_py())
-    assert (raw["spanId"], list(raw)) == ("k2", ["traceId", "spanId", "name", "startTimeUnixNano", "status", "attributes"])
+    assert raw == kept(chat("k2", **values), [])  # service.name is not a contract attribute
     assert file_counts(got) == {KEY: (3, 2, 0, 1)}
 
 
@@ -437,24 +444,24 @@ def test_a_non_genai_span_without_a_start_time_is_just_skipped():
     assert file_counts(got) == {KEY: (1, 0, 1, 0)}
 
 
-@pytest.mark.parametrize(
-    ("line", "problem", "shape"),
-    [
-        ({"resourceSpans": {"scopeSpans": []}}, "resourceSpans is not an array",
-         '{"resourceSpans":{"scopeSpans":["NULL"]}}'),
-        ({"resourceSpans": [7]}, "a resourceSpans entry is not an object", '{"resourceSpans":["UBIGINT"]}'),
-        ({"resourceSpans": [{"resource": [], "scopeSpans": []}]}, "resource is not an object",
-         '{"resourceSpans":[{"resource":["NULL"],"scopeSpans":["NULL"]}]}'),
-        ({"resourceSpans": [{"resource": {"attributes": {"service.name": "x"}}}]}, "resource attributes is not an array",
-         '{"resourceSpans":[{"resource":{"attributes":{"service.name":"VARCHAR"}}}]}'),
-        ({"resourceSpans": [{"scopeSpans": {"spans": []}}]}, "scopeSpans is not an array",
-         '{"resourceSpans":[{"scopeSpans":{"spans":["NULL"]}}]}'),
-        ({"resourceSpans": [{"scopeSpans": ["x"]}]}, "a scopeSpans entry is not an object",
-         '{"resourceSpans":[{"scopeSpans":["VARCHAR"]}]}'),
-        ({"resourceSpans": [{"scopeSpans": [{"spans": {"spanId": "x"}}]}]}, "spans is not an array",
-         '{"resourceSpans":[{"scopeSpans":[{"spans":{"spanId":"VARCHAR"}}]}]}'),
-    ],
-)
+MALFORMED_ENVELOPES = [  # (line, problem, the line's shape kept as raw)
+    ({"resourceSpans": {"scopeSpans": []}}, "resourceSpans is not an array",
+     '{"resourceSpans":{"scopeSpans":["NULL"]}}'),
+    ({"resourceSpans": [7]}, "a resourceSpans entry is not an object", '{"resourceSpans":["UBIGINT"]}'),
+    ({"resourceSpans": [{"resource": [], "scopeSpans": []}]}, "resource is not an object",
+     '{"resourceSpans":[{"resource":["NULL"],"scopeSpans":["NULL"]}]}'),
+    ({"resourceSpans": [{"resource": {"attributes": {"service.name": "x"}}}]}, "resource attributes is not an array",
+     '{"resourceSpans":[{"resource":{"attributes":{"service.name":"VARCHAR"}}}]}'),
+    ({"resourceSpans": [{"scopeSpans": {"spans": []}}]}, "scopeSpans is not an array",
+     '{"resourceSpans":[{"scopeSpans":{"spans":["NULL"]}}]}'),
+    ({"resourceSpans": [{"scopeSpans": ["x"]}]}, "a scopeSpans entry is not an object",
+     '{"resourceSpans":[{"scopeSpans":["VARCHAR"]}]}'),
+    ({"resourceSpans": [{"scopeSpans": [{"spans": {"spanId": "x"}}]}]}, "spans is not an array",
+     '{"resourceSpans":[{"scopeSpans":[{"spans":{"spanId":"VARCHAR"}}]}]}'),
+]
+
+
+@pytest.mark.parametrize(("line", "problem", "shape"), MALFORMED_ENVELOPES, ids=[e[1] for e in MALFORMED_ENVELOPES])
 def test_a_malformed_envelope_rejects_the_whole_line(line, problem, shape):
     got = one_file(otlp(resource_spans(chat("n1"))), line)
     assert records(got, "source_line") == [(1,)]

@@ -4,6 +4,8 @@
 from datetime import date
 
 import dagster as dg
+import duckdb
+import pyarrow as pa
 
 from pipelines.lib.ingest import Ingested
 from pipelines.lib.lake import Lake
@@ -21,16 +23,35 @@ def write_bronze(
     lake.write("bronze", f"{table}_files", day, ingested.files)
     lake.write("bronze", f"{table}_rejects", day, ingested.rejects)
     lake.write("bronze", table, day, ingested.records)
+    return _result(ingested, ingested.records.num_rows, ingested.records, extra, preview)
+
+
+def write_bronze_relation(
+    lake: Lake, table: str, day: date, records: duckdb.DuckDBPyRelation, rejects: pa.Table, files: pa.Table,
+    extra: dict | None = None, preview: list[str] | None = None,
+) -> dg.MaterializeResult:
+    """`write_bronze` for records that stay in DuckDB (a day of millions of calls): DuckDB writes
+    the records' Parquet file itself, streaming and spilling under its memory limit; only the
+    rejects, the per-file counts and a preview of ten rows pass through Python."""
+    lake.write("bronze", f"{table}_files", day, files)
+    lake.write("bronze", f"{table}_rejects", day, rejects)
+    lake.write_relation("bronze", table, day, records)
+    head = records.limit(10).to_arrow_table()
+    rows = len(records)
+    return _result(Ingested(records=head, rejects=rejects, files=files), rows, head, extra, preview)
+
+
+def _result(ingested: Ingested, rows: int, head: pa.Table, extra: dict | None, preview: list[str] | None):
     counts = ingested.counts
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": ingested.records.num_rows,
+            "dagster/row_count": rows,
             "files": counts["files"],
             "lines_read": counts["lines_read"],
             "records": counts["records"],
             "skipped_lines": counts["skipped"],
             "rejected_lines": counts["rejected"],
             **(extra or {}),
-            "preview": dg.MetadataValue.md(markdown(ingested.records, preview)),
+            "preview": dg.MetadataValue.md(markdown(head, preview)),
         }
     )

@@ -2,6 +2,12 @@
 
 Every write is atomic: the file is written under a temporary name in the same folder and
 renamed into place, so a reader never sees half a partition.
+
+Parquet settings, on purpose: zstd (level 3) compresses these repetitive id and name columns
+about twice as well as snappy at a similar decode speed, and the lake is read far more often
+than it is written. Row groups of 500,000 rows: the unit DuckDB's readers parallelise over and
+prune with min/max statistics (`usage_date`, `ts`), so a day of millions of calls still spreads
+over every thread, while each group stays large enough for dictionaries and compression to pay.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROW_GROUP_SIZE = 1_000_000
+ROW_GROUP_SIZE = 500_000
+COMPRESSION = "zstd"
 
 
 class Lake:
@@ -41,7 +48,18 @@ class Lake:
         target.parent.mkdir(parents=True, exist_ok=True)
         _sweep(target)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        pq.write_table(data, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+        pq.write_table(data, tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
+        os.replace(tmp, target)
+        return target
+
+    def write_relation(self, layer: str, table: str, day: date, relation) -> Path:
+        """Replace one partition with the rows of a DuckDB relation, atomically, written by DuckDB
+        itself (streamed, spilling under its `memory_limit`; the rows never pass through Python)."""
+        target = self.partition_file(layer, table, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _sweep(target)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        relation.write_parquet(str(tmp), compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
         os.replace(tmp, target)
         return target
 

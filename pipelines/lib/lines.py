@@ -2,13 +2,16 @@
 
 The bytes of each file are split at newlines with NumPy and wrapped, zero-copy, as an Arrow
 binary array; DuckDB then decodes and parses them set-based. Invalid UTF-8 stays as bytes
-here so the parser can quarantine it line by line.
+here so the parser can quarantine it line by line. `line_batches` hands a day's files over a
+few at a time (whole files, about `BATCH_BYTES` of text per batch), so a parser's memory is
+bounded by a batch, not by the day.
 """
 
 from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +22,22 @@ from .store import SourceFile
 LINES_SCHEMA = pa.schema(
     [("file", pa.string()), ("line", pa.int64()), ("raw", pa.large_binary())]
 )
+
+
+CHUNK_LINES = 16_384  # lines per Arrow record batch: enough batches for every DuckDB thread
+BATCH_BYTES = 64 * 1024 * 1024  # text bytes per batch of `line_batches` (a batch holds whole files)
+
+
+@dataclass
+class FileLines:
+    """One file of a batch: its key, SHA-256 and size as delivered, its lines, and why its gzip
+    stream was damaged (None when it was not)."""
+
+    key: str
+    sha256: str
+    size: int
+    lines: pa.Table
+    problem: str | None
 
 
 @dataclass
@@ -90,7 +109,7 @@ def split_lines(key: str, data: bytes) -> pa.Table:
     raw = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
-    return pa.table(
+    table = pa.table(
         {
             "file": _repeat(key, n),
             "line": pa.array(np.arange(1, n + 1, dtype=np.int64)),
@@ -98,9 +117,31 @@ def split_lines(key: str, data: bytes) -> pa.Table:
         },
         schema=LINES_SCHEMA,
     )
+    # zero-copy slices: DuckDB scans an Arrow table one record batch per thread at a time
+    return pa.Table.from_batches(table.to_batches(max_chunksize=CHUNK_LINES), schema=LINES_SCHEMA)
 
 
 def _repeat(value: str, n: int) -> pa.Array:
     return pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string())
     ).cast(pa.string())
+
+
+def line_batches(files: Iterable[SourceFile], split: Callable[[str, bytes], pa.Table] | None = None,
+                 max_bytes: int | None = None) -> Iterator[list[FileLines]]:
+    """The files' lines, a batch of whole files at a time: a batch closes once it holds
+    `max_bytes` (default `BATCH_BYTES`) of decompressed text. Files are read from `files` only as batches are consumed,
+    so an iterator of files keeps one batch (and the file being read) in memory."""
+    split = split or split_lines
+    max_bytes = max_bytes or BATCH_BYTES
+    batch: list[FileLines] = []
+    size = 0
+    for f in files:
+        data, problem = decompress(f)
+        batch.append(FileLines(f.key, f.sha256, len(f.data), split(f.key, data), problem))
+        size += len(data)
+        if size >= max_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch

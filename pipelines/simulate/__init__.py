@@ -36,13 +36,17 @@ MIX_STREAM = 0x5EED  # the provider mix draws from its own stream (an OpenAI-onl
 
 
 def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed: int = 7, *,
-             providers: tuple[str, ...] = PROVIDERS, otlp_share: float = 0.1, deprecated_share: float = 0.02) -> dict:
+             providers: tuple[str, ...] = PROVIDERS, otlp_share: float = 0.1, deprecated_share: float = 0.02,
+             gzip_app_logs: bool = False, max_log_file_bytes: int | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
     30% Anthropic, 20% Bedrock, renormalized over the ones chosen; embeddings stay on OpenAI).
     `otlp_share` of the app-log lines are OTLP/JSON, `deprecated_share` of the flat lines use
-    the deprecated attribute names. Deterministic: the same arguments give byte-identical files.
+    the deprecated attribute names. `gzip_app_logs` gzips the app logs as shippers write them
+    (`app-NN.jsonl.gz`); `max_log_file_bytes` rotates every log file into parts of about that many
+    uncompressed bytes (`app-NN-000.jsonl`, ...). With either, the day's lines are rendered and
+    written 250,000 at a time (the same lines, in bounded memory). Deterministic: the same arguments give byte-identical files.
     An existing `out/sources/` is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
     """
@@ -64,6 +68,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     files: list[Path] = []
     days_truth: dict[str, dict] = {}
     cur_rows: dict[str, list[dict]] = {}
+    bounded = ({"gzip_app": gzip_app_logs, "max_file_bytes": max_log_file_bytes}
+               if gzip_app_logs or max_log_file_bytes else None)
     carry = logs.empty_lines()  # late lines of the previous day, written into this day's folder
     for i in range(days):
         day = start + timedelta(days=i)
@@ -85,12 +91,21 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             day_truth[BEDROCK] = truth.day_truth(BEDROCK, day, calls, cost_lines)
         days_truth[day.isoformat()] = day_truth
 
+        if bounded:
+            written, carry = logs.write_day_bounded(sources, day, calls, world.lifecycle, carry, seed, **bounded)
+            files += written
+            del world, calls
+            continue
         log_lines = logs.concat_lines(
             [carry, logs.render_call_lines(calls, day, seed), logs.render_lifecycle_lines(world.lifecycle, day)]
         )
         files += logs.write_log_folder(sources, day, log_lines)
         carry = log_lines.filter(log_lines["folder_date"] == day + timedelta(days=1))
-    files += logs.write_log_folder(sources, start + timedelta(days=days), carry)  # the folder after the last day
+    last = start + timedelta(days=days)  # the folder after the last day
+    if bounded:
+        files += logs.write_day_bounded(sources, last, None, None, carry, seed, **bounded)[0]
+    else:
+        files += logs.write_log_folder(sources, last, carry)
     files += write_cur(sources, cur_rows)
 
     (out / "ground_truth.json").write_text(json.dumps({"days": days_truth}, indent=2) + "\n")

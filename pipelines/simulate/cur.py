@@ -11,7 +11,8 @@ per day one `Tax` and one (negative) `Credit` line. Conventions:
 - `pricing_unit` is `Units` and `line_item_usage_amount` is a token count (a whole number, exact
   in a double); `line_item_unblended_rate` is the catalog's rate per token, as a string;
 - `line_item_unblended_cost` is a double: catalog rate x tokens, which has at most 9 decimal
-  places; it is kept under $1,000 per line (hourly lines), so the double holds it exactly to
+  places; it is kept under $1,000 per line (hourly lines; a day's tax or credit above that is
+  split into lines below it), so the double holds it exactly to
   12 decimal places (`Decimal(repr(x))` and DuckDB's `x::decimal(38, 12)` both give it back);
   the truth uses that exact value;
 - timestamps are UTC, stored without a zone (`timestamp[ms]`); absent values are null;
@@ -25,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import polars as pl
@@ -129,9 +130,20 @@ def cur_day(day: date, calls: pl.DataFrame) -> tuple[list[dict], list[CostLine]]
         ("Tax", (token_cost * TAX_RATE).quantize(Decimal("0.01"), ROUND_HALF_UP), "Tax for product code AmazonBedrock"),
         ("Credit", -(token_cost * CREDIT_RATE).quantize(Decimal("0.01"), ROUND_HALF_UP), "AWS Promotional Credit"),
     ):
-        rows.append(_row(day, day_start, day_end, kind, amount, description=text))
-        lines.append(CostLine(AWS_ACCOUNT, kind, amount))
+        for part in _parts(amount):
+            rows.append(_row(day, day_start, day_end, kind, part, description=text))
+            lines.append(CostLine(AWS_ACCOUNT, kind, part))
     return rows, lines
+
+
+def _parts(amount: Decimal) -> list[Decimal]:
+    """A day's tax or credit as lines under `MAX_LINE_USD` each, to the cent: one line, unless
+    the day is so large (millions of calls) that it must be several."""
+    if abs(amount) < MAX_LINE_USD:
+        return [amount]
+    n = int(abs(amount) // (MAX_LINE_USD - 1)) + 1
+    base = (amount / n).quantize(Decimal("0.01"), ROUND_DOWN)
+    return [base] * (n - 1) + [amount - base * (n - 1)]
 
 
 def _row(day: date, start: datetime, end: datetime, kind: str, amount: Decimal, principal: str | None = None,

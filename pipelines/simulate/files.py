@@ -48,3 +48,57 @@ def write_files(root: Path, frame: pl.DataFrame, path: str = "path", line: str =
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(write, jobs))
+
+
+class FileSink:
+    """Append columns of lines to many files, chunk after chunk, in bounded memory.
+
+    `append(frame)` writes each contiguous run of `path` rows to its file (opened on first sight,
+    kept open, gzipped as one stream with mtime 0 when the name ends in `.gz`); the files of one
+    chunk are written by a few threads. `close()` closes every file and returns them in order.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.open: dict[str, object] = {}
+        self.paths: list[Path] = []
+        self.pool = ThreadPoolExecutor(max_workers=4)
+
+    def append(self, frame: pl.DataFrame, path: str = "path", line: str = "line") -> None:
+        if frame.height == 0:
+            return
+        text = frame[line].to_arrow()
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        if text.type != pa.large_string():
+            text = text.cast(pa.large_string())
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset: text.offset + len(text) + 1]
+        data = text.buffers()[2]
+        groups = frame.select(path).with_columns(run=pl.col(path).rle_id()).group_by("run", maintain_order=True).agg(
+            pl.col(path).first(), n=pl.len())
+        if groups[path].n_unique() != groups.height:
+            raise ValueError("the rows of a file are not contiguous in the chunk")
+        starts = np.cumsum(np.concatenate([[0], groups["n"].to_numpy()]))
+        jobs = [(name, int(offsets[lo]), int(offsets[hi]))
+                for name, lo, hi in zip(groups[path].to_list(), starts[:-1], starts[1:])]
+        for name, _, _ in jobs:
+            if name not in self.open:
+                target = self.root / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                raw = open(target, "wb")
+                self.open[name] = (gzip.GzipFile(filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=raw, mtime=0)
+                                   if name.endswith(".gz") else raw), raw
+                self.paths.append(target)
+
+        def write(job: tuple[str, int, int]) -> None:
+            name, lo, hi = job
+            self.open[name][0].write(memoryview(data)[lo:hi] if data is not None else b"")
+
+        list(self.pool.map(write, jobs))
+
+    def close(self) -> list[Path]:
+        for stream, raw in self.open.values():
+            stream.close()
+            raw.close()
+        self.open.clear()
+        self.pool.shutdown()
+        return self.paths

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from . import otlp
-from .files import write_files
+from .files import FileSink, write_files
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 LOG_FOLDERS = {"app": ("app_logs", ".jsonl"), "worker": ("worker_logs", ".jsonl.gz")}
@@ -32,6 +32,7 @@ LINES_SCHEMA = {
     "seq": pl.Int64,
     "line": pl.String,  # one JSON object and its "\n" (a corrupted line is cut short, "\n" kept)
 }
+CHUNK_ROWS = 250_000  # lines rendered and written at a time by write_day_bounded
 OTLP_PAIR_P = 0.3  # of OTLP lines: written together with the next OTLP call of the file, two spans
 
 
@@ -79,13 +80,28 @@ def _n(name: str, column: str | pl.Expr | None = None) -> tuple[str, pl.Expr, bo
 
 def render_call_lines(calls: pl.DataFrame, day: date, seed: int = 0) -> pl.DataFrame:
     """Model-call log lines of the logged calls of one generated day (LINES_SCHEMA)."""
+    flat, spans = _logged(calls)
+    lines = _render_flat(flat, day)
+    if spans.height:
+        lines = pl.concat([lines, otlp.render_lines(spans.with_columns(_folder(day)), day, seed)])
+    return lines
+
+
+def _logged(calls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The logged calls with what their line says (`seq`, `logged_*`), split into the flat and
+    deprecated-name ones and the OTLP ones."""
     logged = calls.filter(pl.col("log_kind").is_not_null())
     if "log_format" not in logged.columns:
         logged = logged.with_columns(log_format=pl.lit("flat"), otlp_pair=pl.lit(False))
     _check_plain(logged)
+    logged = logged.with_columns(seq=pl.int_range(pl.len(), dtype=pl.Int64), **_said())
+    return logged.filter(pl.col("log_format") != "otlp"), logged.filter(pl.col("log_format") == "otlp")
+
+
+def _said() -> dict[str, pl.Expr]:
+    """What a call's line says (null: the key is left out)."""
     usage, chat = pl.col("usage_logged"), pl.col("operation") == "chat"
-    logged = logged.with_columns(  # what the line says (null: the key is left out)
-        seq=pl.int_range(pl.len(), dtype=pl.Int64),
+    return dict(
         logged_response_model=pl.when(pl.col("log_response_model")).then(pl.col("model")),
         logged_input=pl.when(usage).then(pl.col("input_tokens")),
         logged_output=pl.when(usage).then(pl.col("output_tokens")),
@@ -93,10 +109,11 @@ def render_call_lines(calls: pl.DataFrame, day: date, seed: int = 0) -> pl.DataF
         logged_cache_creation=pl.when(usage & chat & (pl.col("provider") != "openai")).then(
             pl.col("cache_write_tokens")),
     )
-    spans = logged.filter(pl.col("log_format") == "otlp")
-    logged = logged.filter(pl.col("log_format") != "otlp")
+
+
+def _flat_line() -> pl.Expr:
     old = pl.col("log_format") == "deprecated"
-    line = _json_line(
+    return _json_line(
         [
             _s("timestamp", _timestamp()),
             _s("gen_ai.provider.name", pl.when(~old).then(pl.col("provider"))),
@@ -127,7 +144,11 @@ def render_call_lines(calls: pl.DataFrame, day: date, seed: int = 0) -> pl.DataF
             _s("parent_request_id"),
         ]
     )
-    lines = _parallel_select(logged, [_folder(day), "log_kind", "log_file", "ts_ms", "seq", line.alias("line")])
+
+
+def _render_flat(logged: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The flat (and deprecated-name) lines of `logged` rows, in their order (LINES_SCHEMA)."""
+    lines = _parallel_select(logged, [_folder(day), "log_kind", "log_file", "ts_ms", "seq", _flat_line().alias("line")])
     # Truncate the few corrupted lines mid-JSON (a writer that died mid-line; the newline follows).
     idx = np.flatnonzero(logged["corrupt_cut"].is_not_null().to_numpy())
     if idx.size:
@@ -135,8 +156,6 @@ def render_call_lines(calls: pl.DataFrame, day: date, seed: int = 0) -> pl.DataF
         cuts = logged["corrupt_cut"].gather(idx).to_list()
         cut_lines = [text[: max(1, int((len(text) - 1) * frac))] + "\n" for text, frac in zip(whole, cuts)]
         lines = lines.with_columns(lines["line"].scatter(idx, cut_lines))
-    if spans.height:
-        lines = pl.concat([lines, otlp.render_lines(spans.with_columns(_folder(day)), day, seed)])
     return lines
 
 
@@ -189,6 +208,88 @@ def write_log_folder(sources: Path, folder_date: date, lines: pl.DataFrame) -> l
         .otherwise(pl.concat_str([pl.lit(f"{worker_folder}/{day}/"), "log_file", pl.lit(worker_suffix)]))
     )
     return write_files(sources, lines.select(path.alias("path"), "line"))
+
+
+def write_day_bounded(sources: Path, day: date, calls: pl.DataFrame | None, lifecycle: pl.DataFrame | None,
+                      carry: pl.DataFrame,
+                      seed: int, *, gzip_app: bool, max_file_bytes: int | None,
+                      chunk_rows: int | None = None) -> tuple[list[Path], pl.DataFrame]:
+    """Write the day's log folder like `write_log_folder(render_call_lines(...) + lifecycle + carry)`,
+    the same lines in the same order, without holding the day's lines in memory.
+
+    Only the sort keys of every line are sorted; flat lines are rendered `chunk_rows` at a time
+    in file order and appended to their files (OTLP, lifecycle and carried lines are few and
+    rendered up front). With `max_file_bytes`, each log file rotates as shippers do: part `k`
+    (`app-01-00k.jsonl`) holds the lines starting within bytes `[k, k + 1) * max_file_bytes` of
+    the whole file. `gzip_app` gzips the app logs as well. Returns the files written and the
+    lines carried into the next day's folder (rendered). `calls` and `lifecycle` None: only the
+    carried lines (the folder after the last day).
+    """
+    key = ["log_kind", "log_file", "ts_ms", "seq"]
+    flat = spans = None
+    if calls is not None:  # rows of `calls` are gathered chunk by chunk: no copy of the logged calls
+        if "log_format" not in calls.columns:
+            calls = calls.with_columns(log_format=pl.lit("flat"), otlp_pair=pl.lit(False))
+        _check_plain(calls)
+        logged = calls.select(row=pl.int_range(pl.len(), dtype=pl.Int64), otlp=pl.col("log_format") == "otlp",
+                              kind=pl.col("log_kind")).filter(pl.col("kind").is_not_null())
+        logged = logged.with_columns(seq=pl.int_range(pl.len(), dtype=pl.Int64))
+        spans = calls[logged.filter("otlp")["row"]].with_columns(seq=logged.filter("otlp")["seq"], **_said())
+        flat = logged.filter(~pl.col("otlp")).select("row", "seq")
+    few = concat_lines([
+        carry,
+        otlp.render_lines(spans.with_columns(_folder(day)), day, seed) if spans is not None and spans.height
+        else empty_lines(),
+        render_lifecycle_lines(lifecycle, day) if lifecycle is not None else empty_lines(),
+    ])
+    parts = [few.select("folder_date", *key, row=-1 - pl.int_range(pl.len(), dtype=pl.Int64))]
+    if flat is not None:
+        parts.insert(0, calls[flat["row"]].select(_folder(day), "log_kind", "log_file", "ts_ms")
+                     .with_columns(seq=flat["seq"], row=flat["row"]))
+    keys = pl.concat(parts)
+    later = keys.filter(pl.col("folder_date") != day)
+    keys = keys.filter(pl.col("folder_date") == day).sort(key).drop("folder_date")
+
+    def render(rows: pl.DataFrame) -> pl.DataFrame:
+        """Lines of `rows` (keys with `row`) in their order: rendered flat lines and the few."""
+        rows = rows.with_columns(pos=pl.int_range(pl.len()))
+        mine, theirs = rows.filter(pl.col("row") >= 0), rows.filter(pl.col("row") < 0)
+        parts = [few.select("line")[(-1 - theirs["row"])].select(pos=theirs["pos"], line="line")]
+        if mine.height:
+            rows = calls[mine["row"]].with_columns(seq=mine["seq"], **_said())
+            parts.append(_render_flat(rows, day).select(pos=mine["pos"], line="line"))
+        return pl.concat(parts).sort("pos")
+
+    folders = {kind: (folder, ".jsonl.gz" if gzip_app or kind == "worker" else ".jsonl")
+               for kind, (folder, _) in LOG_FOLDERS.items()}
+    written: dict[tuple[str, str], int] = {}  # bytes written so far per log file
+    sink = FileSink(sources)
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    for lo in range(0, keys.height, chunk_rows):
+        chunk = keys.slice(lo, chunk_rows)
+        lines = render(chunk).get_column("line")
+        sink.append(pl.DataFrame({"path": _paths(chunk, lines, day, folders, written, max_file_bytes), "line": lines}))
+    carried = render(later.drop("folder_date")).select("line")
+    carried = pl.concat([later.select("folder_date", *key), carried], how="horizontal")
+    return sink.close(), carried.select(list(LINES_SCHEMA))
+
+
+def _paths(chunk: pl.DataFrame, lines: pl.Series, day: date, folders: dict, written: dict,
+           max_file_bytes: int | None) -> pl.Series:
+    """The file of every line of a chunk (rotated by byte offset); updates `written`."""
+    frame = chunk.select("log_kind", "log_file").with_columns(n=lines.str.len_bytes().cast(pl.Int64))
+    before = pl.DataFrame({"log_kind": [k for k, _ in written], "log_file": [f for _, f in written],
+                           "done": list(written.values())}, schema={"log_kind": pl.String, "log_file": pl.String,
+                                                                    "done": pl.Int64})
+    frame = frame.join(before, on=["log_kind", "log_file"], how="left", maintain_order="left").with_columns(
+        start=pl.col("done").fill_null(0) + pl.col("n").cum_sum().over("log_kind", "log_file") - pl.col("n"))
+    for kind, name, end in frame.group_by("log_kind", "log_file").agg((pl.col("start") + pl.col("n")).max()).iter_rows():
+        written[(kind, name)] = end
+    folder = pl.col("log_kind").replace_strict({k: f"{v[0]}/{day.isoformat()}/" for k, v in folders.items()})
+    suffix = pl.col("log_kind").replace_strict({k: v[1] for k, v in folders.items()})
+    part = ([pl.lit("-"), (pl.col("start") // max_file_bytes).cast(pl.String).str.zfill(3)]
+            if max_file_bytes else [])
+    return frame.select(pl.concat_str([folder, "log_file", *part, suffix]).alias("path")).get_column("path")
 
 
 def _check_plain(frame: pl.DataFrame) -> None:

@@ -187,8 +187,6 @@ select
     file,
     line,
     span_index,
-    raw,
-    text,
     case
         when reason is not null then 'rejected'
         when not is_json or not looks_like_call then 'skipped'
@@ -199,6 +197,9 @@ select
         when not is_json then 'blank line'
         when not looks_like_call then 'not a model call'
     end as reason,
+    -- the line's bytes are kept only where they are needed: a record's fingerprint, a reject's text
+    case when reason is null and is_json and looks_like_call then md5(text) end as line_md5,
+    case when reason is not null then left(coalesce(text, raw::varchar), 4096) end as rejected_raw,
     ts,
     provider_raw as provider,
     request_model,

@@ -1,7 +1,8 @@
 -- The accepted model calls of `parsed_lines`, in the bronze schema. The spans of one OTLP line
--- share its `source_line` and come in the line's order; their `line_md5` is the md5 of the
--- span's own JSON (a fingerprint of the record that survives re-batching), a flat line's is
--- the md5 of the line.
+-- share its `source_line` and come in the line's order. `line_md5` is the md5 of the line for a
+-- flat line and, for a span, of the span as `otlp_spans.sql` keeps it (its traceId, spanId, ...
+-- and contract attributes): a fingerprint of the call that does not change when the collector
+-- batches the span into another line.
 select
     $log_source as log_source,
     $folder_date::date as folder_date,
@@ -38,7 +39,7 @@ select
     ---------- lineage
     file as source_file,
     line as source_line,
-    md5(text) as line_md5,
+    line_md5,
 from parsed_lines
 where outcome = 'record'
 order by file, line, span_index

@@ -22,24 +22,35 @@
 -- `timestamp` is `startTimeUnixNano` (UTC, cut to microseconds); `status` is the `status`
 -- attribute, else the span status (code 1 'ok', 2 'error').
 --
--- Only the attributes the flat contract names are read. GenAI instrumentations may record prompt
--- and completion text in other attributes and in events (`gen_ai.input.messages`, ...), and the
--- lake never holds such text, so a span's `text` (the `raw` of its rejection, and the source of
--- its `line_md5`) is its identity (traceId, spanId, name, startTimeUnixNano, status) with the
--- contract attributes it was read with, keys sorted; a malformed envelope's `text` is the line's
--- JSON shape (`json_structure`: keys and types, no values).
+-- Only the attributes the flat contract names are read (`contract`). GenAI instrumentations may
+-- record prompt and completion text in other attributes and in events (`gen_ai.input.messages`,
+-- ...), and the lake never holds such text, so a span's `text` (the `raw` of its rejection, and
+-- the source of its `line_md5`) is the span as written with only its identity (traceId, spanId,
+-- name, startTimeUnixNano, status) and its own and its resource's contract attributes; a
+-- malformed envelope's `text` is the line's JSON shape (`json_structure`: keys and types, no values).
 create or replace temp table otlp_spans as
-with otlp_lines as materialized (
+with contract as (
+    select [
+        'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
+        'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'gen_ai.usage.output_tokens',
+        'gen_ai.usage.completion_tokens', 'gen_ai.usage.cache_read.input_tokens',
+        'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens',
+        'gen_ai.response.id', 'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt',
+        'status', 'request_id', 'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger',
+        'parent_request_id'
+    ] as keys
+),
+
+otlp_lines as materialized (
     select
         file,
         line,
-        raw,
         text,
         -- the envelope typed in one parse; null when it does not fit exactly (a type differs,
         -- or an optional key is absent), which `envelopes` then looks into
         try(json_transform_strict(text, '{"resourceSpans": [{"resource": {"attributes": [{"key": "VARCHAR", "value": "JSON"}]},
                                           "scopeSpans": [{"spans": ["JSON"]}]}]}')) as strict_envelope,
-    from (select file, line, raw, try(decode(raw)) as text, from lines)
+    from (select file, line, try(decode(raw)) as text, from lines)
     where case
         when contains(text, 'resourceSpans') then coalesce(try(json_exists(text, '$.resourceSpans')), false)
         else false
@@ -51,7 +62,6 @@ envelopes as materialized (
     select
         file,
         line,
-        raw,
         text,
         case
             when strict_envelope is not null then null
@@ -114,8 +124,7 @@ spans as materialized (
     )
 ),
 
----------- attributes: resource (precedence 1) and span (precedence 2), the contract's only
----------- (the keys `model_calls.sql` reads), values unwrapped
+---------- attributes: resource (precedence 1) and span (precedence 2), values unwrapped
 attributes as (
     select file, line, span_index, 1 as precedence, unnest(resource_attributes) as attribute,
     from spans
@@ -135,16 +144,8 @@ attribute_values as (
         coalesce(json_type(attribute.value), 'NULL') as kind,
         json_transform(attribute.value, '{"stringValue": "JSON", "intValue": "JSON", "boolValue": "JSON",
             "doubleValue": "JSON", "bytesValue": "JSON", "arrayValue": "JSON", "kvlistValue": "JSON"}') as typed,
-    from attributes
-    where attribute.key in (
-        'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
-        'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'gen_ai.usage.output_tokens',
-        'gen_ai.usage.completion_tokens', 'gen_ai.usage.cache_read.input_tokens',
-        'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens',
-        'gen_ai.response.id', 'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt',
-        'status', 'request_id', 'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger',
-        'parent_request_id'
-    )
+    from attributes, contract
+    where list_contains(contract.keys, attribute.key)
 ),
 
 unwrapped as (
@@ -197,7 +198,7 @@ span_attributes as (
         file,
         line,
         span_index,
-        to_json(map_from_entries(list((key, value) order by key))) as attributes,
+        json_group_object(key, value) as attributes,
         bool_or(on_span and key in (
             'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
             'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens',
@@ -216,7 +217,10 @@ span_rows as (
         json_object(
             'traceId', fields.traceId, 'spanId', fields.spanId, 'name', fields.name,
             'startTimeUnixNano', fields.startTimeUnixNano, 'status', fields.status,
-            'attributes', coalesce(span_attributes.attributes, '{}')
+            'attributes', list_filter(fields.attributes, lambda a: list_contains(contract.keys, a.key)),
+            'resource', json_object(
+                'attributes', list_filter(resource_attributes, lambda a: list_contains(contract.keys, a.key))
+            )
         )::varchar as text,
         fields.startTimeUnixNano ->> '$' as start_nanos,
         case
@@ -236,6 +240,7 @@ span_rows as (
         coalesce(span_attributes.is_call, false) as span_is_call,
         otlp_problem,
     from spans
+    cross join contract
     left join span_attributes
         on span_attributes.file = spans.file
         and span_attributes.line = spans.line

@@ -2,7 +2,9 @@
 object per file), under `bedrock/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/`.
 
 Pure functions: bytes in, Arrow tables out, no Dagster. Lines are split with NumPy and parsed
-set-based by DuckDB (`sql/bronze/bedrock_invocations.sql`); Python never loops over lines.
+set-based by DuckDB (`sql/bronze/bedrock_invocations.sql`); Python never loops over lines. The
+objects of a day are parsed a batch at a time (`line_batches`, ~64 MiB of text each): the
+request and response bodies inside the lines never pile up in memory, only the narrow records.
 Only named fields are read: the request and response bodies (users' prompts) never reach the
 lake, the rejected rows or any log.
 """
@@ -19,7 +21,7 @@ import pyarrow as pa
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
 from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, rejects_table
-from pipelines.lib.lines import LINES_SCHEMA, decompress, split_lines
+from pipelines.lib.lines import LINES_SCHEMA, line_batches, split_lines
 from pipelines.lib.store import SourceFile
 
 SOURCE = "bedrock/invocation_logs"
@@ -68,36 +70,56 @@ def parse_invocation_logs(
     rejected line with its file, line number, reason and a redacted raw text.
     """
     con = con or sql.connect()
-    chunks, damaged, meta = [], [], []
+    damaged, meta = [], []
     skipped_rows = [_skipped_file(key, None) for key in skipped]
-    for f in files:
-        if object_kind(f.key) != "log":
-            skipped_rows.append(_skipped_file(f.key, f))
-            continue
-        data, problem = decompress(f)
-        lines = _lines(f.key, data)
-        chunks.append(lines)
-        meta.append({"file": f.key, "sha256": f.sha256, "bytes": len(f.data)})
-        if problem:
-            damaged.append({"source": SOURCE, "file": f.key, "line": lines.num_rows + 1, "reason": problem,
-                            "raw": ""})
-    lines = pa.concat_tables(chunks) if chunks else LINES_SCHEMA.empty_table()
 
-    con.register("lines", lines)
-    con.register("source_files", pa.Table.from_pylist(meta, schema=_SOURCE_FILES))
-    try:
-        sql.run(con, "bronze/bedrock_invocations", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
-        records = sql.table(con, "bronze/bedrock_invocations__records", folder_date=folder_date)
-        rejects = sql.table(con, "bronze/bedrock_invocations__rejects", source=SOURCE)
-        counts = sql.table(con, "bronze/bedrock_invocations__counts")
-    finally:
-        con.unregister("lines")
-        con.unregister("source_files")
-        con.execute("drop table if exists parsed_invocations")
+    def logs() -> Iterable[SourceFile]:
+        for f in files:
+            if object_kind(f.key) != "log":
+                skipped_rows.append(_skipped_file(f.key, f))
+            else:
+                yield f
 
-    rejects = pa.concat_tables([rejects.cast(REJECTS_SCHEMA), rejects_table(damaged)])
-    files_table = _file_table(meta, counts, damaged, skipped_rows)
-    return Ingested(records=records.cast(BEDROCK_INVOCATIONS), rejects=rejects, files=files_table)
+    parts: dict[str, list[pa.Table]] = {"records": [], "rejects": [], "counts": []}
+    for batch in _at_least_one(line_batches(logs(), split=_lines)):
+        lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
+        batch_meta = [{"file": f.key, "sha256": f.sha256, "bytes": f.size} for f in batch]
+        meta += batch_meta
+        damaged += [{"source": SOURCE, "file": f.key, "line": f.lines.num_rows + 1, "reason": f.problem, "raw": ""}
+                    for f in batch if f.problem]
+        con.register("lines", lines)
+        con.register("source_files", pa.Table.from_pylist(batch_meta, schema=_SOURCE_FILES))
+        try:
+            sql.run(con, "bronze/bedrock_invocations", folder_date=folder_date,
+                    max_tokens_per_call=MAX_TOKENS_PER_CALL)
+            parts["records"].append(sql.table(con, "bronze/bedrock_invocations__records", folder_date=folder_date)
+                                    .cast(BEDROCK_INVOCATIONS))
+            parts["rejects"].append(sql.table(con, "bronze/bedrock_invocations__rejects", source=SOURCE)
+                                    .cast(REJECTS_SCHEMA))
+            parts["counts"].append(sql.table(con, "bronze/bedrock_invocations__counts"))
+        finally:
+            con.unregister("lines")
+            con.unregister("source_files")
+            con.execute("drop table if exists parsed_invocations")
+
+    records, rejects = pa.concat_tables(parts["records"]), pa.concat_tables(parts["rejects"])
+    keys = [m["file"] for m in meta]
+    if keys != sorted(keys):  # each batch is in (file, line) order: the day is, when the files came in order
+        records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
+        rejects = rejects.sort_by([("file", "ascending"), ("line", "ascending")])
+    rejects = pa.concat_tables([rejects, rejects_table(damaged)])
+    files_table = _file_table(meta, pa.concat_tables(parts["counts"]), damaged, skipped_rows)
+    return Ingested(records=records, rejects=rejects, files=files_table)
+
+
+def _at_least_one(batches: Iterable[list]) -> Iterable[list]:
+    """The batches, or one empty batch when there is none (so the tables keep their shape)."""
+    empty = True
+    for batch in batches:
+        empty = False
+        yield batch
+    if empty:
+        yield []
 
 
 def _lines(key: str, data: bytes) -> pa.Table:

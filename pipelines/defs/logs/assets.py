@@ -2,27 +2,34 @@
 
 
 import dagster as dg
-import pyarrow.compute as pc
 
-from ..bronze import write_bronze
+from pipelines.lib import sql
+
+from ..bronze import write_bronze_relation
 from ..partitions import daily
 from ..resources import LakeStore, SourceStore, Warehouse, partition_day
-from .parse import parse_log_files
+from .parse import parse_log_files_into
 
 PREVIEW = ["ts", "provider", "model", "input_tokens", "output_tokens", "attempt", "feature", "job_type"]
 
 
 def _ingest(context, sources: SourceStore, lake: LakeStore, warehouse: Warehouse, log_source: str, table: str):
+    """Parse the day's folder batch by batch into the DuckDB session, then have DuckDB write the
+    records' partition: the day's calls never pass through Python, memory stays bounded."""
     day = partition_day(context)
     files = sources.day_files(f"{log_source}_logs", day)
-    ingested = parse_log_files(files, log_source=log_source, folder_date=day, con=warehouse.compute())
-    records = ingested.records
-    extra = {
-        "usage_unknown_calls": int(pc.sum(pc.invert(records["usage_known"])).as_py() or 0),
-        "input_tokens": int(pc.sum(records["input_tokens"]).as_py() or 0),
-        "output_tokens": int(pc.sum(records["output_tokens"]).as_py() or 0),
-    }
-    return write_bronze(lake.lake(), table, day, ingested, extra, PREVIEW)
+    con = warehouse.compute()
+    try:
+        parsed = parse_log_files_into(con, files, log_source=log_source, folder_date=day)
+        del files
+        totals = sql.table(con, "bronze/model_calls__totals").to_pylist()[0]
+        extra = {k: int(totals[k]) for k in ("usage_unknown_calls", "input_tokens", "output_tokens")}
+        result = write_bronze_relation(lake.lake(), table, day, parsed.records, parsed.rejects, parsed.files,
+                                       extra, PREVIEW)
+        parsed.drop()
+        return result
+    finally:
+        con.close()
 
 
 @dg.asset(partitions_def=daily, group_name="logs", kinds={"duckdb", "parquet"})

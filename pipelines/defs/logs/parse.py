@@ -6,11 +6,18 @@ spans with GenAI attributes are model calls. Pure functions: bytes in, Arrow tab
 Dagster. The lines are split with NumPy and parsed set-based by DuckDB (`sql/bronze/otlp_spans.sql`
 unnests the spans, `sql/bronze/model_calls.sql` checks spans and flat lines alike); Python never
 loops over lines or spans.
+
+A day is parsed a batch of whole files at a time (`pipelines.lib.lines.line_batches`): each
+batch's records, rejects and line counts are appended to DuckDB tables of the session, which
+spill to disk under its `memory_limit`, so memory is bounded by a batch, not by the day.
+`parse_log_files_into` leaves the day in those tables (the asset has DuckDB write its Parquet
+file); `parse_log_files` returns it as Arrow tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -18,13 +25,31 @@ import pyarrow as pa
 
 from pipelines.lib import bronze, sql
 from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, rejects_table
-from pipelines.lib.lines import LINES_SCHEMA, decompress, split_lines
+from pipelines.lib.lines import LINES_SCHEMA, line_batches
 from pipelines.lib.store import SourceFile
 
 # A single call above this many tokens in any class is treated as corrupt, not as usage.
 MAX_TOKENS_PER_CALL = 50_000_000
 
 LOG_SOURCES = {"app": "app_logs", "worker": "worker_logs"}
+
+# The session tables a day's batches are appended to.
+RECORDS, REJECTS, COUNTS = "model_calls_records", "model_calls_rejects", "model_calls_counts"
+
+
+@dataclass
+class ParsedLogs:
+    """A day of one log source parsed into the DuckDB session `con`: `records` stays in DuckDB
+    (a relation over the session table), rejects and per-file counts are Arrow tables."""
+
+    con: duckdb.DuckDBPyConnection
+    records: duckdb.DuckDBPyRelation
+    rejects: pa.Table
+    files: pa.Table
+
+    def drop(self) -> None:
+        """Drop the session tables (after the records were written or fetched)."""
+        _drop_tables(self.con)
 
 
 def parse_log_files(
@@ -47,34 +72,78 @@ def parse_log_files(
     (see `sql/bronze/line_counts.sql`), so `records` and `rejected` count lines, and the records
     and rejects tables may hold more rows than that for OTLP files.
     """
-    source = LOG_SOURCES[log_source]
-    con = con or sql.connect()
-    chunks, damaged, meta = [], [], []
-    for f in files:
-        data, problem = decompress(f)
-        lines = split_lines(f.key, data)
-        chunks.append(lines)
-        meta.append((f.key, f.sha256, len(f.data)))
-        if problem:
-            damaged.append(
-                {"source": source, "file": f.key, "line": lines.num_rows + 1, "reason": problem, "raw": ""}
-            )
-    lines = pa.concat_tables(chunks) if chunks else LINES_SCHEMA.empty_table()
-
-    con.register("lines", lines)
-    try:
-        sql.run(con, "bronze/otlp_spans")
-        sql.run(con, "bronze/model_calls", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
-        records = sql.table(con, "bronze/model_calls__records", log_source=log_source, folder_date=folder_date)
-        rejects = sql.table(con, "bronze/rejects", source=source)
-        counts = sql.table(con, "bronze/line_counts")
+    parsed = parse_log_files_into(con or sql.connect(), files, log_source=log_source, folder_date=folder_date)
+    try:  # the batches are appended in the order `files` came in, each in (file, line) order
+        records = parsed.records.to_arrow_table().cast(bronze.MODEL_CALLS)
+        keys = parsed.files.column("file").to_pylist()
+        if keys != sorted(keys):
+            records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
     finally:
-        con.unregister("lines")
-        con.execute("drop table if exists parsed_lines")
-        con.execute("drop table if exists otlp_spans")
+        parsed.drop()
+    return Ingested(records=records, rejects=parsed.rejects, files=parsed.files)
 
-    rejects = pa.concat_tables([rejects.cast(REJECTS_SCHEMA), rejects_table(damaged)])
-    return Ingested(records=records.cast(bronze.MODEL_CALLS), rejects=rejects, files=_file_table(source, meta, counts, damaged))
+
+def parse_log_files_into(
+    con: duckdb.DuckDBPyConnection, files: Iterable[SourceFile], *, log_source: str, folder_date: date
+) -> ParsedLogs:
+    """`parse_log_files`, with the records left in the session table `model_calls_records` of
+    `con` (in file and line order). `files` may be an iterator: files are read batch by batch."""
+    source = LOG_SOURCES[log_source]
+    damaged, meta = [], []
+    _drop_tables(con)
+    first = True
+    for batch in _at_least_one(line_batches(files)):
+        lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
+        meta += [(f.key, f.sha256, f.size) for f in batch]
+        damaged += [{"source": source, "file": f.key, "line": f.lines.num_rows + 1, "reason": f.problem, "raw": ""}
+                    for f in batch if f.problem]
+        con.register("lines", lines)
+        try:
+            sql.run(con, "bronze/otlp_spans")
+            sql.run(con, "bronze/model_calls", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
+            parts = {RECORDS: _relation(con, "bronze/model_calls__records", log_source=log_source,
+                                        folder_date=folder_date),
+                     REJECTS: _relation(con, "bronze/rejects", source=source),
+                     COUNTS: _relation(con, "bronze/line_counts")}
+            for name, relation in parts.items():
+                if first:
+                    relation.create(name)
+                else:
+                    relation.insert_into(name)
+            first = False
+        finally:
+            con.unregister("lines")
+            con.execute("drop table if exists parsed_lines")
+            con.execute("drop table if exists otlp_spans")
+
+    rejects = con.table(REJECTS).to_arrow_table().cast(REJECTS_SCHEMA).sort_by([("file", "ascending"),
+                                                                                ("line", "ascending")])  # few rows
+    rejects = pa.concat_tables([rejects, rejects_table(damaged)])
+    counts = con.table(COUNTS).to_arrow_table()
+    return ParsedLogs(con=con, records=con.table(RECORDS), rejects=rejects,
+                      files=_file_table(source, meta, counts, damaged))
+
+
+def _at_least_one(batches: Iterable[list]) -> Iterable[list]:
+    """The batches, or one empty batch when there is none (so the tables keep their shape)."""
+    empty = True
+    for batch in batches:
+        empty = False
+        yield batch
+    if empty:
+        yield []
+
+
+def _drop_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("drop table if exists model_calls_records")
+    con.execute("drop table if exists model_calls_rejects")
+    con.execute("drop table if exists model_calls_counts")
+
+
+def _relation(con: duckdb.DuckDBPyConnection, name: str, **params) -> duckdb.DuckDBPyRelation:
+    """One SQL file (a single query) as a lazy DuckDB relation, with its `$name` parameters bound."""
+    text = sql.load(name)
+    return con.sql(text, params={k: v for k, v in params.items() if f"${k}" in text} or None)
 
 
 def _file_table(source: str, meta: list[tuple[str, str, int]], counts: pa.Table, damaged: list[dict]) -> pa.Table:
