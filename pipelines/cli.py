@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -28,6 +29,9 @@ EXPORT_PREFIXES = ("openai/costs", "openai/usage", "anthropic/cost_report", "ant
 RECONCILE = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables")
 
 console = Console()
+# Dagster flags APIs as beta/preview at import; the user of the CLI cannot act on that
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 errors = Console(stderr=True, soft_wrap=True)
 
 
