@@ -13,16 +13,27 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+import pipelines.simulate as simulate_package
 from pipelines.cli import main
 from pipelines.simulate import simulate
 
 START = date(2026, 10, 5)
 
 
-@pytest.fixture(scope="module")
-def reconciled(tmp_path_factory):
+@pytest.fixture(scope="module", params=["one shard", "three shards"])
+def reconciled(request, tmp_path_factory):
+    """The world as tests write it, and as benches write big days: in shards of calls, each
+    logging into its own gzipped, rotated files (three shards of ~1,333 calls here)."""
     root = tmp_path_factory.mktemp("world")
-    simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005)
+    if request.param == "one shard":
+        simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005)
+    else:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(simulate_package, "SHARD_CALLS", 1500)
+            simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005, gzip_app_logs=True,
+                     max_log_file_bytes=200_000)
+        app_files = sorted(p.name for p in (root / "world" / "sources" / "app_logs" / "2026-10-05").iterdir())
+        assert app_files[-1].startswith("app-06-"), app_files  # each shard's two servers log apart
     code = main(["reconcile", "--date", "2026-10-05", "--to", "2026-10-06", "--quiet",
                  "--source", str(root / "world" / "sources"), "--lake", str(root / "lake"),
                  "--warehouse", str(root / "warehouse.duckdb")])
@@ -41,6 +52,8 @@ def test_run_succeeds_and_reconciles_both_days(reconciled):
     assert statuses == {"final", "estimated"}  # estimated: Anthropic Priority Tier, priced from the catalog
     providers = {p for (p,) in con.execute("select distinct provider from fct_spend_reconciliation").fetchall()}
     assert providers == {"openai", "anthropic", "aws.bedrock"}
+    for day, by_provider in truth.items():  # about 4,000 billed requests a day, however generated
+        assert 3800 <= sum(v["provider_requests"] for v in by_provider.values()) <= 4200, day
 
 
 def test_invoice_and_user_spend_match_to_the_cent(reconciled):

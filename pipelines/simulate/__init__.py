@@ -19,20 +19,37 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
-from . import logs, truth
+from . import logs, truth, world
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import cur_day, period, write_cur
 from .openai import write_openai_day
 from .providers import ANTHROPIC, BEDROCK, OPENAI, PROVIDERS, provider_codes
-from .world import generate_day
 
 __all__ = ["simulate", "PROVIDERS"]
 MIX_STREAM = 0x5EED  # the provider mix draws from its own stream (an OpenAI-only world keeps its bytes)
+SHARD_CALLS = 2_500_000  # a bounded day is generated and written this many calls at a time
+
+
+def _shard_sizes(calls_per_day: int) -> list[int]:
+    """A bounded day's calls per shard: at most `SHARD_CALLS` each, as even as can be."""
+    k = -(-calls_per_day // SHARD_CALLS)
+    return [calls_per_day // k + (1 if s < calls_per_day % k else 0) for s in range(k)]
+
+
+def _added_up(non_token: list[dict]) -> list[dict]:
+    """Non-token cost lines of a day's shards, one per provider, account and line item."""
+    total: dict[tuple, Decimal] = {}
+    for line in non_token:
+        key = (line["provider"], line["billing_account"], line["line_item"])
+        total[key] = total.get(key, Decimal(0)) + line["amount"]
+    return [{"provider": p, "billing_account": a, "line_item": i, "amount": v} for (p, a, i), v in total.items()]
 
 
 def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed: int = 7, *,
@@ -46,7 +63,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     the deprecated attribute names. `gzip_app_logs` gzips the app logs as shippers write them
     (`app-NN.jsonl.gz`); `max_log_file_bytes` rotates every log file into parts of about that many
     uncompressed bytes (`app-NN-000.jsonl`, ...). With either, the day's lines are rendered and
-    written 250,000 at a time (the same lines, in bounded memory). Deterministic: the same arguments give byte-identical files.
+    written 250,000 at a time (the same lines, in bounded memory), and a day of more than
+    `SHARD_CALLS` calls is generated in shards, each logging into its own files. Deterministic: the same arguments give byte-identical files.
     An existing `out/sources/` is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
     """
@@ -70,42 +88,50 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     cur_rows: dict[str, list[dict]] = {}
     bounded = ({"gzip_app": gzip_app_logs, "max_file_bytes": max_log_file_bytes}
                if gzip_app_logs or max_log_file_bytes else None)
-    carry = logs.empty_lines()  # late lines of the previous day, written into this day's folder
+    shards = _shard_sizes(calls_per_day) if bounded else [calls_per_day]
+    carry = [logs.empty_lines() for _ in shards]  # per shard: late lines of the previous day
     for i in range(days):
         day = start + timedelta(days=i)
-        world = generate_day(rng, day, calls_per_day, seed, mix, tuple(providers))
-        calls = logs.choose_formats(mix, world.calls, otlp_share, deprecated_share)
+        summaries, non_token = [], []
+        for s, n in enumerate(shards):  # shard by shard: the calls of one shard are in memory at a time
+            shard_seed = world.shard_seed(seed, s)
+            day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
+            calls = logs.choose_formats(mix, day_world.calls, otlp_share, deprecated_share)
+            if BEDROCK in providers:
+                files += write_bedrock_day(sources, day, calls, shard_seed)
+            if bounded:
+                written, carry[s] = logs.write_day_bounded(sources, day, calls, day_world.lifecycle, carry[s],
+                                                           shard_seed, **bounded)
+            else:
+                log_lines = logs.concat_lines([carry[s], logs.render_call_lines(calls, day, seed),
+                                               logs.render_lifecycle_lines(day_world.lifecycle, day)])
+                written = logs.write_log_folder(sources, day, log_lines)
+                carry[s] = log_lines.filter(log_lines["folder_date"] == day + timedelta(days=1))
+            files += written
+            summaries.append(world.summarize(calls))
+            non_token += day_world.non_token
+            del day_world, calls
+        billed = world.summarize(pl.concat(summaries))  # the day's calls, as the exports and truth need them
         day_truth: dict[str, dict] = {}
         if OPENAI in providers:
-            written, cost_lines = write_openai_day(sources, day, calls, world.non_token)
+            written, cost_lines = write_openai_day(sources, day, billed, _added_up(non_token))
             files += written
-            day_truth[OPENAI] = truth.day_truth(OPENAI, day, calls, cost_lines)
+            day_truth[OPENAI] = truth.day_truth(OPENAI, day, billed, cost_lines)
         if ANTHROPIC in providers:
-            written, cost_lines, catalog = write_anthropic_day(sources, day, calls)
+            written, cost_lines, catalog = write_anthropic_day(sources, day, billed)
             files += written
-            day_truth[ANTHROPIC] = truth.day_truth(ANTHROPIC, day, calls, cost_lines, catalog)
+            day_truth[ANTHROPIC] = truth.day_truth(ANTHROPIC, day, billed, cost_lines, catalog)
         if BEDROCK in providers:
-            files += write_bedrock_day(sources, day, calls, seed)
-            rows, cost_lines = cur_day(day, calls)
+            rows, cost_lines = cur_day(day, billed)
             cur_rows.setdefault(period(day), []).extend(rows)
-            day_truth[BEDROCK] = truth.day_truth(BEDROCK, day, calls, cost_lines)
+            day_truth[BEDROCK] = truth.day_truth(BEDROCK, day, billed, cost_lines)
         days_truth[day.isoformat()] = day_truth
-
-        if bounded:
-            written, carry = logs.write_day_bounded(sources, day, calls, world.lifecycle, carry, seed, **bounded)
-            files += written
-            del world, calls
-            continue
-        log_lines = logs.concat_lines(
-            [carry, logs.render_call_lines(calls, day, seed), logs.render_lifecycle_lines(world.lifecycle, day)]
-        )
-        files += logs.write_log_folder(sources, day, log_lines)
-        carry = log_lines.filter(log_lines["folder_date"] == day + timedelta(days=1))
     last = start + timedelta(days=days)  # the folder after the last day
-    if bounded:
-        files += logs.write_day_bounded(sources, last, None, None, carry, seed, **bounded)[0]
-    else:
-        files += logs.write_log_folder(sources, last, carry)
+    for s, lines in enumerate(carry):
+        if bounded:
+            files += logs.write_day_bounded(sources, last, None, None, lines, world.shard_seed(seed, s), **bounded)[0]
+        else:
+            files += logs.write_log_folder(sources, last, lines)
     files += write_cur(sources, cur_rows)
 
     (out / "ground_truth.json").write_text(json.dumps({"days": days_truth}, indent=2) + "\n")

@@ -64,7 +64,7 @@ def _sums(calls: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
             input_cached_tokens=pl.col("cache_read_tokens").sum(),
             input_cache_write_tokens=pl.col("cache_write_tokens").sum(),
             output_tokens=pl.col("output_tokens").sum(),
-            num_model_requests=pl.len(),
+            num_model_requests=pl.col("n").sum() if "n" in calls.columns else pl.len(),
         )
         .with_columns(
             input_uncached_tokens=pl.col("input_tokens")

@@ -27,6 +27,7 @@ from decimal import Decimal
 import polars as pl
 
 from .pricing import CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, cost, usd
+from .world import count
 
 USER, UNLOGGED = "__user__", "__unlogged__"
 
@@ -107,8 +108,8 @@ def day_truth(provider: str, day: date, calls: pl.DataFrame, cost_lines: list[Co
         "non_token_usd": usd(non_token),
         "catalog_priced_usd": usd(catalog_priced),
         "unlogged_by_origin": {k: usd(by_origin[k]) for k in sorted(by_origin)},
-        "provider_requests": calls.height,
-        "logged_calls": logged.filter(pl.col("corrupt_cut").is_null()).height,
-        "usage_unknown_calls": logged.filter(~pl.col("usage_logged") & pl.col("corrupt_cut").is_null()).height,
-        "corrupt_lines": logged.filter(pl.col("corrupt_cut").is_not_null()).height,
+        "provider_requests": count(calls),
+        "logged_calls": count(logged.filter(pl.col("corrupt_cut").is_null())),
+        "usage_unknown_calls": count(logged.filter(~pl.col("usage_logged") & pl.col("corrupt_cut").is_null())),
+        "corrupt_lines": count(logged.filter(pl.col("corrupt_cut").is_not_null())),
     }

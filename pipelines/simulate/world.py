@@ -225,9 +225,11 @@ def _attempt_output(rng, full: np.ndarray, attempt: np.ndarray, n_att: np.ndarra
 
 # ---------------------------------------------------------------------------------- the day
 def generate_day(rng: np.random.Generator, day: date, calls_per_day: int, seed: int,
-                 mix: np.random.Generator, providers: tuple[str, ...] = ("openai",)) -> DayWorld:
+                 mix: np.random.Generator, providers: tuple[str, ...] = ("openai",), shard: int = 0) -> DayWorld:
     """All billed calls of one UTC day (every timestamp inside the day). `rng` draws the traffic,
-    `mix` which of `providers` serves it (see providers.py)."""
+    `mix` which of `providers` serves it (see providers.py). A large day is generated in shards
+    (`shard` 0, 1, ...: each with its own `seed` for ids, see `shard_seed`); shard `s` logs into
+    its own files (`app-{2s+1}`, `app-{2s+2}`, the same for workers), as more servers would."""
     from . import providers as serve  # providers.py builds on this module's vocabulary
 
     t0 = day_start_ms(day)
@@ -236,8 +238,8 @@ def generate_day(rng: np.random.Generator, day: date, calls_per_day: int, seed: 
     app_calls = APP_SHARE * logged / (1 + APP_RETRY[0] + APP_RETRY[1])
     worker_calls = (1 - APP_SHARE) * logged / (1 + WORKER_RETRY[0] + WORKER_RETRY[1])
 
-    app, request_ids, n_search, n_tenants = _user_traffic(rng, day, t0, app_calls, seed)
-    worker, lifecycle = _worker_traffic(rng, day, t0, worker_calls, request_ids, n_tenants, seed)
+    app, request_ids, n_search, n_tenants = _user_traffic(rng, day, t0, app_calls, seed, shard)
+    worker, lifecycle = _worker_traffic(rng, day, t0, worker_calls, request_ids, n_tenants, seed, shard)
     digest = _digest(rng, t0, n_digest)
 
     logs = pl.concat([app, worker], how="diagonal_relaxed")
@@ -257,7 +259,17 @@ def generate_day(rng: np.random.Generator, day: date, calls_per_day: int, seed: 
     return DayWorld(day=day, calls=calls, lifecycle=lifecycle, non_token=non_token)
 
 
-def _user_traffic(rng, day: date, t0: int, target_calls: float, seed: int):
+def _log_files(kind: str, shard: int) -> tuple[str, str]:
+    """The two log files of a shard's servers: `app-01`, `app-02` for shard 0, then `app-03`, ..."""
+    return f"{kind}-{2 * shard + 1:02d}", f"{kind}-{2 * shard + 2:02d}"
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """The id seed of a day's shard: `seed` itself for shard 0 (a day of one shard is unchanged)."""
+    return seed if shard == 0 else int(np.random.SeedSequence([seed, shard]).generate_state(1)[0])
+
+
+def _user_traffic(rng, day: date, t0: int, target_calls: float, seed: int, shard: int = 0):
     mean_fanout = float(FEATURE_P @ (FANOUT_P @ np.arange(1, 5)))
     n_req = max(1, int(round(target_calls / mean_fanout)))
 
@@ -314,13 +326,14 @@ def _user_traffic(rng, day: date, t0: int, target_calls: float, seed: int):
             "tenant_id": tenants.gather(tenant[r]),
             "feature": decode(FEATURES, f[call]),
             "log_kind": pl.repeat("app", call.size, eager=True),
-            "log_file": decode(("app-01", "app-02"), r % 2),
+            "log_file": decode(_log_files("app", shard), r % 2),
         }
     )
     return frame, request_ids, n_search, n_tenants
 
 
-def _worker_traffic(rng, day: date, t0: int, target_calls: float, request_ids: pl.Series, n_tenants: int, seed: int):
+def _worker_traffic(rng, day: date, t0: int, target_calls: float, request_ids: pl.Series, n_tenants: int, seed: int,
+                    shard: int = 0):
     frames, lifecycles = [], []
     job_offset = 0
     for jt in JOB_TYPES:
@@ -357,7 +370,7 @@ def _worker_traffic(rng, day: date, t0: int, target_calls: float, request_ids: p
         started, finished = start - shift - rng.integers(5, 200, n_jobs), finished - shift
 
         job_ids = hex_ids("job_", day, 2, seed, job_offset + n_jobs).slice(job_offset)
-        files = decode(("worker-01", "worker-02"), (job_offset + np.arange(n_jobs)) % 2)
+        files = decode(_log_files("worker", shard), (job_offset + np.arange(n_jobs)) % 2)
         job_offset += n_jobs
         parent_ids = pl.concat([request_ids, pl.Series([None], dtype=pl.String)]).gather(
             np.where(parent < 0, request_ids.len(), parent))
@@ -474,3 +487,27 @@ def _sdk_retries(rng, logs: pl.DataFrame, t0: int) -> pl.DataFrame:
         },
         schema_overrides={"origin": pl.String, "status": pl.String},
     )
+
+
+# What the provider exports and the truth need of a billed call: calls that agree on all of these
+# are interchangeable for them, so a day is summarized shard by shard and the summaries added up.
+SUMMARY_KEYS = ("provider", "operation", "ts_ms", "billing_account", "model", "batch", "service_tier", "cache_ttl",
+                "origin", "attempt", "usage_logged", "corrupt_cut", "job_type", "feature", "meta_job_type",
+                "meta_attempt")
+SUMMARY_SUMS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "web_search_requests")
+
+
+def summarize(calls: pl.DataFrame) -> pl.DataFrame:
+    """Billed calls (or summaries of them) -> one row per distinct `SUMMARY_KEYS` with summed
+    tokens and `n`, the calls it stands for; `ts_ms` is truncated to its hour (exports are hourly)."""
+    n = pl.col("n").sum() if "n" in calls.columns else pl.len()
+    return (
+        calls.with_columns(ts_ms=pl.col("ts_ms") - pl.col("ts_ms") % HOUR_MS)
+        .group_by(SUMMARY_KEYS)
+        .agg(*(pl.col(c).sum() for c in SUMMARY_SUMS), n=n.cast(pl.Int64))
+    )
+
+
+def count(calls: pl.DataFrame) -> int:
+    """How many billed calls a frame of calls or of summaries stands for."""
+    return int(calls["n"].sum()) if "n" in calls.columns else calls.height
