@@ -1,6 +1,7 @@
 """Resources: where sources are read from, the Parquet lake, and the DuckDB warehouse."""
 
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,10 +33,15 @@ class SourceStore(dg.ConfigurableResource):
         from the provider's API for that folder replace the source root's (a re-pull is the newer
         statement). A file delivered twice under two names is ingested under both (so both show
         in `ingest_files`); staging counts its content once (by content hash, or call key)."""
+        return list(self.iter_day_files(prefix, day))
+
+    def iter_day_files(self, prefix: str, day: date) -> Iterator[SourceFile]:
+        """`day_files`, read one file at a time as the caller asks for them (a day of logs is
+        gigabytes: a parser holds a batch of files, never the folder)."""
         folder = f"{prefix}/{day.isoformat()}"
         pulled = LocalStore(self.pulled) if self.pulled else None
         store = pulled if pulled is not None and pulled.list(folder) else self.store()
-        return [store.read(key) for key in store.list(folder)]
+        return (store.read(key) for key in store.list(folder))
 
 
 class LakeStore(dg.ConfigurableResource):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,6 +47,24 @@ class Ingested:
     def counts(self) -> dict[str, int]:
         cols = ("lines_read", "records", "skipped", "rejected")
         return {c: int(pc.sum(self.files[c]).as_py() or 0) for c in cols} | {"files": self.files.num_rows}
+
+
+@dataclass
+class ParsedDay:
+    """A delivery day of one source parsed into the DuckDB session `con`: `records` stays in
+    DuckDB (a relation over a session table, which spills under the memory limit, so a day of
+    millions of calls never passes through Python); rejects and per-file counts are Arrow."""
+
+    con: duckdb.DuckDBPyConnection
+    records: duckdb.DuckDBPyRelation
+    rejects: pa.Table
+    files: pa.Table
+    tables: tuple[str, ...]  # the session tables holding the day
+
+    def drop(self) -> None:
+        """Drop the session tables (after the records were written or fetched)."""
+        for name in self.tables:
+            self.con.execute(f"drop table if exists {name}")
 
 
 def rejects_table(rows: list[dict]) -> pa.Table:

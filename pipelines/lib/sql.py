@@ -37,9 +37,14 @@ def connect(path: str | Path = ":memory:", *, threads: int | None = None, memory
 
 def table(con: duckdb.DuckDBPyConnection, name: str, **params: Any):
     """Run one SQL file (a single query) and return its result as a `pyarrow.Table`."""
+    return relation(con, name, **params).to_arrow_table()
+
+
+def relation(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation:
+    """One SQL file (a single query) as a lazy relation, with its `$name` parameters bound."""
     text = load(name)
     used = {k: v for k, v in params.items() if f"${k}" in text}
-    return con.sql(text, params=used or None).to_arrow_table()
+    return con.sql(text, params=used or None)
 
 
 def run_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None:

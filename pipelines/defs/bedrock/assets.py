@@ -9,11 +9,11 @@ import pyarrow.compute as pc
 from pipelines.lib.bronze.aws import billing_period_start
 from pipelines.lib.ingest import Ingested
 
-from ..bronze import write_bronze
+from ..bronze import write_bronze, write_bronze_relation
 from ..partitions import daily
 from ..resources import LakeStore, SourceStore, Warehouse, partition_day
 from .cur import data_prefix, listed_keys, manifest_keys, manifest_period, parse_cur_delivery
-from .parse import delivery_day, object_kind, parse_invocation_logs
+from .parse import delivery_day, object_kind, parse_invocation_logs_into
 
 LOGS_ROOT = "bedrock/AWSLogs"
 CUR_ROOT = "cur"
@@ -36,21 +36,25 @@ def bedrock_invocations(
     store = sources.store()
     keys = [key for key in store.list(LOGS_ROOT) if delivery_day(key) == day]
     logs = [key for key in keys if object_kind(key) == "log"]
-    ingested = parse_invocation_logs(
-        # never landed: invocation log objects carry prompt and response bodies
-        [store.read(key, land=False) for key in logs], folder_date=day,
-        skipped=[key for key in keys if object_kind(key) != "log"], con=warehouse.compute(),
-    )
-    records = ingested.records
-    extra = {
-        "distinct_requests": int(pc.count_distinct(records["request_id"]).as_py() or 0),
-        "input_tokens": _total(records, "input_tokens"),
-        "cache_read_tokens": _total(records, "cache_read_tokens"),
-        "cache_write_tokens": _total(records, "cache_write_tokens"),
-        "output_tokens": _total(records, "output_tokens"),
-        "attributed_by_job_type": int(pc.sum(pc.is_valid(records["job_type"])).as_py() or 0),
-    }
-    return write_bronze(lake.lake(), "bedrock_invocations", day, ingested, extra, INVOCATION_PREVIEW)
+    con = warehouse.compute()
+    try:
+        parsed = parse_invocation_logs_into(
+            # read one object at a time, never landed: invocation log objects carry prompt and response bodies
+            con, (store.read(key, land=False) for key in logs), folder_date=day,
+            skipped=[key for key in keys if object_kind(key) != "log"],
+        )
+        totals = parsed.records.aggregate(
+            "count(distinct request_id) as distinct_requests, sum(input_tokens) as input_tokens, "
+            "sum(cache_read_tokens) as cache_read_tokens, sum(cache_write_tokens) as cache_write_tokens, "
+            "sum(output_tokens) as output_tokens, count(job_type) as attributed_by_job_type"
+        ).to_arrow_table().to_pylist()[0]
+        extra = {k: int(v or 0) for k, v in totals.items()}
+        result = write_bronze_relation(lake.lake(), "bedrock_invocations", day, parsed.records, parsed.rejects,
+                                       parsed.files, extra, INVOCATION_PREVIEW)
+        parsed.drop()
+        return result
+    finally:
+        con.close()
 
 
 @dg.asset(partitions_def=daily, group_name="bedrock", kinds={"duckdb", "parquet"})
@@ -95,7 +99,3 @@ def cur_lines(
         "bedrock_usd": str(pc.sum(bedrock["unblended_cost"]).as_py() or 0),
     }
     return write_bronze(lake.lake(), "cur_lines", period, ingested, extra, CUR_PREVIEW)
-
-
-def _total(table: pa.Table, column: str) -> int:
-    return int(pc.sum(table[column]).as_py() or 0)

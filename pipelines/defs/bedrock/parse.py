@@ -1,10 +1,11 @@
 """Parse Bedrock model invocation logs as delivered to S3 (gzipped JSON Lines, or one JSON
 object per file), under `bedrock/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/`.
 
-Pure functions: bytes in, Arrow tables out, no Dagster. Lines are split with NumPy and parsed
+Pure functions: bytes in, Arrow tables (or DuckDB session tables) out, no Dagster. Lines are split with NumPy and parsed
 set-based by DuckDB (`sql/bronze/bedrock_invocations.sql`); Python never loops over lines. The
 objects of a day are parsed a batch at a time (`line_batches`, ~64 MiB of text each): the
-request and response bodies inside the lines never pile up in memory, only the narrow records.
+request and response bodies inside the lines never pile up in memory, and the narrow records
+are appended to a DuckDB session table (`parse_invocation_logs_into`), which spills to disk.
 Only named fields are read: the request and response bodies (users' prompts) never reach the
 lake, the rejected rows or any log.
 """
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, rejects_table
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, rejects_table
 from pipelines.lib.lines import LINES_SCHEMA, line_batches, split_lines
 from pipelines.lib.store import SourceFile
 
@@ -32,6 +33,10 @@ MAX_TOKENS_PER_CALL = 50_000_000
 
 _DELIVERY_DAY = re.compile(r"/BedrockModelInvocationLogs/[^/]+/(\d{4})/(\d{2})/(\d{2})/")
 _SOURCE_FILES = pa.schema([("file", pa.string()), ("sha256", pa.string())])
+
+# The session tables a day's batches are appended to.
+RECORDS, REJECTS, COUNTS = "bedrock_records", "bedrock_rejects", "bedrock_counts"
+TABLES = (RECORDS, REJECTS, COUNTS)
 
 
 def object_kind(key: str) -> str:
@@ -69,9 +74,30 @@ def parse_invocation_logs(
     object ends up as a record, a skipped line (blank, or not an invocation record) or a
     rejected line with its file, line number, reason and a redacted raw text.
     """
-    con = con or sql.connect()
+    parsed = parse_invocation_logs_into(con or sql.connect(), files, folder_date=folder_date, skipped=skipped)
+    try:  # the batches are appended in the order `files` came in, each in (file, line) order
+        records = parsed.records.to_arrow_table().cast(BEDROCK_INVOCATIONS)
+        keys = [k for k in parsed.files.column("file").to_pylist() if object_kind(k) == "log"]
+        if keys != sorted(keys):
+            records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
+    finally:
+        parsed.drop()
+    return Ingested(records=records, rejects=parsed.rejects, files=parsed.files)
+
+
+def parse_invocation_logs_into(
+    con: duckdb.DuckDBPyConnection,
+    files: Iterable[SourceFile],
+    *,
+    folder_date: date,
+    skipped: Iterable[str] = (),
+) -> ParsedDay:
+    """`parse_invocation_logs`, with the records left in the session table `bedrock_records` of
+    `con` (batches in the order `files` came, each in file and line order), which spills to disk
+    under the session's memory limit. `files` may be an iterator: objects are read batch by batch."""
     damaged, meta = [], []
     skipped_rows = [_skipped_file(key, None) for key in skipped]
+    _drop_tables(con)
 
     def logs() -> Iterable[SourceFile]:
         for f in files:
@@ -80,7 +106,7 @@ def parse_invocation_logs(
             else:
                 yield f
 
-    parts: dict[str, list[pa.Table]] = {"records": [], "rejects": [], "counts": []}
+    first = True
     for batch in _at_least_one(line_batches(logs(), split=_lines)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         batch_meta = [{"file": f.key, "sha256": f.sha256, "bytes": f.size} for f in batch]
@@ -92,24 +118,30 @@ def parse_invocation_logs(
         try:
             sql.run(con, "bronze/bedrock_invocations", folder_date=folder_date,
                     max_tokens_per_call=MAX_TOKENS_PER_CALL)
-            parts["records"].append(sql.table(con, "bronze/bedrock_invocations__records", folder_date=folder_date)
-                                    .cast(BEDROCK_INVOCATIONS))
-            parts["rejects"].append(sql.table(con, "bronze/bedrock_invocations__rejects", source=SOURCE)
-                                    .cast(REJECTS_SCHEMA))
-            parts["counts"].append(sql.table(con, "bronze/bedrock_invocations__counts"))
+            parts = {RECORDS: sql.relation(con, "bronze/bedrock_invocations__records", folder_date=folder_date),
+                     REJECTS: sql.relation(con, "bronze/bedrock_invocations__rejects", source=SOURCE),
+                     COUNTS: sql.relation(con, "bronze/bedrock_invocations__counts")}
+            for name, relation in parts.items():
+                if first:
+                    relation.create(name)
+                else:
+                    relation.insert_into(name)
+            first = False
         finally:
             con.unregister("lines")
             con.unregister("source_files")
             con.execute("drop table if exists parsed_invocations")
 
-    records, rejects = pa.concat_tables(parts["records"]), pa.concat_tables(parts["rejects"])
-    keys = [m["file"] for m in meta]
-    if keys != sorted(keys):  # each batch is in (file, line) order: the day is, when the files came in order
-        records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
-        rejects = rejects.sort_by([("file", "ascending"), ("line", "ascending")])
+    rejects = con.table(REJECTS).to_arrow_table().cast(REJECTS_SCHEMA).sort_by(
+        [("file", "ascending"), ("line", "ascending")])  # few rows
     rejects = pa.concat_tables([rejects, rejects_table(damaged)])
-    files_table = _file_table(meta, pa.concat_tables(parts["counts"]), damaged, skipped_rows)
-    return Ingested(records=records, rejects=rejects, files=files_table)
+    files_table = _file_table(meta, con.table(COUNTS).to_arrow_table(), damaged, skipped_rows)
+    return ParsedDay(con=con, records=con.table(RECORDS), rejects=rejects, files=files_table, tables=TABLES)
+
+
+def _drop_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for name in TABLES:
+        con.execute(f"drop table if exists {name}")
 
 
 def _at_least_one(batches: Iterable[list]) -> Iterable[list]:

@@ -17,11 +17,10 @@ def _ingest(context, sources: SourceStore, lake: LakeStore, warehouse: Warehouse
     """Parse the day's folder batch by batch into the DuckDB session, then have DuckDB write the
     records' partition: the day's calls never pass through Python, memory stays bounded."""
     day = partition_day(context)
-    files = sources.day_files(f"{log_source}_logs", day)
     con = warehouse.compute()
     try:
-        parsed = parse_log_files_into(con, files, log_source=log_source, folder_date=day)
-        del files
+        parsed = parse_log_files_into(con, sources.iter_day_files(f"{log_source}_logs", day), log_source=log_source,
+                                      folder_date=day)
         totals = sql.table(con, "bronze/model_calls__totals").to_pylist()[0]
         extra = {k: int(totals[k]) for k in ("usage_unknown_calls", "input_tokens", "output_tokens")}
         result = write_bronze_relation(lake.lake(), table, day, parsed.records, parsed.rejects, parsed.files,

@@ -17,14 +17,13 @@ file); `parse_log_files` returns it as Arrow tables.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 
 from pipelines.lib import bronze, sql
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, rejects_table
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, rejects_table
 from pipelines.lib.lines import LINES_SCHEMA, line_batches
 from pipelines.lib.store import SourceFile
 
@@ -35,21 +34,7 @@ LOG_SOURCES = {"app": "app_logs", "worker": "worker_logs"}
 
 # The session tables a day's batches are appended to.
 RECORDS, REJECTS, COUNTS = "model_calls_records", "model_calls_rejects", "model_calls_counts"
-
-
-@dataclass
-class ParsedLogs:
-    """A day of one log source parsed into the DuckDB session `con`: `records` stays in DuckDB
-    (a relation over the session table), rejects and per-file counts are Arrow tables."""
-
-    con: duckdb.DuckDBPyConnection
-    records: duckdb.DuckDBPyRelation
-    rejects: pa.Table
-    files: pa.Table
-
-    def drop(self) -> None:
-        """Drop the session tables (after the records were written or fetched)."""
-        _drop_tables(self.con)
+TABLES = (RECORDS, REJECTS, COUNTS)
 
 
 def parse_log_files(
@@ -85,7 +70,7 @@ def parse_log_files(
 
 def parse_log_files_into(
     con: duckdb.DuckDBPyConnection, files: Iterable[SourceFile], *, log_source: str, folder_date: date
-) -> ParsedLogs:
+) -> ParsedDay:
     """`parse_log_files`, with the records left in the session table `model_calls_records` of
     `con` (in file and line order). `files` may be an iterator: files are read batch by batch."""
     source = LOG_SOURCES[log_source]
@@ -101,10 +86,10 @@ def parse_log_files_into(
         try:
             sql.run(con, "bronze/otlp_spans")
             sql.run(con, "bronze/model_calls", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
-            parts = {RECORDS: _relation(con, "bronze/model_calls__records", log_source=log_source,
-                                        folder_date=folder_date),
-                     REJECTS: _relation(con, "bronze/rejects", source=source),
-                     COUNTS: _relation(con, "bronze/line_counts")}
+            parts = {RECORDS: sql.relation(con, "bronze/model_calls__records", log_source=log_source,
+                                           folder_date=folder_date),
+                     REJECTS: sql.relation(con, "bronze/rejects", source=source),
+                     COUNTS: sql.relation(con, "bronze/line_counts")}
             for name, relation in parts.items():
                 if first:
                     relation.create(name)
@@ -120,8 +105,8 @@ def parse_log_files_into(
                                                                                 ("line", "ascending")])  # few rows
     rejects = pa.concat_tables([rejects, rejects_table(damaged)])
     counts = con.table(COUNTS).to_arrow_table()
-    return ParsedLogs(con=con, records=con.table(RECORDS), rejects=rejects,
-                      files=_file_table(source, meta, counts, damaged))
+    return ParsedDay(con=con, records=con.table(RECORDS), rejects=rejects,
+                     files=_file_table(source, meta, counts, damaged), tables=TABLES)
 
 
 def _at_least_one(batches: Iterable[list]) -> Iterable[list]:
@@ -135,15 +120,8 @@ def _at_least_one(batches: Iterable[list]) -> Iterable[list]:
 
 
 def _drop_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("drop table if exists model_calls_records")
-    con.execute("drop table if exists model_calls_rejects")
-    con.execute("drop table if exists model_calls_counts")
-
-
-def _relation(con: duckdb.DuckDBPyConnection, name: str, **params) -> duckdb.DuckDBPyRelation:
-    """One SQL file (a single query) as a lazy DuckDB relation, with its `$name` parameters bound."""
-    text = sql.load(name)
-    return con.sql(text, params={k: v for k, v in params.items() if f"${k}" in text} or None)
+    for name in TABLES:
+        con.execute(f"drop table if exists {name}")
 
 
 def _file_table(source: str, meta: list[tuple[str, str, int]], counts: pa.Table, damaged: list[dict]) -> pa.Table:
