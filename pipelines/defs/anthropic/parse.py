@@ -8,7 +8,6 @@ money goes from the JSON string to an exact Decimal, never through a float.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -17,8 +16,9 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.lib.bronze.anthropic import ANTHROPIC_COSTS, ANTHROPIC_USAGE
-from pipelines.lib.ingest import FILES_SCHEMA, Ingested, rejects_table
-from pipelines.lib.money import loads, to_decimal
+from pipelines.lib.ingest import Ingested
+from pipelines.lib.money import to_decimal
+from pipelines.lib.pages import Rejected, parse_pages
 from pipelines.lib.store import SourceFile
 
 USAGE_SOURCE, COSTS_SOURCE = "anthropic/usage_report", "anthropic/cost_report"
@@ -42,10 +42,6 @@ COST_DIMENSIONS = ("workspace_id", "description", "cost_type", "model", "token_t
                    "context_window", "inference_geo", "speed")
 
 
-class Rejected(ValueError):
-    """A result (or a whole page or bucket) that cannot be used, with the reason."""
-
-
 def parse_usage_pages(files: Iterable[SourceFile], folder_date: date) -> Ingested:
     """`usage_report/messages` pages -> one row per result (a bucket and group), token counts
     as reported: `uncached_input_tokens` EXCLUDES cache reads and writes."""
@@ -60,66 +56,10 @@ def parse_cost_pages(files: Iterable[SourceFile], folder_date: date) -> Ingested
 def _parse_pages(
     files: Iterable[SourceFile], source: str, folder_date: date, schema: pa.Schema, to_row: Callable[[dict], dict]
 ) -> Ingested:
-    """The page loop both reports share. `line` is the result's ordinal in the file (a bucket
-    that cannot be read counts as one line); a whole-file problem is one line without a number."""
-    rows: list[dict] = []
-    rejects: list[dict] = []
-    stats: list[dict] = []
-    for f in files:
-        n_read = n_ok = n_bad = 0
-        try:
-            buckets = _buckets(f.data)
-        except Rejected as exc:
-            rejects.append(_reject(source, f.key, None, str(exc), f.data))
-            n_read, n_bad, buckets = 1, 1, []
-        for bucket in buckets:
-            try:
-                start, end = _bucket_times(bucket)
-                results = _results(bucket)
-            except Rejected as exc:
-                n_read += 1
-                n_bad += 1
-                rejects.append(_reject(source, f.key, None, str(exc), bucket))
-                continue
-            for result in results:
-                n_read += 1
-                try:
-                    if not isinstance(result, dict):
-                        raise Rejected("result is not a JSON object")
-                    row = to_row(result)
-                except (Rejected, ValueError) as exc:
-                    n_bad += 1
-                    rejects.append(_reject(source, f.key, n_read, str(exc), result))
-                    continue
-                n_ok += 1
-                row.update(
-                    folder_date=folder_date, usage_date=start.date(), bucket_start=start, bucket_end=end,
-                    source_file=f.key, source_line=n_read, file_sha256=f.sha256,
-                )
-                rows.append(row)
-        stats.append(
-            {"source": source, "file": f.key, "sha256": f.sha256, "bytes": len(f.data),
-             "lines_read": n_read, "records": n_ok, "skipped": 0, "rejected": n_bad}
-        )
-    return Ingested(
-        records=pa.Table.from_pylist(rows, schema=schema),
-        rejects=rejects_table(rejects),
-        files=pa.Table.from_pylist(stats, schema=FILES_SCHEMA),
-    )
-
-
-def _buckets(data: bytes) -> list[dict]:
-    try:
-        page = loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Rejected(f"page is not valid JSON: {exc}") from None
-    if not isinstance(page, dict):
-        raise Rejected("page is not a JSON object")
-    if "data" not in page:
-        raise Rejected("page has no 'data' key")
-    if not isinstance(page["data"], list) or not all(isinstance(b, dict) for b in page["data"]):
-        raise Rejected("page 'data' is not a list of buckets")
-    return page["data"]
+    """`line` is the result's ordinal in the file (a bucket that cannot be read counts as one
+    line); a whole-file problem is one line without a number."""
+    return parse_pages(files, source, folder_date, schema, to_row=to_row, bucket_times=_bucket_times,
+                       bucket_results=_results)
 
 
 def _bucket_times(bucket: dict) -> tuple[datetime, datetime]:
@@ -230,8 +170,3 @@ def _count(value: Any, path: tuple[str, ...]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise Rejected(f"{'.'.join(path)} is not a non-negative 64-bit integer: {value!r}")
     return value
-
-
-def _reject(source: str, key: str, line: int | None, reason: str, raw: Any) -> dict:
-    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else json.dumps(raw, default=str)
-    return {"source": source, "file": key, "line": line, "reason": reason, "raw": text[:4096]}

@@ -8,17 +8,15 @@ while `has_more`), authenticated with an Admin key (`x-api-key: $ANTHROPIC_ADMIN
 the ingest assets read them exactly like delivered files.
 """
 
-import hashlib
-import os
-import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
-from pydantic import Field
 
-from pipelines.lib.http import JsonClient, Listing, pull_listings
+from pipelines.lib.http import JsonClient, Listing
 
+from ..admin_api import AdminAPI, pull_day, pull_pages
 from ..partitions import daily
 
 KEY_ENV = "ANTHROPIC_ADMIN_KEY"
@@ -71,44 +69,21 @@ def pull_anthropic_day(
     `client_or_settings` is a `JsonClient` (see `anthropic_client`) or the `AnthropicAdminAPI`
     resource. Every listing is fetched whole before anything is written.
     """
-    if isinstance(client_or_settings, AnthropicAdminAPI):
-        client = client_or_settings.client()
-        width = usage_bucket_width or client_or_settings.usage_bucket_width
-    else:
-        client, width = client_or_settings, usage_bucket_width or "1d"
-    return pull_listings(client, day_listings(day, width), day.isoformat(), landing_root)
+    return pull_day(client_or_settings, day_listings, day, landing_root, usage_bucket_width)
 
 
-class AnthropicAdminAPI(dg.ConfigurableResource):
-    """The Anthropic Admin API: base URL (`DARKCOMPUTE_ANTHROPIC_API_URL`), the Admin key (only
-    ever `dg.EnvVar("ANTHROPIC_ADMIN_KEY")`; empty when the variable is unset, so the code
-    location loads and runs without it), where pulled pages land, and the retry budget."""
+class AnthropicAdminAPI(AdminAPI):
+    """The Anthropic Admin API: base URL (`DARKCOMPUTE_ANTHROPIC_API_URL`), the Admin key (only ever
+    `dg.EnvVar("ANTHROPIC_ADMIN_KEY")`), where pulled pages land, and the retry budget."""
 
-    admin_key: str = Field(default="", repr=False, description="dg.EnvVar(\"ANTHROPIC_ADMIN_KEY\"), never a literal")
     base_url: str = DEFAULT_API_URL
-    landing: str = ""
-    usage_bucket_width: str = "1d"
-    attempts: int = 6
-    backoff_seconds: float = 0.5
-    max_wait_seconds: float = 60.0
-    timeout_seconds: float = 30.0
 
-    @classmethod
-    def from_env(cls, landing: str, **options) -> "AnthropicAdminAPI":
-        """The resource as the environment configures it: the key through `dg.EnvVar` when
-        `ANTHROPIC_ADMIN_KEY` is set (its value is never read here), else no key."""
-        key = dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else ""
-        base_url = os.environ.get(API_URL_ENV) or DEFAULT_API_URL
-        return cls(admin_key=key, base_url=base_url, landing=landing, **options)
+    KEY_ENV: ClassVar[str] = KEY_ENV
+    API_URL_ENV: ClassVar[str] = API_URL_ENV
+    DEFAULT_API_URL: ClassVar[str] = DEFAULT_API_URL
 
-    def has_key(self) -> bool:
-        return bool(self.admin_key)
-
-    def client(self, sleep=time.sleep) -> JsonClient:
-        return anthropic_client(
-            self.admin_key, self.base_url, attempts=self.attempts, backoff=self.backoff_seconds,
-            max_wait=self.max_wait_seconds, timeout=self.timeout_seconds, sleep=sleep,
-        )
+    def make_client(self, api_key: str, base_url: str, **options) -> JsonClient:
+        return anthropic_client(api_key, base_url, **options)
 
 
 @dg.asset(partitions_def=daily, group_name="anthropic", kinds={"anthropic", "python", "json"})
@@ -116,25 +91,4 @@ def anthropic_api_pages(context: dg.AssetExecutionContext, anthropic_admin: Anth
     """The day's Anthropic `usage_report/messages` and `cost_report` pages, pulled with the Admin
     key and landed as received (`<landing>/anthropic/...`, content-hashed in `.manifest.json`).
     Without `ANTHROPIC_ADMIN_KEY` it pulls nothing and says so."""
-    day = date.fromisoformat(context.partition_key)
-    if not anthropic_admin.has_key():
-        context.log.info(f"{KEY_ENV} is not set: nothing pulled")
-        return dg.MaterializeResult(metadata={"pulled": False, "reason": f"{KEY_ENV} is not set: nothing pulled"})
-    if not anthropic_admin.landing:
-        raise dg.Failure("the Anthropic admin API resource has no landing folder")
-    root = Path(anthropic_admin.landing)
-    files = pull_anthropic_day(anthropic_admin, day, root)
-    return dg.MaterializeResult(metadata=_landed(files, root))
-
-
-def _landed(files: list[Path], root: Path) -> dict:
-    """Materialization metadata: the pages landed, their sizes and content hashes."""
-    pages = [(f.relative_to(root).as_posix(), f.read_bytes()) for f in files]
-    rows = [f"| {name} | {len(data)} | {hashlib.sha256(data).hexdigest()} |" for name, data in pages]
-    return {
-        "pulled": True,
-        "pages": len(pages),
-        "bytes": sum(len(data) for _, data in pages),
-        "landing": dg.MetadataValue.path(str(root)),
-        "files": dg.MetadataValue.md("\n".join(["| file | bytes | sha256 |", "|---|---|---|", *rows])),
-    }
+    return pull_pages(context, anthropic_admin, pull_anthropic_day)

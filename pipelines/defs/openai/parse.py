@@ -6,16 +6,14 @@ over results is fine here; money is parsed as Decimal straight from the JSON lit
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from typing import Any
 
-import pyarrow as pa
-
-from pipelines.lib.ingest import FILES_SCHEMA, Ingested, rejects_table
 from pipelines.lib import bronze
-from pipelines.lib.money import loads, to_decimal
+from pipelines.lib.ingest import Ingested
+from pipelines.lib.money import to_decimal
+from pipelines.lib.pages import Rejected, parse_pages
 from pipelines.lib.store import SourceFile
 
 USAGE_SCHEMA, COSTS_SCHEMA = bronze.OPENAI_USAGE, bronze.OPENAI_COSTS
@@ -34,10 +32,6 @@ REQUIRED_USAGE = {"completions": ("input_tokens", "output_tokens", "num_model_re
                   "embeddings": ("input_tokens", "num_model_requests")}
 
 
-class Rejected(ValueError):
-    """A result (or a whole page) that cannot be used, with the reason."""
-
-
 def parse_usage_pages(files: Iterable[SourceFile], *, endpoint: str, folder_date: date) -> Ingested:
     """Usage API pages (`completions` or `embeddings`) -> one row per result."""
     source = f"openai/usage/{endpoint}"
@@ -50,70 +44,15 @@ def parse_cost_pages(files: Iterable[SourceFile], *, folder_date: date) -> Inges
 
 
 def _parse_pages(files, source, folder_date, schema, to_row) -> Ingested:
-    rows: list[dict] = []
-    rejects: list[dict] = []
-    stats: list[dict] = []
-    for f in files:
-        n_read = n_ok = n_skip = n_bad = 0
-        try:
-            buckets = _buckets(f.data)
-        except Rejected as exc:
-            rejects.append(_reject(source, f.key, None, str(exc), f.data))
-            n_read, n_bad = 1, 1
-            buckets = []
-        for bucket in buckets:
-            try:
-                start, end = _bucket_times(bucket)
-            except Rejected as exc:
-                n_read += 1
-                n_bad += 1
-                rejects.append(_reject(source, f.key, None, str(exc), bucket))
-                continue
-            results = bucket.get("results") or []
-            if not isinstance(results, list):
-                n_read += 1
-                n_bad += 1
-                rejects.append(_reject(source, f.key, None, "bucket 'results' is not a list", bucket))
-                continue
-            for result in results:
-                n_read += 1
-                try:
-                    if not isinstance(result, dict):
-                        raise Rejected("result is not a JSON object")
-                    row = to_row(result)
-                except (Rejected, ValueError) as exc:
-                    n_bad += 1
-                    rejects.append(_reject(source, f.key, n_read, str(exc), result))
-                    continue
-                n_ok += 1
-                row.update(
-                    folder_date=folder_date, usage_date=start.date(), bucket_start=start, bucket_end=end,
-                    source_file=f.key, source_line=n_read, file_sha256=f.sha256,
-                )
-                rows.append(row)
-        stats.append(
-            {"source": source, "file": f.key, "sha256": f.sha256, "bytes": len(f.data),
-             "lines_read": n_read, "records": n_ok, "skipped": n_skip, "rejected": n_bad}
-        )
-    return Ingested(
-        records=pa.Table.from_pylist(rows, schema=schema),
-        rejects=rejects_table(rejects),
-        files=pa.Table.from_pylist(stats, schema=FILES_SCHEMA),
-    )
+    return parse_pages(files, source, folder_date, schema, to_row=to_row, bucket_times=_bucket_times,
+                       bucket_results=_results)
 
 
-def _buckets(data: bytes) -> list[dict]:
-    try:
-        page = loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Rejected(f"page is not valid JSON: {exc}") from None
-    if not isinstance(page, dict):
-        raise Rejected("page is not a JSON object")
-    if "data" not in page:
-        raise Rejected("page has no 'data' key")
-    if not isinstance(page["data"], list) or not all(isinstance(b, dict) for b in page["data"]):
-        raise Rejected("page 'data' is not a list of buckets")
-    return page["data"]
+def _results(bucket: dict) -> list:
+    results = bucket.get("results") or []
+    if not isinstance(results, list):
+        raise Rejected("bucket 'results' is not a list")
+    return results
 
 
 def _bucket_times(bucket: dict) -> tuple[datetime, datetime]:
@@ -167,15 +106,6 @@ def _cost_row(r: dict) -> dict:
         "quantity": None if quantity is None else to_decimal(quantity),
         "quantity_unit": _str(r.get("quantity_unit")),
     }
-
-
-def _reject(source: str, key: str, line: int | None, reason: str, raw: Any) -> dict:
-    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else _dumps(raw)
-    return {"source": source, "file": key, "line": line, "reason": reason, "raw": text[:4096]}
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 def _str(value: Any) -> str | None:

@@ -1,0 +1,94 @@
+"""What the OpenAI and Anthropic Admin API pulls share: the resource's settings (key, base URL,
+landing folder, retry budget) and the pull asset's body (no key: nothing pulled, and said)."""
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+import dagster as dg
+from pydantic import Field
+
+from pipelines.lib.http import JsonClient, Listing, pull_listings
+
+
+class AdminAPI(dg.ConfigurableResource):
+    """A provider's Admin API: base URL, the Admin key (only ever a `dg.EnvVar`; empty when the
+    variable is unset, so the code location loads and runs without it), where pulled pages land,
+    and the retry budget. Subclasses name the variables and build the provider's client."""
+
+    admin_key: str = Field(default="", repr=False, description="a dg.EnvVar of the provider's Admin key, never a literal")
+    base_url: str = ""
+    landing: str = ""
+    usage_bucket_width: str = "1d"
+    attempts: int = 6
+    backoff_seconds: float = 0.5
+    max_wait_seconds: float = 60.0
+    timeout_seconds: float = 30.0
+
+    KEY_ENV: ClassVar[str] = ""
+    API_URL_ENV: ClassVar[str] = ""
+    DEFAULT_API_URL: ClassVar[str] = ""
+
+    @classmethod
+    def from_env(cls, landing: str, **options):
+        """The resource as the environment configures it: the key through `dg.EnvVar` when the
+        key variable is set (its value is never read here), else no key."""
+        key = dg.EnvVar(cls.KEY_ENV) if os.environ.get(cls.KEY_ENV) else ""
+        base_url = os.environ.get(cls.API_URL_ENV) or cls.DEFAULT_API_URL
+        return cls(admin_key=key, base_url=base_url, landing=landing, **options)
+
+    def has_key(self) -> bool:
+        return bool(self.admin_key)
+
+    def client(self, sleep=time.sleep) -> JsonClient:
+        return self.make_client(
+            self.admin_key, self.base_url or self.DEFAULT_API_URL, attempts=self.attempts,
+            backoff=self.backoff_seconds, max_wait=self.max_wait_seconds, timeout=self.timeout_seconds, sleep=sleep,
+        )
+
+    def make_client(self, api_key: str, base_url: str, **options) -> JsonClient:
+        raise NotImplementedError
+
+
+def pull_day(client_or_api: "JsonClient | AdminAPI", listings: Callable[[date, str], list[Listing]], day: date,
+             landing_root: str | Path, usage_bucket_width: str | None = None) -> list[Path]:
+    """Fetch the day's `listings(day, usage_bucket_width)` and land each page as received;
+    returns the files. `client_or_api` is a `JsonClient` or the resource (whose client and bucket
+    width are used). Every listing is fetched whole before anything is written."""
+    if isinstance(client_or_api, AdminAPI):
+        client = client_or_api.client()
+        width = usage_bucket_width or client_or_api.usage_bucket_width
+    else:
+        client, width = client_or_api, usage_bucket_width or "1d"
+    return pull_listings(client, listings(day, width), day.isoformat(), landing_root)
+
+
+def pull_pages(context: dg.AssetExecutionContext, api: AdminAPI,
+               pull: Callable[[AdminAPI, date, Path], list[Path]]) -> dg.MaterializeResult:
+    """The pull asset's body: `pull` the partition's day into the landing folder and report the
+    pages landed; without the key, pull nothing and say so."""
+    day = date.fromisoformat(context.partition_key)
+    if not api.has_key():
+        context.log.info(f"{api.KEY_ENV} is not set: nothing pulled")
+        return dg.MaterializeResult(metadata={"pulled": False, "reason": f"{api.KEY_ENV} is not set: nothing pulled"})
+    if not api.landing:
+        raise dg.Failure(f"the {type(api).__name__} resource has no landing folder")
+    root = Path(api.landing)
+    return dg.MaterializeResult(metadata=_landed(pull(api, day, root), root))
+
+
+def _landed(files: list[Path], root: Path) -> dict:
+    """Materialization metadata: the pages landed, their sizes and content hashes."""
+    pages = [(f.relative_to(root).as_posix(), f.read_bytes()) for f in files]
+    rows = [f"| {name} | {len(data)} | {hashlib.sha256(data).hexdigest()} |" for name, data in pages]
+    return {
+        "pulled": True,
+        "pages": len(pages),
+        "bytes": sum(len(data) for _, data in pages),
+        "landing": dg.MetadataValue.path(str(root)),
+        "files": dg.MetadataValue.md("\n".join(["| file | bytes | sha256 |", "|---|---|---|", *rows])),
+    }
