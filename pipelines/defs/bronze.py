@@ -4,10 +4,9 @@
 from datetime import date
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 
-from pipelines.lib.ingest import Ingested
+from pipelines.lib.ingest import Ingested, ParsedDay
 from pipelines.lib.lake import Lake
 from pipelines.lib.preview import markdown
 
@@ -26,19 +25,20 @@ def write_bronze(
     return _result(ingested, ingested.records.num_rows, ingested.records, extra, preview)
 
 
-def write_bronze_relation(
-    lake: Lake, table: str, day: date, records: duckdb.DuckDBPyRelation, rejects: pa.Table, files: pa.Table,
-    extra: dict | None = None, preview: list[str] | None = None,
+def write_bronze_parsed(
+    lake: Lake, table: str, day: date, parsed: ParsedDay, extra: dict | None = None, preview: list[str] | None = None,
 ) -> dg.MaterializeResult:
-    """`write_bronze` for records that stay in DuckDB (a day of millions of calls): DuckDB writes
-    the records' Parquet file itself, streaming and spilling under its memory limit; only the
-    rejects, the per-file counts and a preview of ten rows pass through Python."""
-    lake.write("bronze", f"{table}_files", day, files)
-    lake.write("bronze", f"{table}_rejects", day, rejects)
-    lake.write_relation("bronze", table, day, records)
-    head = records.limit(10).to_arrow_table()
-    rows = len(records)
-    return _result(Ingested(records=head, rejects=rejects, files=files), rows, head, extra, preview)
+    """`write_bronze` for a day parsed into DuckDB session tables (millions of calls): DuckDB
+    writes the records' Parquet file itself, streaming and spilling under its memory limit; only
+    the rejects, the per-file counts and a preview of ten rows pass through Python. The session
+    tables are dropped once written."""
+    lake.write("bronze", f"{table}_files", day, parsed.files)
+    lake.write("bronze", f"{table}_rejects", day, parsed.rejects)
+    lake.write_relation("bronze", table, day, parsed.records)
+    head = parsed.records.limit(10).to_arrow_table()
+    rows = len(parsed.records)
+    parsed.drop()
+    return _result(Ingested(records=head, rejects=parsed.rejects, files=parsed.files), rows, head, extra, preview)
 
 
 def _result(ingested: Ingested, rows: int, head: pa.Table, extra: dict | None, preview: list[str] | None):

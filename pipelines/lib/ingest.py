@@ -66,6 +66,29 @@ class ParsedDay:
         for name in self.tables:
             self.con.execute(f"drop table if exists {name}")
 
+    def fetch(self, schema: pa.Schema) -> Ingested:
+        """The day as Arrow tables, records cast to `schema` in (file, line) order; drops the
+        session tables. Batches were appended in the order the files came, each in file and line
+        order, so the records are sorted only when the files did not come in key order."""
+        try:
+            records = self.records.to_arrow_table().cast(schema)
+            keys = self.files.column("file").to_pylist()
+            if keys != sorted(keys):
+                records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
+        finally:
+            self.drop()
+        return Ingested(records=records, rejects=self.rejects, files=self.files)
+
+
+def append_batch(parts: dict[str, duckdb.DuckDBPyRelation], first: bool) -> None:
+    """Store one batch's relations in the session tables they are named after: created from the
+    first batch, appended to after it (the tables spill to disk under the memory limit)."""
+    for name, relation in parts.items():
+        if first:
+            relation.create(name)
+        else:
+            relation.insert_into(name)
+
 
 def rejects_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA)

@@ -145,3 +145,13 @@ def line_batches(files: Iterable[SourceFile], split: Callable[[str, bytes], pa.T
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def at_least_one(batches: Iterable[list]) -> Iterator[list]:
+    """The batches, or one empty batch when there is none (so a parser's tables keep their shape)."""
+    empty = True
+    for batch in batches:
+        empty = False
+        yield batch
+    if empty:
+        yield []

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from pipelines.lib.bronze.aws import billing_period_start
 from pipelines.lib.ingest import Ingested
 
-from ..bronze import write_bronze, write_bronze_relation
+from ..bronze import write_bronze, write_bronze_parsed
 from ..partitions import daily
 from ..resources import LakeStore, SourceStore, Warehouse, partition_day
 from .cur import data_prefix, listed_keys, manifest_keys, manifest_period, parse_cur_delivery
@@ -49,10 +49,7 @@ def bedrock_invocations(
             "sum(output_tokens) as output_tokens, count(job_type) as attributed_by_job_type"
         ).to_arrow_table().to_pylist()[0]
         extra = {k: int(v or 0) for k, v in totals.items()}
-        result = write_bronze_relation(lake.lake(), "bedrock_invocations", day, parsed.records, parsed.rejects,
-                                       parsed.files, extra, INVOCATION_PREVIEW)
-        parsed.drop()
-        return result
+        return write_bronze_parsed(lake.lake(), "bedrock_invocations", day, parsed, extra, INVOCATION_PREVIEW)
     finally:
         con.close()
 

@@ -21,8 +21,8 @@ import pyarrow as pa
 
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, rejects_table
-from pipelines.lib.lines import LINES_SCHEMA, line_batches, split_lines
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, append_batch, rejects_table
+from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches, split_lines
 from pipelines.lib.store import SourceFile
 
 SOURCE = "bedrock/invocation_logs"
@@ -75,14 +75,7 @@ def parse_invocation_logs(
     rejected line with its file, line number, reason and a redacted raw text.
     """
     parsed = parse_invocation_logs_into(con or sql.connect(), files, folder_date=folder_date, skipped=skipped)
-    try:  # the batches are appended in the order `files` came in, each in (file, line) order
-        records = parsed.records.to_arrow_table().cast(BEDROCK_INVOCATIONS)
-        keys = [k for k in parsed.files.column("file").to_pylist() if object_kind(k) == "log"]
-        if keys != sorted(keys):
-            records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
-    finally:
-        parsed.drop()
-    return Ingested(records=records, rejects=parsed.rejects, files=parsed.files)
+    return parsed.fetch(BEDROCK_INVOCATIONS)
 
 
 def parse_invocation_logs_into(
@@ -107,7 +100,7 @@ def parse_invocation_logs_into(
                 yield f
 
     first = True
-    for batch in _at_least_one(line_batches(logs(), split=_lines)):
+    for batch in at_least_one(line_batches(logs(), split=_lines)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         batch_meta = [{"file": f.key, "sha256": f.sha256, "bytes": f.size} for f in batch]
         meta += batch_meta
@@ -121,11 +114,7 @@ def parse_invocation_logs_into(
             parts = {RECORDS: sql.relation(con, "bronze/bedrock_invocations__records", folder_date=folder_date),
                      REJECTS: sql.relation(con, "bronze/bedrock_invocations__rejects", source=SOURCE),
                      COUNTS: sql.relation(con, "bronze/bedrock_invocations__counts")}
-            for name, relation in parts.items():
-                if first:
-                    relation.create(name)
-                else:
-                    relation.insert_into(name)
+            append_batch(parts, first)
             first = False
         finally:
             con.unregister("lines")
@@ -142,16 +131,6 @@ def parse_invocation_logs_into(
 def _drop_tables(con: duckdb.DuckDBPyConnection) -> None:
     for name in TABLES:
         con.execute(f"drop table if exists {name}")
-
-
-def _at_least_one(batches: Iterable[list]) -> Iterable[list]:
-    """The batches, or one empty batch when there is none (so the tables keep their shape)."""
-    empty = True
-    for batch in batches:
-        empty = False
-        yield batch
-    if empty:
-        yield []
 
 
 def _lines(key: str, data: bytes) -> pa.Table:

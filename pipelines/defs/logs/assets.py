@@ -5,7 +5,7 @@ import dagster as dg
 
 from pipelines.lib import sql
 
-from ..bronze import write_bronze_relation
+from ..bronze import write_bronze_parsed
 from ..partitions import daily
 from ..resources import LakeStore, SourceStore, Warehouse, partition_day
 from .parse import parse_log_files_into
@@ -23,10 +23,7 @@ def _ingest(context, sources: SourceStore, lake: LakeStore, warehouse: Warehouse
                                       folder_date=day)
         totals = sql.table(con, "bronze/model_calls__totals").to_pylist()[0]
         extra = {k: int(totals[k]) for k in ("usage_unknown_calls", "input_tokens", "output_tokens")}
-        result = write_bronze_relation(lake.lake(), table, day, parsed.records, parsed.rejects, parsed.files,
-                                       extra, PREVIEW)
-        parsed.drop()
-        return result
+        return write_bronze_parsed(lake.lake(), table, day, parsed, extra, PREVIEW)
     finally:
         con.close()
 

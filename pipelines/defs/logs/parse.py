@@ -23,8 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.lib import bronze, sql
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, rejects_table
-from pipelines.lib.lines import LINES_SCHEMA, line_batches
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, append_batch, rejects_table
+from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches
 from pipelines.lib.store import SourceFile
 
 # A single call above this many tokens in any class is treated as corrupt, not as usage.
@@ -58,14 +58,7 @@ def parse_log_files(
     and rejects tables may hold more rows than that for OTLP files.
     """
     parsed = parse_log_files_into(con or sql.connect(), files, log_source=log_source, folder_date=folder_date)
-    try:  # the batches are appended in the order `files` came in, each in (file, line) order
-        records = parsed.records.to_arrow_table().cast(bronze.MODEL_CALLS)
-        keys = parsed.files.column("file").to_pylist()
-        if keys != sorted(keys):
-            records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
-    finally:
-        parsed.drop()
-    return Ingested(records=records, rejects=parsed.rejects, files=parsed.files)
+    return parsed.fetch(bronze.MODEL_CALLS)
 
 
 def parse_log_files_into(
@@ -77,7 +70,7 @@ def parse_log_files_into(
     damaged, meta = [], []
     _drop_tables(con)
     first = True
-    for batch in _at_least_one(line_batches(files)):
+    for batch in at_least_one(line_batches(files)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         meta += [(f.key, f.sha256, f.size) for f in batch]
         damaged += [{"source": source, "file": f.key, "line": f.lines.num_rows + 1, "reason": f.problem, "raw": ""}
@@ -90,11 +83,7 @@ def parse_log_files_into(
                                            folder_date=folder_date),
                      REJECTS: sql.relation(con, "bronze/rejects", source=source),
                      COUNTS: sql.relation(con, "bronze/line_counts")}
-            for name, relation in parts.items():
-                if first:
-                    relation.create(name)
-                else:
-                    relation.insert_into(name)
+            append_batch(parts, first)
             first = False
         finally:
             con.unregister("lines")
@@ -107,16 +96,6 @@ def parse_log_files_into(
     counts = con.table(COUNTS).to_arrow_table()
     return ParsedDay(con=con, records=con.table(RECORDS), rejects=rejects,
                      files=_file_table(source, meta, counts, damaged), tables=TABLES)
-
-
-def _at_least_one(batches: Iterable[list]) -> Iterable[list]:
-    """The batches, or one empty batch when there is none (so the tables keep their shape)."""
-    empty = True
-    for batch in batches:
-        empty = False
-        yield batch
-    if empty:
-        yield []
 
 
 def _drop_tables(con: duckdb.DuckDBPyConnection) -> None:
