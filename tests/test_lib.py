@@ -5,12 +5,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+import pipelines.lib.lake as lake_module
 from pipelines.lib import money
+from pipelines.lib.lake import Lake
 from pipelines.lib.lines import LINES_SCHEMA, decompress, split_lines
 from pipelines.lib.money import loads, to_decimal
 from pipelines.lib.store import LocalStore, SourceFile, open_store, safe_key
@@ -249,3 +253,48 @@ def test_decompress_of_bytes_that_are_not_gzip():
     data, problem = decompress(SourceFile("x.jsonl.gz", b'{"a": 1}\n'))
     assert data == b""
     assert "damaged gzip" in problem
+
+
+# ---------------------------------------------------------------- a partition written batch by batch
+def _batches(sizes: list[int]) -> list[pa.Table]:
+    start, out = 0, []
+    for n in sizes:
+        out.append(pa.table({"n": pa.array(range(start, start + n), pa.int64()),
+                             "s": pa.array([f"row {i}" for i in range(start, start + n)])}))
+        start += n
+    return out
+
+
+def test_a_partition_written_in_batches_has_every_row_in_order_in_full_row_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr(lake_module, "ROW_GROUP_SIZE", 4)
+    schema = pa.schema([("n", pa.int64(), False), ("s", pa.string())])
+    lake = Lake(tmp_path)
+    with lake.partition_writer("bronze", "t", date(2026, 6, 1), schema) as writer:
+        for batch in _batches([3, 0, 6, 1, 5]):
+            writer.write(batch)
+        assert not lake.partition_file("bronze", "t", date(2026, 6, 1)).exists()  # named only at the end
+    path = lake.partition_file("bronze", "t", date(2026, 6, 1))
+    got = pq.read_table(path)
+    assert got.schema == schema  # the declared schema (here: `n` not null), whatever the batches said
+    assert got.column("n").to_pylist() == list(range(15)) and writer.rows == 15
+    meta = pq.read_metadata(path)
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [4, 4, 4, 3]
+    assert writer.head.column("n").to_pylist() == list(range(10))
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left
+
+
+def test_a_partition_whose_writing_fails_keeps_what_was_there(tmp_path):
+    lake = Lake(tmp_path)
+    day = date(2026, 6, 1)
+    lake.write("bronze", "t", day, _batches([2])[0])
+    before = lake.partition_file("bronze", "t", day).read_bytes()
+    with pytest.raises(RuntimeError, match="parse failed"):
+        with lake.partition_writer("bronze", "t", day, _batches([1])[0].schema) as writer:
+            writer.write(_batches([7])[0])
+            raise RuntimeError("parse failed")
+    assert lake.partition_file("bronze", "t", day).read_bytes() == before
+    assert list(lake.partition_file("bronze", "t", day).parent.iterdir()) == [lake.partition_file("bronze", "t", day)]
+    with pytest.raises(RuntimeError):  # a partition that did not exist leaves no folder behind
+        with lake.partition_writer("bronze", "t", date(2026, 6, 2), _batches([1])[0].schema):
+            raise RuntimeError("parse failed")
+    assert not lake.partition_file("bronze", "t", date(2026, 6, 2)).parent.exists()

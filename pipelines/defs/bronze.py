@@ -1,12 +1,14 @@
 """Writing one source's ingest of one delivery day to the bronze layer (shared by the wings)."""
 
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 
-from pipelines.lib.ingest import Ingested, ParsedDay
+from pipelines.lib.ingest import Ingested, Sink, Streamed
 from pipelines.lib.lake import Lake
 from pipelines.lib.preview import markdown
 
@@ -25,20 +27,22 @@ def write_bronze(
     return _result(ingested, ingested.records.num_rows, ingested.records, extra, preview)
 
 
-def write_bronze_parsed(
-    lake: Lake, table: str, day: date, parsed: ParsedDay, extra: dict | None = None, preview: list[str] | None = None,
+def write_bronze_streamed(
+    lake: Lake, table: str, day: date, schema: pa.Schema, parse: Callable[[Sink], Streamed],
+    totals: Callable[[Path], dict] | None = None, preview: list[str] | None = None,
 ) -> dg.MaterializeResult:
-    """`write_bronze` for a day parsed into DuckDB session tables (millions of calls): DuckDB
-    writes the records' Parquet file itself, streaming and spilling under its memory limit; only
-    the rejects, the per-file counts and a preview of ten rows pass through Python. The session
-    tables are dropped once written."""
-    lake.write("bronze", f"{table}_files", day, parsed.files)
-    lake.write("bronze", f"{table}_rejects", day, parsed.rejects)
-    lake.write_relation("bronze", table, day, parsed.records)
-    head = parsed.records.limit(10).to_arrow_table()
-    rows = len(parsed.records)
-    parsed.drop()
-    return _result(Ingested(records=head, rejects=parsed.rejects, files=parsed.files), rows, head, extra, preview)
+    """`write_bronze` for a day of millions of calls: `parse` hands the records to a sink batch by
+    batch, which writes them straight into the partition's Parquet file (a day is never held
+    whole, nothing spills). The file takes its name last, after the `_files` and `_rejects`
+    partitions; if parsing fails, none of the three changes. `totals(path)` reads the written
+    file for the metadata (whole numbers)."""
+    with lake.partition_writer("bronze", table, day, schema) as writer:
+        streamed = parse(writer.write)
+        lake.write("bronze", f"{table}_files", day, streamed.files)
+        lake.write("bronze", f"{table}_rejects", day, streamed.rejects)
+    extra = {k: int(v) for k, v in totals(lake.partition_file("bronze", table, day)).items()} if totals else {}
+    ingested = Ingested(records=writer.head, rejects=streamed.rejects, files=streamed.files)
+    return _result(ingested, writer.rows, writer.head, extra, preview)
 
 
 def _result(ingested: Ingested, rows: int, head: pa.Table, extra: dict | None, preview: list[str] | None):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -49,45 +49,30 @@ class Ingested:
         return {c: int(pc.sum(self.files[c]).as_py() or 0) for c in cols} | {"files": self.files.num_rows}
 
 
-@dataclass
-class ParsedDay:
-    """A delivery day of one source parsed into the DuckDB session `con`: `records` stays in
-    DuckDB (a relation over a session table, which spills under the memory limit, so a day of
-    millions of calls never passes through Python); rejects and per-file counts are Arrow."""
+Sink = Callable[[pa.Table], None]  # takes a day's records a batch at a time
 
-    con: duckdb.DuckDBPyConnection
-    records: duckdb.DuckDBPyRelation
+
+@dataclass
+class Streamed:
+    """A delivery day parsed batch by batch with its records handed to a sink as they came (a
+    day of millions of calls is never held whole): what remains is the quarantine and the
+    per-file line counts."""
+
     rejects: pa.Table
     files: pa.Table
-    tables: tuple[str, ...]  # the session tables holding the day
-
-    def drop(self) -> None:
-        """Drop the session tables (after the records were written or fetched)."""
-        for name in self.tables:
-            self.con.execute(f"drop table if exists {name}")
-
-    def fetch(self, schema: pa.Schema) -> Ingested:
-        """The day as Arrow tables, records cast to `schema` in (file, line) order; drops the
-        session tables. Batches were appended in the order the files came, each in file and line
-        order, so the records are sorted only when the files did not come in key order."""
-        try:
-            records = self.records.to_arrow_table().cast(schema)
-            keys = self.files.column("file").to_pylist()
-            if keys != sorted(keys):
-                records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
-        finally:
-            self.drop()
-        return Ingested(records=records, rejects=self.rejects, files=self.files)
 
 
-def append_batch(parts: dict[str, duckdb.DuckDBPyRelation], first: bool) -> None:
-    """Store one batch's relations in the session tables they are named after: created from the
-    first batch, appended to after it (the tables spill to disk under the memory limit)."""
-    for name, relation in parts.items():
-        if first:
-            relation.create(name)
-        else:
-            relation.insert_into(name)
+def collect(parse: Callable[[Sink], Streamed], schema: pa.Schema) -> Ingested:
+    """Run a streaming parse with a sink that keeps every batch: the day as Arrow tables, records
+    cast to `schema` in (file, line) order. Batches come in the order the files came, each in file
+    and line order, so the records are sorted only when the files did not come in key order."""
+    parts: list[pa.Table] = []
+    streamed = parse(parts.append)
+    records = pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
+    keys = streamed.files.column("file").to_pylist()
+    if keys != sorted(keys):
+        records = records.sort_by([("source_file", "ascending"), ("source_line", "ascending")])
+    return Ingested(records=records, rejects=streamed.rejects, files=streamed.files)
 
 
 def rejects_table(rows: list[dict]) -> pa.Table:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -52,16 +55,23 @@ class Lake:
         os.replace(tmp, target)
         return target
 
-    def write_relation(self, layer: str, table: str, day: date, relation) -> Path:
-        """Replace one partition with the rows of a DuckDB relation, atomically, written by DuckDB
-        itself (streamed, spilling under its `memory_limit`; the rows never pass through Python)."""
+    @contextmanager
+    def partition_writer(self, layer: str, table: str, day: date, schema: pa.Schema) -> Iterator[PartitionWriter]:
+        """Replace one partition with rows written a batch at a time (`writer.write(table)`): the
+        file takes its name when the block ends, and is discarded if the block raises."""
         target = self.partition_file(layer, table, day)
         target.parent.mkdir(parents=True, exist_ok=True)
         _sweep(target)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        relation.write_parquet(str(tmp), compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
-        os.replace(tmp, target)
-        return target
+        writer = PartitionWriter(target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp"), schema)
+        try:
+            yield writer
+            writer.close()
+        except BaseException:
+            writer.abort()
+            if not any(target.parent.iterdir()):  # a partition that never existed leaves no folder
+                target.parent.rmdir()
+            raise
+        os.replace(writer.path, target)
 
     def write_if_changed(
         self, layer: str, table: str, day: date, data: pa.Table, ignore: list[str] | None = None
@@ -82,6 +92,65 @@ class Lake:
     def existing_tables(self, layer: str, tables: list[str], day: date) -> list[str]:
         """The partition files of `day` that exist among `tables`."""
         return [str(p) for t in tables if (p := self.partition_file(layer, t, day)).exists()]
+
+
+class PartitionWriter:
+    """A Parquet file written a batch of rows at a time, in bounded memory: rows are cut into row
+    groups of exactly `ROW_GROUP_SIZE` (the last one smaller), and each group is compressed and
+    written by a background thread while the caller prepares the next batch (PyArrow releases
+    the GIL), one group in flight at a time. Rows are cast to `schema`, so every partition has the
+    same column types and nullability whatever its data."""
+
+    HEAD_ROWS = 10
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema = path, schema
+        self.rows = 0
+        self.head = schema.empty_table()  # the first rows, for previews
+        self._writer = pq.ParquetWriter(path, schema, compression=COMPRESSION)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._in_flight: Future | None = None
+
+    def write(self, table: pa.Table) -> None:
+        table = table.cast(self.schema)
+        if self.head.num_rows < self.HEAD_ROWS:
+            self.head = pa.concat_tables([self.head, table.slice(0, self.HEAD_ROWS - self.head.num_rows)])
+        self.rows += table.num_rows
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= ROW_GROUP_SIZE:
+            rows = pa.concat_tables(self._pending)
+            self._submit(rows.slice(0, ROW_GROUP_SIZE))
+            rest = rows.slice(ROW_GROUP_SIZE)
+            self._pending, self._pending_rows = [rest], rest.num_rows
+
+    def close(self) -> None:
+        if self._pending_rows:
+            self._submit(pa.concat_tables(self._pending))
+        self._pending, self._pending_rows = [], 0
+        self._wait()
+        self._pool.shutdown()
+        self._writer.close()
+
+    def abort(self) -> None:
+        self._pending = []
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+            self._writer.close()
+            self.path.unlink(missing_ok=True)
+
+    def _submit(self, group: pa.Table) -> None:
+        self._wait()
+        self._in_flight = self._pool.submit(self._writer.write_table, group.combine_chunks(), ROW_GROUP_SIZE)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
 
 
 def _sweep(target: Path) -> None:

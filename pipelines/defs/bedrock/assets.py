@@ -6,10 +6,11 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.lib.bronze.aws import billing_period_start
+from pipelines.lib import sql
+from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS, billing_period_start
 from pipelines.lib.ingest import Ingested
 
-from ..bronze import write_bronze, write_bronze_parsed
+from ..bronze import write_bronze, write_bronze_streamed
 from ..partitions import daily
 from ..resources import LakeStore, SourceStore, Warehouse, partition_day
 from .cur import data_prefix, listed_keys, manifest_keys, manifest_period, parse_cur_delivery
@@ -35,21 +36,17 @@ def bedrock_invocations(
     day = partition_day(context)
     store = sources.store()
     keys = [key for key in store.list(LOGS_ROOT) if delivery_day(key) == day]
-    logs = [key for key in keys if object_kind(key) == "log"]
+    skipped = [key for key in keys if object_kind(key) != "log"]
+    # read one object at a time, never landed: invocation log objects carry prompt and response bodies
+    objects = (store.read(key, land=False) for key in keys if object_kind(key) == "log")
     con = warehouse.compute()
     try:
-        parsed = parse_invocation_logs_into(
-            # read one object at a time, never landed: invocation log objects carry prompt and response bodies
-            con, (store.read(key, land=False) for key in logs), folder_date=day,
-            skipped=[key for key in keys if object_kind(key) != "log"],
+        return write_bronze_streamed(
+            lake.lake(), "bedrock_invocations", day, BEDROCK_INVOCATIONS,
+            lambda sink: parse_invocation_logs_into(con, objects, sink, folder_date=day, skipped=skipped),
+            lambda path: sql.table(con, "bronze/bedrock_invocations__totals", path=str(path)).to_pylist()[0],
+            INVOCATION_PREVIEW,
         )
-        totals = parsed.records.aggregate(
-            "count(distinct request_id) as distinct_requests, sum(input_tokens) as input_tokens, "
-            "sum(cache_read_tokens) as cache_read_tokens, sum(cache_write_tokens) as cache_write_tokens, "
-            "sum(output_tokens) as output_tokens, count(job_type) as attributed_by_job_type"
-        ).to_arrow_table().to_pylist()[0]
-        extra = {k: int(v or 0) for k, v in totals.items()}
-        return write_bronze_parsed(lake.lake(), "bedrock_invocations", day, parsed, extra, INVOCATION_PREVIEW)
     finally:
         con.close()
 

@@ -1,11 +1,11 @@
 """Parse Bedrock model invocation logs as delivered to S3 (gzipped JSON Lines, or one JSON
 object per file), under `bedrock/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/`.
 
-Pure functions: bytes in, Arrow tables (or DuckDB session tables) out, no Dagster. Lines are split with NumPy and parsed
+Pure functions: bytes in, Arrow tables out, no Dagster. Lines are split with NumPy and parsed
 set-based by DuckDB (`sql/bronze/bedrock_invocations.sql`); Python never loops over lines. The
 objects of a day are parsed a batch at a time (`line_batches`, ~64 MiB of text each): the
-request and response bodies inside the lines never pile up in memory, and the narrow records
-are appended to a DuckDB session table (`parse_invocation_logs_into`), which spills to disk.
+request and response bodies inside the lines never pile up in memory, and the narrow records go
+to a sink batch by batch (`parse_invocation_logs_into`; the asset's sink writes them to Parquet).
 Only named fields are read: the request and response bodies (users' prompts) never reach the
 lake, the rejected rows or any log.
 """
@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, append_batch, rejects_table
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, rejects_table
 from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches, split_lines
 from pipelines.lib.store import SourceFile
 
@@ -34,9 +34,6 @@ MAX_TOKENS_PER_CALL = 50_000_000
 _DELIVERY_DAY = re.compile(r"/BedrockModelInvocationLogs/[^/]+/(\d{4})/(\d{2})/(\d{2})/")
 _SOURCE_FILES = pa.schema([("file", pa.string()), ("sha256", pa.string())])
 
-# The session tables a day's batches are appended to.
-RECORDS, REJECTS, COUNTS = "bedrock_records", "bedrock_rejects", "bedrock_counts"
-TABLES = (RECORDS, REJECTS, COUNTS)
 
 
 def object_kind(key: str) -> str:
@@ -74,23 +71,24 @@ def parse_invocation_logs(
     object ends up as a record, a skipped line (blank, or not an invocation record) or a
     rejected line with its file, line number, reason and a redacted raw text.
     """
-    parsed = parse_invocation_logs_into(con or sql.connect(), files, folder_date=folder_date, skipped=skipped)
-    return parsed.fetch(BEDROCK_INVOCATIONS)
+    con = con or sql.connect()
+    return collect(lambda sink: parse_invocation_logs_into(con, files, sink, folder_date=folder_date, skipped=skipped),
+                   BEDROCK_INVOCATIONS)
 
 
 def parse_invocation_logs_into(
     con: duckdb.DuckDBPyConnection,
     files: Iterable[SourceFile],
+    sink: Sink,
     *,
     folder_date: date,
     skipped: Iterable[str] = (),
-) -> ParsedDay:
-    """`parse_invocation_logs`, with the records left in the session table `bedrock_records` of
-    `con` (batches in the order `files` came, each in file and line order), which spills to disk
-    under the session's memory limit. `files` may be an iterator: objects are read batch by batch."""
-    damaged, meta = [], []
+) -> Streamed:
+    """`parse_invocation_logs`, handing the records to `sink` a batch at a time (each batch in
+    file and line order, batches in the order `files` came); returns the rejects and per-file
+    counts. `files` may be an iterator: objects are read batch by batch."""
+    damaged, meta, rejects, counts = [], [], [], []
     skipped_rows = [_skipped_file(key, None) for key in skipped]
-    _drop_tables(con)
 
     def logs() -> Iterable[SourceFile]:
         for f in files:
@@ -99,7 +97,6 @@ def parse_invocation_logs_into(
             else:
                 yield f
 
-    first = True
     for batch in at_least_one(line_batches(logs(), split=_lines)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         batch_meta = [{"file": f.key, "sha256": f.sha256, "bytes": f.size} for f in batch]
@@ -111,26 +108,17 @@ def parse_invocation_logs_into(
         try:
             sql.run(con, "bronze/bedrock_invocations", folder_date=folder_date,
                     max_tokens_per_call=MAX_TOKENS_PER_CALL)
-            parts = {RECORDS: sql.relation(con, "bronze/bedrock_invocations__records", folder_date=folder_date),
-                     REJECTS: sql.relation(con, "bronze/bedrock_invocations__rejects", source=SOURCE),
-                     COUNTS: sql.relation(con, "bronze/bedrock_invocations__counts")}
-            append_batch(parts, first)
-            first = False
+            sink(sql.table(con, "bronze/bedrock_invocations__records", folder_date=folder_date))
+            rejects.append(sql.table(con, "bronze/bedrock_invocations__rejects", source=SOURCE).cast(REJECTS_SCHEMA))
+            counts.append(sql.table(con, "bronze/bedrock_invocations__counts"))
         finally:
             con.unregister("lines")
             con.unregister("source_files")
             con.execute("drop table if exists parsed_invocations")
 
-    rejects = con.table(REJECTS).to_arrow_table().cast(REJECTS_SCHEMA).sort_by(
-        [("file", "ascending"), ("line", "ascending")])  # few rows
-    rejects = pa.concat_tables([rejects, rejects_table(damaged)])
-    files_table = _file_table(meta, con.table(COUNTS).to_arrow_table(), damaged, skipped_rows)
-    return ParsedDay(con=con, records=con.table(RECORDS), rejects=rejects, files=files_table, tables=TABLES)
-
-
-def _drop_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for name in TABLES:
-        con.execute(f"drop table if exists {name}")
+    rejected = pa.concat_tables(rejects).sort_by([("file", "ascending"), ("line", "ascending")])  # few rows
+    rejected = pa.concat_tables([rejected, rejects_table(damaged)])
+    return Streamed(rejects=rejected, files=_file_table(meta, pa.concat_tables(counts), damaged, skipped_rows))
 
 
 def _lines(key: str, data: bytes) -> pa.Table:

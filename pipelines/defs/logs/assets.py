@@ -3,9 +3,9 @@
 
 import dagster as dg
 
-from pipelines.lib import sql
+from pipelines.lib import bronze, sql
 
-from ..bronze import write_bronze_parsed
+from ..bronze import write_bronze_streamed
 from ..partitions import daily
 from ..resources import LakeStore, SourceStore, Warehouse, partition_day
 from .parse import parse_log_files_into
@@ -14,16 +14,17 @@ PREVIEW = ["ts", "provider", "model", "input_tokens", "output_tokens", "attempt"
 
 
 def _ingest(context, sources: SourceStore, lake: LakeStore, warehouse: Warehouse, log_source: str, table: str):
-    """Parse the day's folder batch by batch into the DuckDB session, then have DuckDB write the
-    records' partition: the day's calls never pass through Python, memory stays bounded."""
+    """Parse the day's folder batch by batch, each batch's records written straight into the
+    partition's Parquet file: the day's calls never pile up in memory."""
     day = partition_day(context)
     con = warehouse.compute()
     try:
-        parsed = parse_log_files_into(con, sources.iter_day_files(f"{log_source}_logs", day), log_source=log_source,
-                                      folder_date=day)
-        totals = sql.table(con, "bronze/model_calls__totals").to_pylist()[0]
-        extra = {k: int(totals[k]) for k in ("usage_unknown_calls", "input_tokens", "output_tokens")}
-        return write_bronze_parsed(lake.lake(), table, day, parsed, extra, PREVIEW)
+        files = sources.iter_day_files(f"{log_source}_logs", day)
+        return write_bronze_streamed(
+            lake.lake(), table, day, bronze.MODEL_CALLS,
+            lambda sink: parse_log_files_into(con, files, sink, log_source=log_source, folder_date=day),
+            lambda path: sql.table(con, "bronze/model_calls__totals", path=str(path)).to_pylist()[0], PREVIEW,
+        )
     finally:
         con.close()
 

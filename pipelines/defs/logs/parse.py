@@ -7,11 +7,10 @@ Dagster. The lines are split with NumPy and parsed set-based by DuckDB (`sql/bro
 unnests the spans, `sql/bronze/model_calls.sql` checks spans and flat lines alike); Python never
 loops over lines or spans.
 
-A day is parsed a batch of whole files at a time (`pipelines.lib.lines.line_batches`): each
-batch's records, rejects and line counts are appended to DuckDB tables of the session, which
-spill to disk under its `memory_limit`, so memory is bounded by a batch, not by the day.
-`parse_log_files_into` leaves the day in those tables (the asset has DuckDB write its Parquet
-file); `parse_log_files` returns it as Arrow tables.
+A day is parsed a batch of whole files at a time (`pipelines.lib.lines.line_batches`), so
+memory is bounded by a batch, not by the day: `parse_log_files_into` hands each batch's records
+to a sink (the asset's sink writes them straight into the partition's Parquet file), and
+`parse_log_files` collects them into Arrow tables.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.lib import bronze, sql
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, ParsedDay, append_batch, rejects_table
+from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, rejects_table
 from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches
 from pipelines.lib.store import SourceFile
 
@@ -32,9 +31,6 @@ MAX_TOKENS_PER_CALL = 50_000_000
 
 LOG_SOURCES = {"app": "app_logs", "worker": "worker_logs"}
 
-# The session tables a day's batches are appended to.
-RECORDS, REJECTS, COUNTS = "model_calls_records", "model_calls_rejects", "model_calls_counts"
-TABLES = (RECORDS, REJECTS, COUNTS)
 
 
 def parse_log_files(
@@ -57,19 +53,19 @@ def parse_log_files(
     (see `sql/bronze/line_counts.sql`), so `records` and `rejected` count lines, and the records
     and rejects tables may hold more rows than that for OTLP files.
     """
-    parsed = parse_log_files_into(con or sql.connect(), files, log_source=log_source, folder_date=folder_date)
-    return parsed.fetch(bronze.MODEL_CALLS)
+    con = con or sql.connect()
+    return collect(lambda sink: parse_log_files_into(con, files, sink, log_source=log_source, folder_date=folder_date),
+                   bronze.MODEL_CALLS)
 
 
 def parse_log_files_into(
-    con: duckdb.DuckDBPyConnection, files: Iterable[SourceFile], *, log_source: str, folder_date: date
-) -> ParsedDay:
-    """`parse_log_files`, with the records left in the session table `model_calls_records` of
-    `con` (in file and line order). `files` may be an iterator: files are read batch by batch."""
+    con: duckdb.DuckDBPyConnection, files: Iterable[SourceFile], sink: Sink, *, log_source: str, folder_date: date
+) -> Streamed:
+    """`parse_log_files`, handing the records to `sink` a batch at a time (each batch in file and
+    line order, batches in the order the files came); returns the rejects and per-file counts.
+    `files` may be an iterator: files are read batch by batch, so memory holds one batch."""
     source = LOG_SOURCES[log_source]
-    damaged, meta = [], []
-    _drop_tables(con)
-    first = True
+    damaged, meta, rejects, counts = [], [], [], []
     for batch in at_least_one(line_batches(files)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         meta += [(f.key, f.sha256, f.size) for f in batch]
@@ -79,28 +75,17 @@ def parse_log_files_into(
         try:
             sql.run(con, "bronze/otlp_spans")
             sql.run(con, "bronze/model_calls", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
-            parts = {RECORDS: sql.relation(con, "bronze/model_calls__records", log_source=log_source,
-                                           folder_date=folder_date),
-                     REJECTS: sql.relation(con, "bronze/rejects", source=source),
-                     COUNTS: sql.relation(con, "bronze/line_counts")}
-            append_batch(parts, first)
-            first = False
+            sink(sql.table(con, "bronze/model_calls__records", log_source=log_source, folder_date=folder_date))
+            rejects.append(sql.table(con, "bronze/rejects", source=source).cast(REJECTS_SCHEMA))
+            counts.append(sql.table(con, "bronze/line_counts"))
         finally:
             con.unregister("lines")
             con.execute("drop table if exists parsed_lines")
             con.execute("drop table if exists otlp_spans")
 
-    rejects = con.table(REJECTS).to_arrow_table().cast(REJECTS_SCHEMA).sort_by([("file", "ascending"),
-                                                                                ("line", "ascending")])  # few rows
-    rejects = pa.concat_tables([rejects, rejects_table(damaged)])
-    counts = con.table(COUNTS).to_arrow_table()
-    return ParsedDay(con=con, records=con.table(RECORDS), rejects=rejects,
-                     files=_file_table(source, meta, counts, damaged), tables=TABLES)
-
-
-def _drop_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for name in TABLES:
-        con.execute(f"drop table if exists {name}")
+    rejected = pa.concat_tables(rejects).sort_by([("file", "ascending"), ("line", "ascending")])  # few rows
+    rejected = pa.concat_tables([rejected, rejects_table(damaged)])
+    return Streamed(rejects=rejected, files=_file_table(source, meta, pa.concat_tables(counts), damaged))
 
 
 def _file_table(source: str, meta: list[tuple[str, str, int]], counts: pa.Table, damaged: list[dict]) -> pa.Table:
