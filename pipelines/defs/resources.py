@@ -14,7 +14,7 @@ from pipelines.lib.store import LocalStore, SourceFile, open_store
 
 from .anthropic.pull import AnthropicAdminAPI
 from .openai.pull import OpenAIAdminAPI
-from .settings import landing_dir, setting
+from .settings import duckdb_temp_dir, landing_dir, setting
 
 
 class SourceStore(dg.ConfigurableResource):
@@ -63,13 +63,18 @@ class Warehouse(dg.ConfigurableResource):
     path: str
     threads: int = 0
     memory_limit: str = ""
+    temp_directory: str = ""
 
     def compute(self) -> duckdb.DuckDBPyConnection:
         """An in-memory session for computing (reads the lake, writes nothing shared)."""
-        return sql.connect(threads=self.threads or None, memory_limit=self.memory_limit or None)
+        return self._connect(":memory:")
 
     def writer(self) -> duckdb.DuckDBPyConnection:
-        return sql.connect(self.path, threads=self.threads or None, memory_limit=self.memory_limit or None)
+        return self._connect(self.path)
+
+    def _connect(self, path: str) -> duckdb.DuckDBPyConnection:
+        return sql.connect(path, threads=self.threads or None, memory_limit=self.memory_limit or None,
+                           temp_directory=self.temp_directory or None)
 
 
 def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -92,6 +97,7 @@ def configured_resources() -> dict:
             path=setting("DARKCOMPUTE_WAREHOUSE"),
             threads=int(setting("DARKCOMPUTE_DUCKDB_THREADS") or 0),
             memory_limit=setting("DARKCOMPUTE_DUCKDB_MEMORY_LIMIT"),
+            temp_directory=duckdb_temp_dir(),
         ),
     }
 

@@ -14,6 +14,7 @@ DEFAULTS = {
     "DARKCOMPUTE_LANDING_DIR": "",  # empty: <DARKCOMPUTE_LAKE_DIR>/landing
     "DARKCOMPUTE_DUCKDB_THREADS": "",
     "DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": "",
+    "DARKCOMPUTE_DUCKDB_TEMP_DIR": "",  # empty: <DARKCOMPUTE_LAKE_DIR>/.duckdb_tmp
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
     # days after the end of a usage day before its invoice is trusted as final, per provider
     "DARKCOMPUTE_SETTLE_DAYS": "openai=1,anthropic=1,aws.bedrock=2",
@@ -35,6 +36,11 @@ def settle_days() -> dict[str, int]:
             raise ValueError(f"DARKCOMPUTE_SETTLE_DAYS: expected provider=days pairs like 'openai=1', got {item!r}")
         out[provider.strip()] = int(days)
     return out
+
+
+def duckdb_temp_dir() -> str:
+    """Where DuckDB spills what exceeds its memory limit (not the working directory's `.tmp`)."""
+    return setting("DARKCOMPUTE_DUCKDB_TEMP_DIR") or str(Path(setting("DARKCOMPUTE_LAKE_DIR")) / ".duckdb_tmp")
 
 
 def landing_dir() -> str:

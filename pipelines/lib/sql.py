@@ -24,14 +24,19 @@ def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.Duck
     return con.execute(text, used) if used else con.execute(text)
 
 
-def connect(path: str | Path = ":memory:", *, threads: int | None = None, memory_limit: str | None = None):
-    """A DuckDB connection in UTC with the project's settings."""
+def connect(path: str | Path = ":memory:", *, threads: int | None = None, memory_limit: str | None = None,
+            temp_directory: str | Path | None = None):
+    """A DuckDB connection in UTC with the project's settings; `temp_directory` is where it
+    spills beyond `memory_limit` (DuckDB's default is `.tmp` in the working directory)."""
     con = duckdb.connect(str(path))
     con.execute("set timezone = 'UTC'")
     if threads:
         con.execute("set threads = $t", {"t": int(threads)})
     if memory_limit:
         con.execute("set memory_limit = $m", {"m": memory_limit})
+    if temp_directory:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)  # DuckDB creates the last level only
+        con.execute("set temp_directory = $d", {"d": str(temp_directory)})
     return con
 
 
