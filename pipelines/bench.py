@@ -30,10 +30,12 @@ LOG_FILE_BYTES = 100 * 1024 * 1024  # shippers rotate log files at about this si
 # Polars' allocator (jemalloc) returns freed pages at once instead of keeping them for ~10 s, so
 # the simulator's peak memory is what it holds, not what it held a moment ago.
 SIMULATE_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+ME = [sys.executable, "-m", "pipelines.bench"]
 
 
 def run_phase(argv: list[str], env: dict | None = None) -> dict:
-    """Run a child process; return its wall seconds, peak RSS in MiB and its stdout."""
+    """Run a child process; return its wall seconds, CPU seconds (user + system, the process
+    tree's), peak RSS in MiB and its stdout."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env={**os.environ, **(env or {})})
@@ -44,7 +46,8 @@ def run_phase(argv: list[str], env: dict | None = None) -> dict:
         err.seek(0)
         if proc.returncode:
             raise RuntimeError(f"{' '.join(map(str, argv[:5]))} ... exited {proc.returncode}:\n{err.read().decode()[-4000:]}")
-        return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024, "stdout": out.read().decode()}
+        return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "peak_rss_mib": usage.ru_maxrss / 1024, "stdout": out.read().decode()}
 
 
 def raw_files(sources: Path, days: list[date]) -> dict[str, list[str]]:
@@ -78,7 +81,7 @@ def floor(sources: Path, out: Path, day: date, threads: int | None, memory_limit
     one call exceed a 2 GiB memory limit (with `union_by_name` too)."""
     from pipelines.lib import sql
 
-    con = sql.connect(threads=threads, memory_limit=memory_limit)
+    con = sql.connect(threads=threads, memory_limit=memory_limit, temp_directory=out / ".duckdb_tmp")
     groups = raw_files(sources, [day - timedelta(days=1), day, day + timedelta(days=1)])
     rows, seconds = {}, {}
     for kind, files in groups.items():
@@ -131,67 +134,79 @@ def peer(lake: Path, day: date, sample: int) -> dict:
 
 
 def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: int | None = None,
-          memory_limit: str | None = "2GiB", seed: int = 11, reuse_world: bool = False) -> dict:
-    """Simulate, then measure the three phases on the same files. Returns the figures.
+          memory_limit: str | None = "2GiB", seed: int = 11, reuse_world: bool = False, runs: int = 1) -> dict:
+    """Simulate once, then measure the three phases on the same files `runs` times. Returns the
+    figures: each measure is the median of the runs, `spread` its min and max, `runs` every run.
 
     `reuse_world` keeps a world `keep/world` already simulated with the same arguments (a large
-    day takes minutes to simulate); its lake, warehouse and floor files are made anew."""
+    day takes minutes to simulate). Every run starts from an empty lake and warehouse."""
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="darkcompute-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     first = BENCH_DAY - timedelta(days=days - 1)
-    me = [sys.executable, "-m", "pipelines.bench"]
-    env = {"DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": memory_limit or "", "DARKCOMPUTE_DUCKDB_THREADS": str(threads or ""),
-           "DAGSTER_HOME": ""}
     figures: dict = {"calls": calls_per_day, "days": days}
-
-    if reuse_world and (root / "world" / "ground_truth.json").exists():
-        shutil.rmtree(root / "lake", ignore_errors=True)
-        for stale in [root / "warehouse.duckdb", *root.glob("floor_*.parquet")]:
-            stale.unlink(missing_ok=True)
-    else:
-        simulated = run_phase(me + ["simulate", str(root / "world"), first.isoformat(), str(days), str(calls_per_day),
-                                    str(seed)], SIMULATE_ENV)
+    if not (reuse_world and (root / "world" / "ground_truth.json").exists()):
+        simulated = run_phase([*ME, "simulate", str(root / "world"), first.isoformat(), str(days),
+                               str(calls_per_day), str(seed)], SIMULATE_ENV)
         figures["seconds_simulate"] = round(simulated["seconds"], 3)
         figures["peak_rss_mib_simulate"] = round(simulated["peak_rss_mib"], 1)
-    sources = root / "world" / "sources"
 
-    # history: every day before the measured one is reconciled first, untimed
-    if days > 1:
-        run_phase([sys.executable, "-m", "pipelines.cli", "reconcile", "--date", first.isoformat(), "--to",
-                   (BENCH_DAY - timedelta(days=1)).isoformat(), "--quiet", "--source", str(sources),
-                   "--lake", str(root / "lake"), "--warehouse", str(root / "warehouse.duckdb")], env)
-
-    timings = root / "timings.json"
-    e2e = run_phase([sys.executable, "-m", "pipelines.cli", "reconcile", "--date", BENCH_DAY.isoformat(), "--quiet",
-                     "--source", str(sources), "--lake", str(root / "lake"),
-                     "--warehouse", str(root / "warehouse.duckdb"), "--timings", str(timings)], env)
-    flo = run_phase(me + ["floor", str(sources), str(root), BENCH_DAY.isoformat(), str(threads or 0),
-                          memory_limit or ""], env)
-    pee = run_phase(me + ["peer", str(root / "lake"), BENCH_DAY.isoformat(), str(PEER_SAMPLE)])
-    peer_figures = json.loads(pee["stdout"])
-
-    per_call = peer_figures["seconds_per_call"]
-    figures.update(
-        seconds_end_to_end=round(e2e["seconds"], 3),
-        seconds_floor=round(flo["seconds"], 3),
-        ratio_to_floor=round(e2e["seconds"] / flo["seconds"], 3),
-        peak_rss_mib=round(e2e["peak_rss_mib"], 1),
-        peak_rss_mib_floor=round(flo["peak_rss_mib"], 1),
-        seconds_per_call_pricing=per_call,
-        seconds_pricing_extrapolated=round(per_call * peer_figures["logged_calls"], 3),
-        speedup_vs_per_call=round(per_call * peer_figures["logged_calls"] / e2e["seconds"], 2),
-        logged_calls=peer_figures["logged_calls"],
-        duckdb_threads=threads or os.cpu_count(),
-        memory_limit_mib=_mib(memory_limit),
-        per_asset_seconds=json.loads(timings.read_text()) if timings.exists() else {},
-        floor=json.loads(flo["stdout"]),
-        kept=str(root) if keep else None,
-    )
+    measured = [measure(root, first, threads, memory_limit) for _ in range(runs)]
+    figures.update({k: v for k, v in measured[-1].items() if not isinstance(v, (int, float))})
+    numbers = [k for k, v in measured[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    figures.update({k: _median([m[k] for m in measured]) for k in numbers})
+    figures["per_asset_seconds"] = {step: _median([m["per_asset_seconds"].get(step, 0.0) for m in measured])
+                                    for step in measured[0]["per_asset_seconds"]}
+    figures["spread"] = {k: [min(m[k] for m in measured), max(m[k] for m in measured)] for k in numbers}
+    figures["runs"] = measured
+    figures["kept"] = str(root) if keep else None
     if keep:
         (root / "figures.json").write_text(json.dumps(figures, indent=1) + "\n")
     else:
         shutil.rmtree(root, ignore_errors=True)
     return figures
+
+
+def measure(root: Path, first: date, threads: int | None, memory_limit: str | None) -> dict:
+    """One run on the world under `root`: the history reconciled (untimed) into an empty lake,
+    then the timed day end to end, the floor and the per-call pricing sample, one after the other."""
+    shutil.rmtree(root / "lake", ignore_errors=True)
+    for stale in [root / "warehouse.duckdb", *root.glob("floor_*.parquet")]:
+        stale.unlink(missing_ok=True)
+    sources, lake, warehouse = root / "world" / "sources", root / "lake", root / "warehouse.duckdb"
+    env = {"DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": memory_limit or "", "DARKCOMPUTE_DUCKDB_THREADS": str(threads or ""),
+           "DAGSTER_HOME": ""}
+    reconcile = [sys.executable, "-m", "pipelines.cli", "reconcile", "--quiet", "--source", str(sources),
+                 "--lake", str(lake), "--warehouse", str(warehouse)]
+    if first < BENCH_DAY:  # history: every day before the measured one, untimed
+        run_phase(reconcile + ["--date", first.isoformat(), "--to", (BENCH_DAY - timedelta(days=1)).isoformat()], env)
+    timings = root / "timings.json"
+    e2e = run_phase(reconcile + ["--date", BENCH_DAY.isoformat(), "--timings", str(timings)], env)
+    flo = run_phase([*ME, "floor", str(sources), str(root), BENCH_DAY.isoformat(), str(threads or 0),
+                     memory_limit or ""], env)
+    peer_figures = json.loads(run_phase([*ME, "peer", str(lake), BENCH_DAY.isoformat(), str(PEER_SAMPLE)])["stdout"])
+    per_call = peer_figures["seconds_per_call"]
+    return {
+        "seconds_end_to_end": round(e2e["seconds"], 3),
+        "seconds_floor": round(flo["seconds"], 3),
+        "ratio_to_floor": round(e2e["seconds"] / flo["seconds"], 3),
+        "peak_rss_mib": round(e2e["peak_rss_mib"], 1),
+        "peak_rss_mib_floor": round(flo["peak_rss_mib"], 1),
+        "cpu_seconds_end_to_end": round(e2e["cpu_seconds"], 3),
+        "cpu_seconds_floor": round(flo["cpu_seconds"], 3),
+        "seconds_per_call_pricing": per_call,
+        "seconds_pricing_extrapolated": round(per_call * peer_figures["logged_calls"], 3),
+        "speedup_vs_per_call": round(per_call * peer_figures["logged_calls"] / e2e["seconds"], 2),
+        "logged_calls": peer_figures["logged_calls"],
+        "duckdb_threads": threads or os.cpu_count(),
+        "memory_limit_mib": _mib(memory_limit),
+        "per_asset_seconds": json.loads(timings.read_text()) if timings.exists() else {},
+        "floor": json.loads(flo["stdout"]),
+    }
+
+
+def _median(values: list):
+    """The median; of an even count, the lower middle one (a value some run measured)."""
+    return sorted(values)[(len(values) - 1) // 2]
 
 
 def _mib(limit: str | None) -> int | None:

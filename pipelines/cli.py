@@ -101,6 +101,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=_positive, help="DuckDB threads (default: all cores)")
     b.add_argument("--memory-limit", default="2GiB", help="DuckDB memory_limit, e.g. 2GiB (default 2GiB)")
     b.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
+    b.add_argument("--runs", type=_positive, default=1,
+                   help="measure the day this many times on one simulated world; medians are reported (default 1)")
+    b.add_argument("--reuse-world", action="store_true",
+                   help="with --keep: measure the world already simulated there instead of simulating anew")
 
     q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt")
     q.add_argument("query", nargs="?", help="one SQL statement")
@@ -272,10 +276,13 @@ def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
 def benchmark(args) -> int:
     from pipelines.bench import bench
 
+    if args.reuse_world and not args.keep:
+        raise SystemExit("darkcompute bench: --reuse-world needs --keep DIR (the folder holding the world)")
     figures = bench(args.calls_per_day, days=args.days, keep=args.keep, threads=args.threads,
-                    memory_limit=args.memory_limit, seed=args.seed)
-    table = Table(title=f"one day of {figures['calls']:,} calls (after {figures['days'] - 1} days of history)",
-                  title_justify="left")
+                    memory_limit=args.memory_limit, seed=args.seed, reuse_world=args.reuse_world, runs=args.runs)
+    runs = len(figures["runs"])
+    table = Table(title=f"one day of {figures['calls']:,} calls (after {figures['days'] - 1} days of history)"
+                        + (f", median of {runs} runs (min-max)" if runs > 1 else ""), title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
     rows = [
@@ -289,8 +296,12 @@ def benchmark(args) -> int:
         ("speed-up vs per-call pricing", figures["speedup_vs_per_call"]),
         ("DuckDB threads / memory limit MiB", f"{figures['duckdb_threads']} / {figures['memory_limit_mib']}"),
     ] + [(f"  step {step}, seconds", value) for step, value in figures["per_asset_seconds"].items()]
+    spread = {"end to end, seconds": "seconds_end_to_end", "DuckDB floor (raw files -> Parquet), seconds": "seconds_floor",
+              "ratio to floor": "ratio_to_floor", "peak RSS end to end, MiB": "peak_rss_mib",
+              "speed-up vs per-call pricing": "speedup_vs_per_call"}
     for name, value in rows:
-        table.add_row(name, str(value))
+        low, high = figures["spread"].get(spread.get(name), [None, None])
+        table.add_row(name, f"{value} ({low}-{high})" if runs > 1 and low is not None else str(value))
     console.print(table)
     keys = ("calls", "seconds_end_to_end", "seconds_floor", "ratio_to_floor", "peak_rss_mib",
             "seconds_per_call_pricing", "speedup_vs_per_call", "duckdb_threads", "memory_limit_mib")

@@ -19,7 +19,8 @@ KEYS = ["calls", "seconds_end_to_end", "seconds_floor", "ratio_to_floor", "peak_
 
 
 def test_bench_prints_the_figures_as_a_final_json_line(tmp_path, capsys):
-    assert main(["bench", "--calls-per-day", "400", "--keep", str(tmp_path / "bench"), "--memory-limit", "1GiB"]) == 0
+    assert main(["bench", "--calls-per-day", "400", "--keep", str(tmp_path / "bench"), "--memory-limit", "1GiB",
+                 "--runs", "2"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     figures = json.loads(last)
     assert list(figures) == KEYS
@@ -28,6 +29,21 @@ def test_bench_prints_the_figures_as_a_final_json_line(tmp_path, capsys):
     # the same files were measured: the floor read the day's logs, the reconciliation published the day
     assert (tmp_path / "bench" / "floor_jsonl_app_logs.parquet").exists()
     assert (tmp_path / "bench" / "warehouse.duckdb").exists()
+    # two runs on one world: the printed figure is the lower median of the two, with both kept
+    kept = json.loads((tmp_path / "bench" / "figures.json").read_text())
+    runs = [r["seconds_end_to_end"] for r in kept["runs"]]
+    assert len(runs) == 2 and figures["seconds_end_to_end"] == min(runs)
+    assert kept["spread"]["seconds_end_to_end"] == [min(runs), max(runs)]
+    assert {r["logged_calls"] for r in kept["runs"]} == {kept["logged_calls"]}  # the same day both times
+
+
+def test_reusing_a_world_needs_the_folder_it_is_in(capsys):
+    try:
+        main(["bench", "--calls-per-day", "400", "--reuse-world"])
+    except SystemExit as exc:
+        assert "--reuse-world needs --keep" in str(exc)
+    else:
+        raise AssertionError("bench --reuse-world without --keep ran")
 
 
 # ---------------------------------------------------------------- the bounded-memory paths bench worlds take
