@@ -33,9 +33,9 @@ logged_cells as (
         billing_account,
         canonical_model,
         min(model) as logged_model,
-        count(*) as logged_calls,
-        count(*) filter (where usage_known) as priced_calls,
-        count(*) filter (where not usage_known) as usage_unknown_calls,
+        sum(calls)::bigint as logged_calls,
+        coalesce(sum(calls) filter (where usage_known), 0)::bigint as priced_calls,
+        coalesce(sum(calls) filter (where not usage_known), 0)::bigint as usage_unknown_calls,
     from int_calls
     group by all
 ),

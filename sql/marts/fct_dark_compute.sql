@@ -29,7 +29,7 @@ job_calls as (
         billing_account,
         canonical_model,
         job_type,
-        count(*) as calls,
+        sum(calls)::bigint as calls,
     from int_calls
     where usage_known
         and spend_class in ('background', 'retry')

@@ -3,6 +3,8 @@
 -- read and cache creation tokens. The log's single cache-write count is split later, per cell.
 -- A call logged twice (an at-least-once shipper, or the app and a worker both logging it) counts
 -- once: the same provider and gen_ai.response.id, or, without an id, the same record content.
+-- The key is hashed to 128 bits (`md5_number`): partitioning millions of calls by a fixed-width
+-- number sorts faster than by the text, and a collision is beyond any realistic volume.
 create or replace temp table stg_model_calls as
 with source as (
     select * from bronze_model_calls
@@ -12,12 +14,12 @@ with source as (
 keyed as (
     select
         *,
-        coalesce(
+        md5_number(provider || '|' || coalesce(
             'id:' || response_id,
             'md5:' || md5(concat_ws('|', ts, model, request_model, input_tokens, output_tokens, cache_read_tokens,
                 cache_creation_tokens, billing_account, attempt, status, request_id, user_id, tenant_id,
                 feature, job_id, job_type, queue, trigger, parent_request_id, operation))
-        ) as call_key,
+        )) as call_key,
     from source
 ),
 
@@ -25,7 +27,7 @@ deduplicated as (
     select * exclude (call_key) from keyed
     -- the worker's line wins over the app's (it knows the job), then the earliest delivery
     qualify row_number() over (
-        partition by provider, call_key
+        partition by call_key
         order by log_source desc, folder_date, source_file, source_line
     ) = 1
 ),
