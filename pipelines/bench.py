@@ -134,7 +134,7 @@ def peer(lake: Path, day: date, sample: int) -> dict:
 
 
 def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: int | None = None,
-          memory_limit: str | None = "2GiB", seed: int = 11, reuse_world: bool = False, runs: int = 1) -> dict:
+          memory_limit: str | None = "1536MiB", seed: int = 11, reuse_world: bool = False, runs: int = 1) -> dict:
     """Simulate once, then measure the three phases on the same files `runs` times. Returns the
     figures: each measure is the median of the runs, `spread` its min and max, `runs` every run.
 

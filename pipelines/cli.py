@@ -99,7 +99,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--days", type=_positive, default=1, help="days of history; the last one is timed (default 1)")
     b.add_argument("--keep", type=Path, help="keep the world, lake and warehouse in this folder")
     b.add_argument("--threads", type=_positive, help="DuckDB threads (default: all cores)")
-    b.add_argument("--memory-limit", default="2GiB", help="DuckDB memory_limit, e.g. 2GiB (default 2GiB)")
+    b.add_argument("--memory-limit", default="1536MiB",
+                   help="DuckDB memory_limit (default 1536MiB: with Python and Dagster beside it, a process under 2 GiB)")
     b.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
     b.add_argument("--runs", type=_positive, default=1,
                    help="measure the day this many times on one simulated world; medians are reported (default 1)")
