@@ -64,7 +64,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     (`app-NN.jsonl.gz`); `max_log_file_bytes` rotates every log file into parts of about that many
     uncompressed bytes (`app-NN-000.jsonl`, ...). With either, the day's lines are rendered and
     written 250,000 at a time (the same lines, in bounded memory), and a day of more than
-    `SHARD_CALLS` calls is generated in shards, each logging into its own files. Deterministic: the same arguments give byte-identical files.
+    `SHARD_CALLS` calls is generated in shards, each logging into its own files (the exports
+    and the truth are made from the shards' summed `world.summarize` rows, so they cover the
+    whole day). Deterministic: the same arguments give byte-identical files.
     An existing `out/sources/` is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
     """
