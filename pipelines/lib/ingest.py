@@ -77,3 +77,37 @@ def collect(parse: Callable[[Sink], Streamed], schema: pa.Schema) -> Ingested:
 
 def rejects_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA)
+
+
+def damaged_rows(source: str, batch: list) -> list[dict]:
+    """A rejected row for each file of a `line_batches` batch whose gzip stream was damaged: the
+    line after the last one read, with why."""
+    return [{"source": source, "file": f.key, "line": f.lines.num_rows + 1, "reason": f.problem, "raw": ""}
+            for f in batch if f.problem]
+
+
+def quarantine(rejects: list[pa.Table], damaged: list[dict]) -> pa.Table:
+    """A day's rejected rows: the parser's, batch by batch, in (file, line) order (few rows), then
+    the damaged streams'."""
+    parsed = pa.concat_tables(rejects).sort_by([("file", "ascending"), ("line", "ascending")])
+    return pa.concat_tables([parsed, rejects_table(damaged)])
+
+
+def file_table(source: str, files: list[tuple[str, str, int]], counts: pa.Table, damaged: list[dict],
+               extra_rows: list[dict] = ()) -> pa.Table:
+    """One `FILES_SCHEMA` row per file read (`(key, sha256, size)`), from the parser's per-file
+    line counts (`counts`, one row per file); a damaged stream adds one rejected line. `extra_rows`
+    (files counted without being read) follow."""
+    by_file = {r["file"]: r for r in counts.to_pylist()}  # one row per file, not per line
+    extra = {d["file"]: 1 for d in damaged}
+    rows = []
+    for key, sha, size in files:
+        c = by_file.get(key, {"lines_read": 0, "records": 0, "skipped": 0, "rejected": 0})
+        rows.append(
+            {
+                "source": source, "file": key, "sha256": sha, "bytes": size,
+                "lines_read": c["lines_read"] + extra.get(key, 0), "records": c["records"],
+                "skipped": c["skipped"], "rejected": c["rejected"] + extra.get(key, 0),
+            }
+        )
+    return pa.Table.from_pylist(rows + list(extra_rows), schema=FILES_SCHEMA)

@@ -23,6 +23,24 @@ def write_files(root: Path, frame: pl.DataFrame, path: str = "path", line: str =
     in frame order. The rows of one path must be contiguous."""
     if frame.height == 0:
         return []
+    runs = _runs(frame, path, line)
+
+    def write(run: tuple[str, memoryview]) -> Path:
+        target, payload = root / run[0], run[1]
+        if target.name.endswith(".gz"):
+            payload = gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(payload)
+        return target
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(write, runs))
+
+
+def _runs(frame: pl.DataFrame, path: str, line: str) -> list[tuple[str, memoryview]]:
+    """Each contiguous run of rows of one `path`, as its name and the bytes of its lines: a
+    zero-copy slice of the Arrow buffer holding all lines (the view keeps the buffer alive).
+    Refuses a frame where one path's rows are not contiguous."""
     text = frame[line].to_arrow()
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     if text.type != pa.large_string():
@@ -34,20 +52,9 @@ def write_files(root: Path, frame: pl.DataFrame, path: str = "path", line: str =
     if groups[path].n_unique() != groups.height:
         raise ValueError("the rows of a file are not contiguous")
     starts = np.cumsum(np.concatenate([[0], groups["n"].to_numpy()]))
-    jobs = [(root / name, int(offsets[lo]), int(offsets[hi]))
-            for name, lo, hi in zip(groups[path].to_list(), starts[:-1], starts[1:])]
-
-    def write(job: tuple[Path, int, int]) -> Path:
-        target, lo, hi = job
-        payload = memoryview(data)[lo:hi] if data is not None else b""
-        if target.name.endswith(".gz"):
-            payload = gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(payload)
-        return target
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(write, jobs))
+    empty = memoryview(b"")
+    return [(name, memoryview(data)[int(offsets[lo]): int(offsets[hi])] if data is not None else empty)
+                  for name, lo, hi in zip(groups[path].to_list(), starts[:-1], starts[1:])]
 
 
 class FileSink:
@@ -67,20 +74,8 @@ class FileSink:
     def append(self, frame: pl.DataFrame, path: str = "path", line: str = "line") -> None:
         if frame.height == 0:
             return
-        text = frame[line].to_arrow()
-        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-        if text.type != pa.large_string():
-            text = text.cast(pa.large_string())
-        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset: text.offset + len(text) + 1]
-        data = text.buffers()[2]
-        groups = frame.select(path).with_columns(run=pl.col(path).rle_id()).group_by("run", maintain_order=True).agg(
-            pl.col(path).first(), n=pl.len())
-        if groups[path].n_unique() != groups.height:
-            raise ValueError("the rows of a file are not contiguous in the chunk")
-        starts = np.cumsum(np.concatenate([[0], groups["n"].to_numpy()]))
-        jobs = [(name, int(offsets[lo]), int(offsets[hi]))
-                for name, lo, hi in zip(groups[path].to_list(), starts[:-1], starts[1:])]
-        for name, _, _ in jobs:
+        runs = _runs(frame, path, line)
+        for name, _ in runs:
             if name not in self.open:
                 target = self.root / name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -89,11 +84,10 @@ class FileSink:
                                    if name.endswith(".gz") else raw), raw
                 self.paths.append(target)
 
-        def write(job: tuple[str, int, int]) -> None:
-            name, lo, hi = job
-            self.open[name][0].write(memoryview(data)[lo:hi] if data is not None else b"")
+        def write(run: tuple[str, memoryview]) -> None:
+            self.open[run[0]][0].write(run[1])
 
-        list(self.pool.map(write, jobs))
+        list(self.pool.map(write, runs))
 
     def close(self) -> list[Path]:
         for stream, raw in self.open.values():

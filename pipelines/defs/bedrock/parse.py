@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, rejects_table
+from pipelines.lib.ingest import REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, damaged_rows, file_table, quarantine
 from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches, split_lines
 from pipelines.lib.store import SourceFile
 
@@ -99,12 +99,11 @@ def parse_invocation_logs_into(
 
     for batch in at_least_one(line_batches(logs(), split=_lines)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
-        batch_meta = [{"file": f.key, "sha256": f.sha256, "bytes": f.size} for f in batch]
-        meta += batch_meta
-        damaged += [{"source": SOURCE, "file": f.key, "line": f.lines.num_rows + 1, "reason": f.problem, "raw": ""}
-                    for f in batch if f.problem]
+        meta += [(f.key, f.sha256, f.size) for f in batch]
+        damaged += damaged_rows(SOURCE, batch)
         con.register("lines", lines)
-        con.register("source_files", pa.Table.from_pylist(batch_meta, schema=_SOURCE_FILES))
+        con.register("source_files", pa.table({"file": [f.key for f in batch], "sha256": [f.sha256 for f in batch]},
+                                              schema=_SOURCE_FILES))
         try:
             sql.run(con, "bronze/bedrock_invocations", folder_date=folder_date,
                     max_tokens_per_call=MAX_TOKENS_PER_CALL)
@@ -116,9 +115,8 @@ def parse_invocation_logs_into(
             con.unregister("source_files")
             con.execute("drop table if exists parsed_invocations")
 
-    rejected = pa.concat_tables(rejects).sort_by([("file", "ascending"), ("line", "ascending")])  # few rows
-    rejected = pa.concat_tables([rejected, rejects_table(damaged)])
-    return Streamed(rejects=rejected, files=_file_table(meta, pa.concat_tables(counts), damaged, skipped_rows))
+    return Streamed(rejects=quarantine(rejects, damaged),
+                    files=file_table(SOURCE, meta, pa.concat_tables(counts), damaged, skipped_rows))
 
 
 def _lines(key: str, data: bytes) -> pa.Table:
@@ -142,19 +140,3 @@ def _lines(key: str, data: bytes) -> pa.Table:
 def _skipped_file(key: str, f: SourceFile | None) -> dict:
     return {"source": SOURCE, "file": key, "sha256": f.sha256 if f else None, "bytes": len(f.data) if f else None,
             "lines_read": 1, "records": 0, "skipped": 1, "rejected": 0}
-
-
-def _file_table(meta: list[dict], counts: pa.Table, damaged: list[dict], skipped_rows: list[dict]) -> pa.Table:
-    by_file = {r["file"]: r for r in counts.to_pylist()}  # one row per file, not per line
-    extra = {d["file"]: 1 for d in damaged}
-    rows = []
-    for m in meta:
-        c = by_file.get(m["file"], {"lines_read": 0, "records": 0, "skipped": 0, "rejected": 0})
-        rows.append(
-            {
-                "source": SOURCE, "file": m["file"], "sha256": m["sha256"], "bytes": m["bytes"],
-                "lines_read": c["lines_read"] + extra.get(m["file"], 0), "records": c["records"],
-                "skipped": c["skipped"], "rejected": c["rejected"] + extra.get(m["file"], 0),
-            }
-        )
-    return pa.Table.from_pylist(rows + skipped_rows, schema=FILES_SCHEMA)

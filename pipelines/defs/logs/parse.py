@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.lib import bronze, sql
-from pipelines.lib.ingest import FILES_SCHEMA, REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, rejects_table
+from pipelines.lib.ingest import REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, damaged_rows, file_table, quarantine
 from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches
 from pipelines.lib.store import SourceFile
 
@@ -69,8 +69,7 @@ def parse_log_files_into(
     for batch in at_least_one(line_batches(files)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         meta += [(f.key, f.sha256, f.size) for f in batch]
-        damaged += [{"source": source, "file": f.key, "line": f.lines.num_rows + 1, "reason": f.problem, "raw": ""}
-                    for f in batch if f.problem]
+        damaged += damaged_rows(source, batch)
         con.register("lines", lines)
         try:
             sql.run(con, "bronze/otlp_spans")
@@ -83,22 +82,5 @@ def parse_log_files_into(
             con.execute("drop table if exists parsed_lines")
             con.execute("drop table if exists otlp_spans")
 
-    rejected = pa.concat_tables(rejects).sort_by([("file", "ascending"), ("line", "ascending")])  # few rows
-    rejected = pa.concat_tables([rejected, rejects_table(damaged)])
-    return Streamed(rejects=rejected, files=_file_table(source, meta, pa.concat_tables(counts), damaged))
-
-
-def _file_table(source: str, meta: list[tuple[str, str, int]], counts: pa.Table, damaged: list[dict]) -> pa.Table:
-    by_file = {r["file"]: r for r in counts.to_pylist()}  # one row per file, not per line
-    extra = {d["file"]: 1 for d in damaged}
-    rows = []
-    for key, sha, size in meta:
-        c = by_file.get(key, {"lines_read": 0, "records": 0, "skipped": 0, "rejected": 0})
-        rows.append(
-            {
-                "source": source, "file": key, "sha256": sha, "bytes": size,
-                "lines_read": c["lines_read"] + extra.get(key, 0), "records": c["records"],
-                "skipped": c["skipped"], "rejected": c["rejected"] + extra.get(key, 0),
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=FILES_SCHEMA)
+    return Streamed(rejects=quarantine(rejects, damaged),
+                    files=file_table(source, meta, pa.concat_tables(counts), damaged))
