@@ -107,14 +107,17 @@ def test_the_documented_record_becomes_one_exact_row():
     assert got.records.schema == BEDROCK_INVOCATIONS
     assert got.records.to_pylist() == [{
         "folder_date": DAY, "usage_date": DAY, "ts": datetime(2026, 11, 2, 12, 0, 3, tzinfo=timezone.utc),
-        "account_id": ACCOUNT, "region": "us-east-1", "request_id": "a1b2c3d4-5678-90ab-cdef-111122223333",
+        # billed in the caller's region; a cross-region profile served it in another
+        "account_id": ACCOUNT, "region": "us-east-1", "inference_region": "us-west-2",
+        "request_id": "a1b2c3d4-5678-90ab-cdef-111122223333",
         "operation": "Converse", "model_id": APP_PROFILE, "identity_arn": WORKER,
         # an application inference profile invoked as modelId is the billing account
         "billing_account": APP_PROFILE,
         "request_metadata": '{"job_type":"summarize","tenant":"acme"}', "job_type": "summarize", "attempt": 1,
         # Claude: inputTokenCount EXCLUDES the cache read and write tokens; kept as logged
         "usage_known": True, "input_tokens": 1500, "cache_read_tokens": 42000, "cache_write_tokens": 3000,
-        "output_tokens": 500,
+        # the body says neither the 1-hour share of the writes, nor the tier, nor a guardrail verdict
+        "cache_write_1h_tokens": None, "output_tokens": 500, "service_tier": None, "guardrail_action": None,
         "source_file": f.key, "source_line": 1, "file_sha256": f.sha256,
     }]
     assert file_counts(got) == {f.key: (1, 1, 0, 0)}
@@ -199,6 +202,7 @@ def test_a_rejected_line_keeps_its_named_fields_only():
         "modelId": SONNET, "identity.arn": WORKER, "requestMetadata": {"job_type": "summarize", "attempt": "0"},
         "input.inputTokenCount": 1500, "input.cacheReadInputTokenCount": 42000,
         "input.cacheWriteInputTokenCount": 3000, "output.outputTokenCount": 500,
+        "inferenceRegion": "us-west-2", "serviceTier": None, "cacheDetails": None, "ephemeral_1h_input_tokens": None,
     }
     cut = '{"timestamp": "2026-11-02T12:00:03Z", "requestId": "r-9", "input": {"inputBodyJson": "' + PROMPT
     truncated = parse(log_file(cut))
@@ -293,13 +297,14 @@ def test_usage_staging_sums_the_days_invocations_per_cell_once_per_request():
     usage_rows = out["stg_bedrock_usage"]
     assert usage_rows.column_names == ["usage_date", "provider", "billing_account", "model", "uncached_input",
                                        "cache_read", "cache_write_5m", "cache_write_1h", "output", "requests",
-                                       "priced_by"]
+                                       "priced_by", "price_tier"]
     assert [tuple(r.values()) for r in usage_rows.to_pylist()] == [
         (DAY, "aws.bedrock", APP_PROFILE, "regional.anthropic.claude-sonnet-4-5-20250929-v1:0",
-         100, 0, 0, 0, 10, 1, "invoice"),
+         100, 0, 0, 0, 10, 1, "invoice", "standard"),
         # req-bg counted once; req-late (next day's prefix) counted on its own day
-        (DAY, "aws.bedrock", WORKER, HAIKU, 800 + 800 + 300 + 50, 0, 0, 0, 200 + 100 + 30 + 5, 4, "invoice"),
-        (DAY, "aws.bedrock", WORKER, SONNET, 1500, 42000, 3000, 0, 500, 1, "invoice"),
+        (DAY, "aws.bedrock", WORKER, HAIKU, 800 + 800 + 300 + 50, 0, 0, 0, 200 + 100 + 30 + 5, 4, "invoice",
+         "standard"),
+        (DAY, "aws.bedrock", WORKER, SONNET, 1500, 42000, 3000, 0, 500, 1, "invoice", "standard"),
     ]
 
 

@@ -474,23 +474,43 @@ def test_cost_staging_keeps_bedrock_lines_of_the_day_as_token_and_non_token():
     out = staging(TOKEN_LINES + OTHER_LINES)
     assert [tuple(r.values()) for r in out["stg_bedrock_costs"]] == [
         (DAY, "aws.bedrock", WORKER, HAIKU, "uncached_input", D("0.004"), "USE1-MP:USE1_InputTokenCount-Units",
-         "token"),
-        (DAY, "aws.bedrock", WORKER, HAIKU, "output", D("0.0075"), "USE1-MP:USE1_OutputTokenCount-Units", "token"),
+         "token", "standard"),
+        (DAY, "aws.bedrock", WORKER, HAIKU, "output", D("0.0075"), "USE1-MP:USE1_OutputTokenCount-Units", "token",
+         "standard"),
         (DAY, "aws.bedrock", WORKER, HAIKU, "cache_read", D("0.0042"), "USE1-MP:USE1_CacheReadInputTokenCount-Units",
-         "token"),
+         "token", "standard"),
         (DAY, "aws.bedrock", APP_PROFILE, "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "cache_write_1h",
-         D("0.006"), "USE1-MP:USE1_CacheWrite1hInputTokenCount_Global-Units", "token"),
+         D("0.006"), "USE1-MP:USE1_CacheWrite1hInputTokenCount_Global-Units", "token", "standard"),
         (DAY, "aws.bedrock", ACCOUNT, "amazon.nova-pro-v1:0", "uncached_input", D("0.0016"),
-         "USE1-NovaPro-input-tokens", "token"),
-        (DAY, "aws.bedrock", ACCOUNT, None, None, D("0.25"), "Tax for product code AmazonBedrock", "non_token"),
-        (DAY, "aws.bedrock", ACCOUNT, None, None, D("-0.1"), "AWS Credit", "non_token"),
+         "USE1-NovaPro-input-tokens", "token", "standard"),
+        (DAY, "aws.bedrock", ACCOUNT, None, None, D("0.25"), "Tax for product code AmazonBedrock", "non_token", None),
+        (DAY, "aws.bedrock", ACCOUNT, None, None, D("-0.1"), "AWS Credit", "non_token", None),
         # usage the parser cannot read as tokens (reserved throughput) is a non-token charge
         (DAY, "aws.bedrock", ACCOUNT, None, None, D("1.5"), "USE1-MP:USE1_Reserved_1Month_InputTPM_Geo-Units",
-         "non_token"),
+         "non_token", None),
     ]
     assert list(out["stg_bedrock_costs"][0]) == ["usage_date", "provider", "billing_account", "model", "token_class",
-                                                 "cost_usd", "line_item", "line_kind"]
+                                                 "cost_usd", "line_item", "line_kind", "price_tier"]
     assert sum(r["cost_usd"] for r in out["stg_bedrock_costs"]) == D("1.6733")
+
+
+def test_cost_staging_names_the_price_tier_of_each_token_line_and_keeps_guardrail_units_non_token():
+    out = staging([
+        line("USE1-MP:USE1_InputTokenCount_Batch-Units", 0.002, amount=4000),
+        line("USE1-MP:USE1_input_tokens_flex-Units", 0.0022, amount=4000),
+        line("USE1-MP:USE1_output_tokens_priority-Units", 0.0275, amount=4000),
+        line("USE1-MP:USE1_output_tokens_global_standard-Units", 0.02, amount=4000),
+        # a guardrail's text units: Bedrock's own product, no token class
+        line("USE1-Guardrail-ContentPolicyUnitsConsumed", 0.15, amount=1, unit="1K text units", resource=None,
+             product_name="Amazon Bedrock"),
+    ])
+    assert [(r["line_item"], r["token_class"], r["line_kind"], r["price_tier"]) for r in out["stg_bedrock_costs"]] == [
+        ("USE1-MP:USE1_InputTokenCount_Batch-Units", "uncached_input", "token", "batch"),
+        ("USE1-MP:USE1_input_tokens_flex-Units", "uncached_input", "token", "flex"),
+        ("USE1-MP:USE1_output_tokens_priority-Units", "output", "token", "priority"),
+        ("USE1-MP:USE1_output_tokens_global_standard-Units", "output", "token", "standard"),
+        ("USE1-Guardrail-ContentPolicyUnitsConsumed", None, "non_token", None),
+    ]
 
 
 def test_cost_staging_keys_application_profile_lines_by_the_profile_like_the_invocation_logs():

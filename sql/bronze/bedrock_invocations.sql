@@ -3,7 +3,12 @@
 -- Input: the registered Arrow table `lines(file, line, raw)`. Each line is parsed once, and only
 -- the named fields are taken: request and response bodies (input.inputBodyJson,
 -- output.outputBodyJson, which hold users' prompts) are never selected, not even for a rejected
--- line, whose `redacted` text keeps the named fields only.
+-- line, whose `redacted` text keeps the named fields only. Of the response body only what bears
+-- on the bill is read, where the record carries it (text delivery on): the service tier served
+-- (`serviceTier.type`, Converse), the guardrail's verdict (`stopReason` "guardrail_intervened",
+-- or InvokeModel's "amazon-bedrock-guardrailAction"), and the 1-hour share of the cache writes
+-- (Converse `usage.cacheDetails[{ttl, inputTokens}]`, or the Anthropic body's
+-- `usage.cache_creation.ephemeral_1h_input_tokens`).
 create or replace temp table parsed_invocations as
 with decoded as (
     select
@@ -31,7 +36,14 @@ extracted as (
             '$.input.cacheReadInputTokenCount',
             '$.input.cacheWriteInputTokenCount',
             '$.output.outputTokenCount',
-            '$.schemaType'
+            '$.schemaType',
+            '$.inferenceRegion',
+            '$.serviceTier',
+            '$.output.outputBodyJson.serviceTier.type',
+            '$.output.outputBodyJson.stopReason',
+            '$.output.outputBodyJson."amazon-bedrock-guardrailAction"',
+            '$.output.outputBodyJson.usage.cacheDetails',
+            '$.output.outputBodyJson.usage.cache_creation.ephemeral_1h_input_tokens'
         ])) as v,
     from decoded
 ),
@@ -53,6 +65,23 @@ fields as (
         nullif(trim(v[6] ->> '$'), '') as model_id,
         nullif(coalesce(v[7] ->> '$', v[8] ->> '$'), '') as identity_arn,
         v[14] ->> '$' as schema_type,
+        ---------- where and how it was served (the region billed is `region`, the caller's)
+        nullif(v[15] ->> '$', '') as inference_region,
+        lower(nullif(trim(coalesce(
+            case when json_type(v[16]) = 'OBJECT' then v[16] ->> '$.type' else v[16] ->> '$' end,
+            v[17] ->> '$'
+        )), '')) as service_tier,
+        case
+            when v[18] ->> '$' = 'guardrail_intervened' then 'INTERVENED'
+            else upper(nullif(trim(v[19] ->> '$'), ''))
+        end as guardrail_action,
+        v[20] as cache_details_json,
+        try(list_sum(list_transform(
+            list_filter(from_json(v[20], '[{"ttl": "VARCHAR", "inputTokens": "BIGINT"}]'), lambda d: d.ttl = '1h'),
+            lambda d: d.inputTokens
+        ))) as cache_details_1h,
+        try(from_json(v[20], '[{"ttl": "VARCHAR", "inputTokens": "BIGINT"}]')) as cache_details,
+        v[21] as cache_1h_json,
         ---------- the caller's requestMetadata map, and the two keys attribution uses
         v[9] as metadata_json,
         nullif(trim(v[9] ->> '$.job_type'), '') as job_type,
@@ -73,6 +102,11 @@ typed as (
         json_type(cache_read_json) as cache_read_type,
         json_type(cache_write_json) as cache_write_type,
         json_type(output_json) as output_type,
+        json_type(cache_1h_json) as cache_1h_type,
+        case
+            when cache_details is not null then coalesce(cache_details_1h, 0)
+            else try_cast(cache_1h_json as bigint)
+        end as cache_write_1h,
         try_cast(timestamp_text as timestamptz) as ts,
         left(ltrim(text, e' \t\r\n'), 1) = '{' as is_object,
         schema_type = 'ModelInvocationLog' or request_id is not null or model_id is not null as looks_like_invocation,
@@ -103,6 +137,14 @@ checked as (
             when cache_write_type not in ('UBIGINT', 'BIGINT', 'NULL')
                 then 'input.cacheWriteInputTokenCount is not an integer'
             when output_type not in ('UBIGINT', 'BIGINT', 'NULL') then 'output.outputTokenCount is not an integer'
+            when cache_details_json is not null and cache_details is null
+                then 'output.outputBodyJson.usage.cacheDetails is not a list of {ttl, inputTokens}'
+            when cache_1h_type not in ('UBIGINT', 'NULL')
+                then 'usage.cache_creation.ephemeral_1h_input_tokens is not a non-negative integer'
+            when cache_write_1h < 0 then 'negative token count'
+            when cache_write_1h > coalesce(try_cast(cache_write_json as hugeint), 0)
+                then '1-hour cache writes (' || cache_write_1h || ') above input.cacheWriteInputTokenCount ('
+                    || coalesce(try_cast(cache_write_json as hugeint), 0) || ')'
             when least(
                     try_cast(input_json as hugeint), try_cast(cache_read_json as hugeint),
                     try_cast(cache_write_json as hugeint), try_cast(output_json as hugeint)
@@ -136,6 +178,7 @@ select
     ts,
     account_id,
     region,
+    inference_region,
     request_id,
     operation,
     model_id,
@@ -146,7 +189,10 @@ select
     try_cast(input_json as bigint) as input_tokens,
     try_cast(cache_read_json as bigint) as cache_read_tokens,
     try_cast(cache_write_json as bigint) as cache_write_tokens,
+    cache_write_1h as cache_write_1h_tokens,
     try_cast(output_json as bigint) as output_tokens,
+    service_tier,
+    guardrail_action,
     ---------- what a rejected line keeps: the named fields, never a body
     case
         when reason is null then null
@@ -154,7 +200,9 @@ select
             'schemaType', v[14], 'timestamp', v[1], 'accountId', v[2], 'region', v[3], 'requestId', v[4],
             'operation', v[5], 'modelId', v[6], 'identity.arn', coalesce(v[7], v[8]), 'requestMetadata', v[9],
             'input.inputTokenCount', v[10], 'input.cacheReadInputTokenCount', v[11],
-            'input.cacheWriteInputTokenCount', v[12], 'output.outputTokenCount', v[13]
+            'input.cacheWriteInputTokenCount', v[12], 'output.outputTokenCount', v[13],
+            'inferenceRegion', v[15], 'serviceTier', coalesce(v[16], v[17]), 'cacheDetails', v[20],
+            'ephemeral_1h_input_tokens', v[21]
         )::varchar
         else json_object(
             'redacted', 'not valid JSON: the line is not kept because it may hold prompt text',

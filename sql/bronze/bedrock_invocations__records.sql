@@ -1,7 +1,11 @@
 -- The accepted invocation records of `parsed_invocations`, in the bronze schema. The billing
 -- account is the application inference profile when the caller invoked one (its ARN is the
 -- modelId), else the caller's principal (else, when the record names none, the account id).
--- Token counts are as logged: inputTokenCount EXCLUDES cache reads and writes.
+-- Token counts are as logged: inputTokenCount EXCLUDES cache reads and writes; the 1-hour cache
+-- writes are part of cache_write_tokens (NULL when the record does not say: then all count as
+-- 5-minute writes). A request a guardrail blocked on input logs zero tokens (the model never ran;
+-- only the guardrail's text units are billed, as non-token CUR lines); one blocked on output
+-- logs, and is billed, the tokens the model used.
 -- Input: `parsed_invocations` and `source_files(file, sha256)`.
 select
     $folder_date::date as folder_date,
@@ -9,6 +13,7 @@ select
     ts,
     account_id,
     region,
+    inference_region,
     request_id,
     operation,
     model_id,
@@ -26,7 +31,10 @@ select
     input_tokens,
     case when input_tokens is not null then coalesce(cache_read_tokens, 0) end as cache_read_tokens,
     case when input_tokens is not null then coalesce(cache_write_tokens, 0) end as cache_write_tokens,
+    case when input_tokens is not null then cache_write_1h_tokens end as cache_write_1h_tokens,
     case when input_tokens is not null then coalesce(output_tokens, 0) end as output_tokens,
+    service_tier,
+    guardrail_action,
     ---------- lineage
     file as source_file,
     line as source_line,

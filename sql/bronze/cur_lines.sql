@@ -2,7 +2,8 @@
 -- ('record' or 'rejected', with a reason). Input: the registered Arrow table `cur_raw` (the file's
 -- columns this parser reads, absent ones as NULL text, plus `source_line`).
 --
--- Money: CUR writes costs as Parquet doubles. The double is the provider's, not ours: it is read
+-- Money: CUR writes costs as Parquet doubles (or, in a CSV export, as text, cast here straight to
+-- DECIMAL). The double is the provider's, not ours: it is read
 -- once, here, as the shortest decimal text that round-trips to it (what AWS meant, e.g. 4.05 and
 -- not 4.04999...), rounded to DECIMAL(38, 12); nothing downstream computes with floats.
 --
@@ -37,7 +38,10 @@ with typed as (
         try_cast(line_item_net_unblended_cost::varchar as decimal(38, 12)) as net_unblended_cost,
         nullif(upper(trim(line_item_currency_code::varchar)), '') as currency,
         case
-            when json_type(to_json(resource_tags)) = 'VARCHAR' then to_json(resource_tags) ->> '$'
+            -- CSV: the map as JSON text, written compact like the Parquet map's
+            when json_type(to_json(resource_tags)) = 'VARCHAR' then coalesce(
+                try(json(to_json(resource_tags) ->> '$'))::varchar, to_json(resource_tags) ->> '$'
+            )
             else to_json(resource_tags)::varchar
         end as resource_tags,
     from cur_raw

@@ -5,6 +5,11 @@
 -- The account follows the invocation logs' rule so that both sides meet in one cell: a line of an
 -- application inference profile belongs to the profile (the logs key such calls by the profile
 -- ARN they were invoked with), even when the CUR also names the caller's IAM principal.
+-- `price_tier` says at which price a token line billed (`batch`, or the usage type's tier:
+-- `flex`, `priority`, `reserved`, ...; else `standard`), as stg_bedrock_usage's. A cross-region
+-- request bills in the caller's region (the usage type's region code); a global profile's lines
+-- carry `_Global` and resolve to the `global.` model, a geographic profile's do not. A guardrail's
+-- text units (`USE1-Guardrail-ContentPolicyUnitsConsumed`, ...) have no token class: non-token.
 create or replace temp table stg_bedrock_costs as
 with source as (
     select * from bronze_cur_lines
@@ -35,5 +40,11 @@ select
     unblended_cost as cost_usd,
     coalesce(usage_type, description) as line_item,
     line_kind,
+    case
+        when line_kind <> 'token' then null
+        when is_batch then 'batch'
+        when usage_tier is null or usage_tier = 'standard' then 'standard'
+        else replace(usage_tier, 'latencyoptimized', 'latency_optimized')
+    end as price_tier,
 from kinds
 order by source_file, source_line

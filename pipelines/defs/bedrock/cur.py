@@ -1,6 +1,6 @@
 """Parse AWS CUR 2.0 (Data Exports) deliveries in their native layout:
 
-    cur/<export>/data/BILLING_PERIOD=YYYY-MM/*.parquet
+    cur/<export>/data/BILLING_PERIOD=YYYY-MM/*.parquet          (or *.csv.gz: AWS offers both formats)
     cur/<export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json
 
 The manifest is written after the data files and lists them (`dataFiles`: S3 URIs of the
@@ -11,10 +11,20 @@ listed file that is missing is a rejected row. Each delivery restates the whole 
 Pure functions, no Dagster. Each data file is read with PyArrow and typed set-based by DuckDB
 (`sql/bronze/cur_lines.sql`); Python only loops over files and over the few distinct product
 names it asks the price catalog about.
+
+A gzipped CSV file (`.csv.gz`, or `.csv`) has the same columns as the Parquet one, every value as
+text: the columns this parser reads are read as strings, never as numbers, so a cost goes from
+its text straight to DECIMAL, and the map columns (`product`, `resource_tags`) are JSON text. The
+same content gives the same bronze rows either way, but for the lineage: a CSV row's
+`source_line` is its line in the file, the header being line 1 (a Parquet row's is its row number).
+A CSV row whose field count differs from the header's is a rejected row with its line number.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import re
 from collections.abc import Iterable
@@ -25,6 +35,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from genai_prices.data_snapshot import get_snapshot
 
@@ -133,15 +144,16 @@ def parse_cur_delivery(
             files_rows.append(_file_row(key, None, 1, 0, 0, 1))
             continue
         try:
-            table = _read_parquet(f)
+            table, malformed = _read_data_file(f)
         except Rejected as exc:
             rejects.append(_reject(key, None, str(exc), ""))
             files_rows.append(_file_row(key, f, 1, 0, 0, 1))
             continue
         got, bad = _parse_file(con, f, table, period)
         records.append(got)
-        line_rejects.append(bad)
-        files_rows.append(_file_row(key, f, table.num_rows, got.num_rows, 0, bad.num_rows))
+        line_rejects.append(pa.concat_tables([rejects_table(malformed), bad]).sort_by("line"))
+        files_rows.append(_file_row(key, f, table.num_rows + len(malformed), got.num_rows, 0,
+                                    bad.num_rows + len(malformed)))
 
     for key in sorted((set(delivered) | set(by_key)) - listed):
         files_rows.append(_file_row(key, by_key.get(key), 1, 0, 1, 0))
@@ -183,6 +195,19 @@ def _store_key(entry: Any, folder: str) -> str | None:
     return "cur/" + folder + name
 
 
+def is_csv(key: str) -> bool:
+    """Whether a data file is CSV (`.csv.gz` or `.csv`), else Parquet."""
+    return key.endswith((".csv.gz", ".csv"))
+
+
+def _read_data_file(f: SourceFile) -> tuple[pa.Table, list[dict]]:
+    """The file's columns this parser reads and `source_line`, and the rejected rows of CSV
+    lines that could not be split into the header's fields (none for Parquet)."""
+    if is_csv(f.key):
+        return _read_csv(f)
+    return _read_parquet(f), []
+
+
 def _read_parquet(f: SourceFile) -> pa.Table:
     """The file's columns this parser reads (absent optional ones as NULL text) and `source_line`."""
     try:
@@ -198,6 +223,65 @@ def _read_parquet(f: SourceFile) -> pa.Table:
         if name not in names:
             table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
     return table.append_column("source_line", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
+
+
+def _gzipped(f: SourceFile) -> bool:
+    return f.key.endswith(".gz") or f.data[:2] == b"\x1f\x8b"
+
+
+def _csv_stream(f: SourceFile) -> pa.NativeFile:
+    return pa.input_stream(pa.py_buffer(f.data), compression="gzip" if _gzipped(f) else None)
+
+
+def _csv_header(f: SourceFile) -> list[str]:
+    """The names on the file's first line (at most 1 MiB is read for it)."""
+    raw = io.BytesIO(f.data)
+    stream = gzip.GzipFile(fileobj=raw) if _gzipped(f) else raw
+    try:
+        first = stream.readline(1 << 20).decode("utf-8-sig")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise Rejected(f"not a readable CSV file: {exc}") from None
+    if not first.strip():
+        raise Rejected("CSV file has no header line")
+    return [name.strip() for name in next(csv.reader([first]))]
+
+
+def _read_csv(f: SourceFile) -> tuple[pa.Table, list[dict]]:
+    """A CUR 2.0 CSV file: the columns this parser reads as text (an empty field is NULL), and
+    one rejected row per line whose field count is not the header's. `source_line` is the line
+    of each row, the header being line 1 (rows are one line each unless a quoted field holds a
+    line break: then the count goes on by rows)."""
+    names = set(_csv_header(f))
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise Rejected("missing CUR 2.0 column(s): " + ", ".join(missing))
+    present = [c for c in COLUMNS if c in names]
+    malformed: list[dict] = []
+
+    def invalid(row) -> str:  # called for malformed lines only
+        malformed.append(_reject(f.key, row.number, f"CSV line has {row.actual_columns} fields, the header "
+                                 f"has {row.expected_columns}", json.dumps({"fields": row.actual_columns})))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            _csv_stream(f),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=invalid, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in present}, include_columns=present,
+                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowException, OSError, EOFError) as exc:
+        raise Rejected(f"not a readable CSV file: {exc}") from None
+    for name in COLUMNS:
+        if name not in names:
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+    table = table.select(list(COLUMNS))
+    numbers = np.arange(2, table.num_rows + len(malformed) + 2, dtype=np.int64)
+    lines = numbers[~np.isin(numbers, np.array([r["line"] for r in malformed], dtype=np.int64))]
+    return table.append_column("source_line", pa.array(lines)), malformed
 
 
 def _parse_file(con: duckdb.DuckDBPyConnection, f: SourceFile, table: pa.Table, period: date):

@@ -18,7 +18,8 @@ BEDROCK_INVOCATIONS = pa.schema(
         ("usage_date", pa.date32()),
         ("ts", TS),
         ("account_id", pa.string()),
-        ("region", pa.string()),
+        ("region", pa.string()),  # the caller's region: the one that bills the request
+        ("inference_region", pa.string()),  # where a cross-region profile served it (absent: `region`)
         ("request_id", pa.string()),
         ("operation", pa.string()),
         ("model_id", pa.string()),
@@ -33,7 +34,10 @@ BEDROCK_INVOCATIONS = pa.schema(
         ("input_tokens", pa.int64()),
         ("cache_read_tokens", pa.int64()),
         ("cache_write_tokens", pa.int64()),  # 5-minute and 1-hour writes combined
+        ("cache_write_1h_tokens", pa.int64()),  # the 1-hour part, when the response body says (else NULL)
         ("output_tokens", pa.int64()),
+        ("service_tier", pa.string()),  # priority, default, flex, reserved: when the record says
+        ("guardrail_action", pa.string()),  # INTERVENED or NONE: when the record says
     ]
     + LINEAGE
 )
