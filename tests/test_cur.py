@@ -9,6 +9,8 @@ delivery's files; it sits at `cur/<export>/metadata/BILLING_PERIOD=YYYY-MM/<expo
 
 from __future__ import annotations
 
+import csv
+import gzip
 import io
 import json
 from datetime import date, datetime, timezone
@@ -344,6 +346,100 @@ def test_optional_columns_may_be_absent():
     got = parse_cur_delivery(manifest("part-00000.parquet"), [SourceFile(key, data)], delivered=[key])
     assert cols(got.records, "line_item_class", "product_name", "token_class", "billing_account", "unblended_cost") == [
         ("usage", None, None, None, D("0.004"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# the same export as gzipped CSV (`.csv.gz`): every value is text; maps are JSON text
+
+CSV_KEY = f"{DATA}/{EXPORT}-00001.csv.gz"
+LINEAGE = ("source_file", "source_line", "file_sha256")
+
+
+def csv_text(rows: list[dict], schema: pa.Schema = CUR_SCHEMA) -> str:
+    """CUR 2.0 rows as AWS's CSV export writes them: a header of the column names, timestamps
+    in ISO 8601 UTC, doubles as their shortest text, maps as JSON objects, NULL as empty."""
+    def text(value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if isinstance(value, list):  # a map column: JSON, as written with spaces
+            return json.dumps(dict(value))
+        return repr(value) if isinstance(value, float) else str(value)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(schema.names)
+    writer.writerows([[text(row.get(name)) for name in schema.names] for row in rows])
+    return buf.getvalue()
+
+
+def ingest_csv(text: str, key: str = CSV_KEY):
+    f = SourceFile(key, gzip.compress(text.encode(), mtime=0))
+    return parse_cur_delivery(manifest(key.rsplit("/", 1)[1]), [f], delivered=[f.key])
+
+
+def test_a_csv_export_gives_the_parquet_exports_bronze_rows():
+    rows = TOKEN_LINES + OTHER_LINES
+    from_parquet, from_csv = ingest(rows), ingest_csv(csv_text(rows))
+    assert from_csv.records.schema == CUR_LINES
+    assert from_csv.rejects.num_rows == 0
+    strip = lambda t: t.drop_columns(list(LINEAGE)).to_pylist()  # noqa: E731
+    assert strip(from_csv.records) == strip(from_parquet.records)
+    # lineage: the CSV row's line in its file (the header is line 1)
+    assert cols(from_csv.records, "source_file", "source_line") == [(CSV_KEY, n) for n in range(2, len(rows) + 2)]
+    assert file_counts(from_csv)[CSV_KEY] == (len(rows), len(rows), 0, 0)
+
+
+def test_csv_money_goes_from_text_to_decimal_exactly():
+    rows = [line("USE1-MP:USE1_OutputTokenCount-Units", 0.0, amount=1) for _ in range(4)]
+    table = list(csv.reader(io.StringIO(csv_text(rows))))
+    cost = CUR_SCHEMA.names.index("line_item_unblended_cost")
+    for i, literal in enumerate(["0.1", "123456789012.345678901234", "1.5E-7", "-0.003"], start=1):
+        table[i][cost] = literal
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(table)
+    got = ingest_csv(buf.getvalue())
+    # no double in between: 0.1 stays 0.1; a value finer than a picodollar is rounded to it
+    assert cols(got.records, "unblended_cost") == [(D("0.1"),), (D("123456789012.345678901234").quantize(D("1e-12")),),
+                                                   (D("0.00000015"),), (D("-0.003"),)]
+
+
+def test_malformed_csv_lines_are_rejected_with_file_and_line():
+    text = csv_text(TOKEN_LINES[:3]).splitlines()
+    text.insert(2, '"Usage","2026-11-02T12:00:00.000Z"')  # line 3: 2 fields
+    text.insert(4, text[3] + ',"one too many"')  # line 5: one field too many
+    text.append("")  # line 7: blank (every column empty: no line item type)
+    text.append(text[1].replace(",0.004,", ",nan,"))  # line 8: a cost that is not a number
+    got = ingest_csv("\n".join(text) + "\n")
+    n = len(CUR_SCHEMA.names)
+    assert cols(got.rejects, "source", "file", "line", "reason") == [
+        ("cur", CSV_KEY, 3, f"CSV line has 2 fields, the header has {n}"),
+        ("cur", CSV_KEY, 5, f"CSV line has {n + 1} fields, the header has {n}"),
+        ("cur", CSV_KEY, 7, "missing line_item_line_item_type"),
+        ("cur", CSV_KEY, 8, "line_item_unblended_cost is missing or not a finite number: nan"),
+    ]
+    # a line that cannot be split keeps no value, only its shape
+    assert cols(got.rejects, "raw")[:2] == [('{"fields": 2}',), ('{"fields": %d}' % (n + 1),)]
+    assert cols(got.records, "source_line", "unblended_cost") == [(2, D("0.004")), (4, D("0.0075")), (6, D("0.0042"))]
+    assert file_counts(got)[CSV_KEY] == (7, 3, 0, 4)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (gzip.compress(b"line_item_line_item_type,line_item_usage_start_date\nUsage,2026-11-02T12:00:00Z\n"),
+         "missing CUR 2.0 column(s): line_item_unblended_cost"),
+        (gzip.compress(b""), "CSV file has no header line"),
+        (b"\x1f\x8b\x08\x00 cut short", "not a readable CSV file"),
+    ],
+)
+def test_an_unreadable_csv_file_is_rejected_whole(body, reason):
+    got = parse_cur_delivery(manifest(CSV_KEY.rsplit("/", 1)[1]), [SourceFile(CSV_KEY, body)], delivered=[CSV_KEY])
+    assert [(r["file"], r["line"], r["reason"][:len(reason)]) for r in got.rejects.to_pylist()] == [
+        (CSV_KEY, None, reason)]
+    assert got.records.num_rows == 0
+    assert file_counts(got)[CSV_KEY] == (1, 0, 0, 1)
 
 
 # ---------------------------------------------------------------------------------------------
