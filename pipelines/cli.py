@@ -80,6 +80,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--providers", default="openai,anthropic,aws.bedrock",
                    help="comma-separated providers (default: openai,anthropic,aws.bedrock)")
     s.add_argument("--otlp-share", type=float, default=0.1, help="share of app-log lines in OTLP/JSON (default 0.1)")
+    s.add_argument("--cur-format", choices=("parquet", "csv"), default="parquet",
+                   help="CUR 2.0 export as Parquet or gzipped CSV (default parquet)")
+    s.add_argument("--cross-region", action="store_true",
+                   help="send half the Bedrock Sonnet calls through the global cross-region profile")
 
     r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split")
     which = r.add_mutually_exclusive_group(required=True)
@@ -128,7 +132,8 @@ def simulate(args) -> int:
         warn(f"--providers: expected some of openai, anthropic, aws.bedrock, got {args.providers!r}")
         return 2
     summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed,
-                  providers=providers, otlp_share=args.otlp_share)
+                  providers=providers, otlp_share=args.otlp_share, cur_format=args.cur_format,
+                  cross_region=args.cross_region)
     console.print(f"wrote {args.out / 'sources'} and {args.out / 'ground_truth.json'}")
     for key, value in summary.items():
         console.print(f"  {key}: {value}")

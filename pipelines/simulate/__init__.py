@@ -28,9 +28,10 @@ import polars as pl
 from . import logs, truth, world
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
+from .cur import FORMATS as CUR_FORMATS
 from .cur import cur_day, period, write_cur
 from .openai import write_openai_day
-from .providers import ANTHROPIC, BEDROCK, OPENAI, PROVIDERS, provider_codes
+from .providers import ANTHROPIC, BEDROCK, OPENAI, PROVIDERS, provider_codes, route_global
 
 __all__ = ["simulate", "PROVIDERS"]
 MIX_STREAM = 0x5EED  # the provider mix draws from its own stream (an OpenAI-only world keeps its bytes)
@@ -54,7 +55,8 @@ def _added_up(non_token: list[dict]) -> list[dict]:
 
 def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed: int = 7, *,
              providers: tuple[str, ...] = PROVIDERS, otlp_share: float = 0.1, deprecated_share: float = 0.02,
-             gzip_app_logs: bool = False, max_log_file_bytes: int | None = None) -> dict:
+             gzip_app_logs: bool = False, max_log_file_bytes: int | None = None, cur_format: str = "parquet",
+             cross_region: bool = False) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -66,7 +68,10 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     written 250,000 at a time (the same lines, in bounded memory), and a day of more than
     `SHARD_CALLS` calls is generated in shards, each logging into its own files (the exports
     and the truth are made from the shards' summed `world.summarize` rows, so they cover the
-    whole day). Deterministic: the same arguments give byte-identical files.
+    whole day). `cur_format` writes the CUR 2.0 export as `parquet` or gzipped `csv` (the same
+    rows). `cross_region` sends half the Bedrock Sonnet calls through the global cross-region
+    profile (`global.anthropic...`, its own list price and `_Global` usage types) instead of the US
+    one. Deterministic: the same arguments give byte-identical files.
     An existing `out/sources/` is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
     """
@@ -76,6 +81,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         raise ValueError("calls_per_day must be at least 1")
     if not (0 <= otlp_share <= 1 and 0 <= deprecated_share <= 1):
         raise ValueError("otlp_share and deprecated_share must be between 0 and 1")
+    if cur_format not in CUR_FORMATS:
+        raise ValueError(f"cur_format must be one of {CUR_FORMATS}, got {cur_format!r}")
     provider_codes(tuple(providers))  # refuses unknown providers
     out = Path(out)
     sources = out / "sources"
@@ -99,6 +106,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             shard_seed = world.shard_seed(seed, s)
             day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
             calls = logs.choose_formats(mix, day_world.calls, otlp_share, deprecated_share)
+            if cross_region:
+                calls = route_global(calls)
             if BEDROCK in providers:
                 files += write_bedrock_day(sources, day, calls, shard_seed)
             if bounded:
@@ -134,7 +143,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             files += logs.write_day_bounded(sources, last, None, None, lines, world.shard_seed(seed, s), **bounded)[0]
         else:
             files += logs.write_log_folder(sources, last, lines)
-    files += write_cur(sources, cur_rows)
+    files += write_cur(sources, cur_rows, cur_format)
 
     (out / "ground_truth.json").write_text(json.dumps({"days": days_truth}, indent=2) + "\n")
     keep = ("provider_requests", "logged_calls", "invoice_usd")

@@ -8,7 +8,9 @@ delivery time (a minute or so after the call), so a few records land in the next
 the last calls of a day in the next day's. Records carry the prompt and the response in
 `input.inputBodyJson` / `output.outputBodyJson` (fake texts starting with `PROMPT_MARKER` /
 `RESPONSE_MARKER`); one record a day has its input body offloaded to a `/data/` object instead.
-`input.inputTokenCount` is the uncached input (cache reads and writes excluded). A
+`input.inputTokenCount` is the uncached input (cache reads and writes excluded). `region` is the
+caller's (us-east-1, the region that bills); a share of the requests carry the `inferenceRegion`
+a cross-region profile served them in (US regions for `us.` profiles, any for `global.`). A
 permission-check object sits beside the logs. Records are built column-wise by Polars.
 """
 
@@ -35,6 +37,7 @@ RESPONSE_MARKER = "darkcompute-simulated-response"
 WINDOW_MS = 10 * 60_000
 DELAY_MS = (20_000, 60_000, 15 * 60_000)  # minimum, mean extra (exponential), cap
 INFERENCE_REGIONS = ("us-west-2", "us-east-2")  # cross-region profiles: where some requests ran
+GLOBAL_INFERENCE_REGIONS = ("eu-west-1", "ap-northeast-1")  # a global profile's, anywhere
 
 
 def write_bedrock_day(sources: Path, day: date, calls: pl.DataFrame, seed: int) -> list[Path]:
@@ -115,9 +118,12 @@ def _metadata() -> pl.Expr:
 def record() -> pl.Expr:
     """One invocation log record and its newline, section 3a's schema."""
     uncached = pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")
-    region = pl.when(pl.col("inference_region") >= 0).then(
-        pl.lit('"inferenceRegion":"') + pl.col("inference_region").replace_strict(
-            dict(enumerate(INFERENCE_REGIONS)), default=None, return_dtype=pl.String) + pl.lit('",'))
+    regions = pl.when(pl.col("model").str.starts_with("global.")).then(
+        pl.col("inference_region").replace_strict(dict(enumerate(GLOBAL_INFERENCE_REGIONS)), default=None,
+                                                  return_dtype=pl.String)
+    ).otherwise(pl.col("inference_region").replace_strict(dict(enumerate(INFERENCE_REGIONS)), default=None,
+                                                          return_dtype=pl.String))
+    region = pl.when(pl.col("inference_region") >= 0).then(pl.lit('"inferenceRegion":"') + regions + pl.lit('",'))
     body = pl.when(pl.col("offloaded")).then(
         pl.lit(f'"inputBodyS3Path":"{SOURCE_BUCKET}/') + pl.col("data_path") + pl.lit('"')
     ).otherwise(pl.lit('"inputBodyJson":') + _input_body())

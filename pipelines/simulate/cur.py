@@ -1,12 +1,16 @@
 """AWS CUR 2.0 (Data Exports) for the Bedrock calls: the invoice side of Bedrock.
 
     cur/darkcompute-cur/data/BILLING_PERIOD=YYYY-MM/part-00000.parquet
+        (or, as a CSV export, .../darkcompute-cur-00001.csv.gz)
     cur/darkcompute-cur/metadata/BILLING_PERIOD=YYYY-MM/darkcompute-cur-Manifest.json
 
-One Parquet file per billing period, covering every simulated day of it, in CUR 2.0 column names
+One data file per billing period, covering every simulated day of it, in CUR 2.0 column names
 (section 3b of the formats reference). Per hour, IAM principal, inference profile and token class
-one `Usage` line with a Marketplace usage type (`USE1-MP:USE1_InputTokenCount-Units`, ...);
-per day one `Tax` and one (negative) `Credit` line. Conventions:
+one `Usage` line with a Marketplace usage type (`USE1-MP:USE1_InputTokenCount-Units`, ...; a
+global cross-region profile's carry `_Global`, `USE1-MP:USE1_InputTokenCount_Global-Units`: the
+caller's region bills, whichever region served); per day one `Tax` and one (negative) `Credit`
+line. The CSV export holds the same rows as text: timestamps in ISO 8601 UTC, doubles as their
+shortest text, the map columns as JSON objects, NULL as an empty field. Conventions:
 
 - `pricing_unit` is `Units` and `line_item_usage_amount` is a token count (a whole number, exact
   in a double); `line_item_unblended_rate` is the catalog's rate per token, as a string;
@@ -23,19 +27,23 @@ per day one `Tax` and one (negative) `Credit` line. Conventions:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .bedrock import SOURCE_BUCKET
 from .pricing import CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, cost, rates
-from .providers import AWS_ACCOUNT, AWS_REGION, BEDROCK, BEDROCK_HAIKU, BEDROCK_SONNET
+from .providers import AWS_ACCOUNT, AWS_REGION, BEDROCK, BEDROCK_HAIKU, BEDROCK_SONNET, BEDROCK_SONNET_GLOBAL
 from .truth import class_tokens
 from .world import DAY_MS, HOUR_MS, day_start_ms
 
@@ -48,7 +56,9 @@ USAGE_TYPES = {
     OUTPUT: "USE1-MP:USE1_OutputTokenCount-Units",
 }
 PRODUCT_NAMES = {BEDROCK_HAIKU: "Claude Haiku 4.5 (Amazon Bedrock Edition)",
-                 BEDROCK_SONNET: "Claude Sonnet 4.5 (Amazon Bedrock Edition)"}
+                 BEDROCK_SONNET: "Claude Sonnet 4.5 (Amazon Bedrock Edition)",
+                 BEDROCK_SONNET_GLOBAL: "Claude Sonnet 4.5 (Amazon Bedrock Edition)"}
+FORMATS = ("parquet", "csv")
 TAX_RATE, CREDIT_RATE = Decimal("0.06"), Decimal("0.04")  # of the day's Bedrock token cost, to the cent
 MAX_LINE_USD = Decimal(1000)
 PROFILE_ARN = f"arn:aws:bedrock:{AWS_REGION}:{AWS_ACCOUNT}:inference-profile/"  # + the system profile id
@@ -116,6 +126,8 @@ def cur_day(day: date, calls: pl.DataFrame) -> tuple[list[dict], list[CostLine]]
     for r in hourly.iter_rows(named=True):  # one row per hour, principal and model
         start = _utc(t0 + r["hour"] * HOUR_MS)
         for token_class, usage_type in USAGE_TYPES.items():
+            if r["model"].startswith("global."):
+                usage_type = usage_type.replace("-Units", "_Global-Units")
             tokens = int(r[token_class])
             if tokens <= 0:
                 continue
@@ -189,22 +201,29 @@ def _row(day: date, start: datetime, end: datetime, kind: str, amount: Decimal, 
     }
 
 
-def data_key(billing_period: str) -> str:
-    return f"cur/{EXPORT}/data/BILLING_PERIOD={billing_period}/part-00000.parquet"
+def data_key(billing_period: str, fmt: str = "parquet") -> str:
+    folder = f"cur/{EXPORT}/data/BILLING_PERIOD={billing_period}"
+    return f"{folder}/part-00000.parquet" if fmt == "parquet" else f"{folder}/{EXPORT}-00001.csv.gz"
 
 
 def manifest_key(billing_period: str) -> str:
     return f"cur/{EXPORT}/metadata/BILLING_PERIOD={billing_period}/{EXPORT}-Manifest.json"
 
 
-def write_cur(sources: Path, rows_by_period: dict[str, list[dict]]) -> list[Path]:
-    """Write each billing period's data file, then its manifest (which lists it)."""
+def write_cur(sources: Path, rows_by_period: dict[str, list[dict]], fmt: str = "parquet") -> list[Path]:
+    """Write each billing period's data file (Parquet, or gzipped CSV), then its manifest (which
+    lists it)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"CUR format must be one of {FORMATS}, got {fmt!r}")
     files = []
     for billing_period, rows in sorted(rows_by_period.items()):
-        data = sources / data_key(billing_period)
+        data = sources / data_key(billing_period, fmt)
         data.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist(rows, schema=SCHEMA)
-        pq.write_table(table, data, compression="snappy")
+        if fmt == "parquet":
+            pq.write_table(table, data, compression="snappy")
+        else:
+            data.write_bytes(csv_gz(table))
         digest = hashlib.sha256(data.read_bytes()).hexdigest()
         start = datetime.strptime(billing_period + "-01", "%Y-%m-%d")
         p_start, p_end = _month_bounds(start.date())
@@ -214,7 +233,7 @@ def write_cur(sources: Path, rows_by_period: dict[str, list[dict]]) -> list[Path
             "exportArn": f"arn:aws:bcm-data-exports:us-east-1:{AWS_ACCOUNT}:export/{EXPORT}-6a2f7b41",
             "exportName": EXPORT,
             "billingPeriod": {"start": f"{p_start:%Y-%m-%dT%H:%M:%S}.000Z", "end": f"{p_end:%Y-%m-%dT%H:%M:%S}.000Z"},
-            "dataFiles": [f"{SOURCE_BUCKET}/{data_key(billing_period)}"],
+            "dataFiles": [f"{SOURCE_BUCKET}/{data_key(billing_period, fmt)}"],
             "columns": columns,
             "queryStatement": "SELECT " + ", ".join(f.name for f in SCHEMA) + " FROM COST_AND_USAGE_REPORT",
             "tableConfigurations": {"COST_AND_USAGE_REPORT": {
@@ -226,6 +245,30 @@ def write_cur(sources: Path, rows_by_period: dict[str, list[dict]]) -> list[Path
         path.write_text(json.dumps(manifest, indent=2) + "\n")
         files += [data, path]
     return files
+
+
+def csv_gz(table: pa.Table) -> bytes:
+    """A CUR table as AWS's gzipped CSV export writes it: every column as text (timestamps
+    `2026-11-02T12:00:00.000Z`, doubles as the shortest text that reads back to them, maps as
+    JSON objects), NULL as an empty field; set-based (DuckDB renders the text)."""
+    con = duckdb.connect()
+    try:
+        con.register("cur", table)
+        exprs = []
+        for field in table.schema:
+            name = f'"{field.name}"'
+            if pa.types.is_timestamp(field.type):
+                exprs.append(f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%gZ') as {name}")
+            elif pa.types.is_map(field.type):
+                exprs.append(f"to_json({name})::varchar as {name}")
+            else:
+                exprs.append(f"{name}::varchar as {name}")
+        text = con.sql("select " + ", ".join(exprs) + " from cur").to_arrow_table()
+    finally:
+        con.close()
+    buf = io.BytesIO()
+    pacsv.write_csv(text, buf, pacsv.WriteOptions(quoting_style="needed"))
+    return gzip.compress(buf.getvalue(), mtime=0)
 
 
 def _type_name(t: pa.DataType) -> str:

@@ -49,6 +49,10 @@ HAIKU = ("claude-haiku-4-5-20251001", "claude-haiku-4-5")
 SONNET = ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5")
 BEDROCK_HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 BEDROCK_SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+# The global cross-region profile of the same model: routed to any commercial region, billed in
+# the caller's region at its own (lower) list price, so its calls form cells of their own.
+BEDROCK_SONNET_GLOBAL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+GLOBAL_PROFILE_HEX = tuple("01234567")  # cross-region worlds: Sonnet requests whose id ends so go global
 MODEL_NAMES = {
     OPENAI: {i: (m.dated, m.alias) for i, m in enumerate(MODELS)},
     ANTHROPIC: {MINI: HAIKU, GPT4O: SONNET, MINI41: SONNET},
@@ -175,6 +179,18 @@ def _cache_writes(mix: np.random.Generator, frame: pl.DataFrame) -> pl.DataFrame
             pl.lit("priority")).otherwise(pl.lit("standard")), pl.lit(None, dtype=pl.String)),
         cache_ttl=pl.when(pl.col("cache_write_tokens") > 0).then(
             pl.when(one_hour).then(pl.lit("1h")).otherwise(pl.lit("5m"))),
+    )
+
+
+def route_global(calls: pl.DataFrame) -> pl.DataFrame:
+    """A cross-region world: half the Bedrock Sonnet calls (by the last hex digit of their
+    request id) go through the global profile instead of the US one, in the same accounts; the
+    logs name the profile they called, as the invocation logs do."""
+    to_global = ((pl.col("provider") == BEDROCK) & (pl.col("model") == BEDROCK_SONNET)
+                 & pl.col("response_id").str.slice(-1).is_in(GLOBAL_PROFILE_HEX))
+    return calls.with_columns(
+        model=pl.when(to_global).then(pl.lit(BEDROCK_SONNET_GLOBAL)).otherwise(pl.col("model")),
+        request_model=pl.when(to_global).then(pl.lit(BEDROCK_SONNET_GLOBAL)).otherwise(pl.col("request_model")),
     )
 
 
