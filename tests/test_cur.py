@@ -388,7 +388,8 @@ def test_a_csv_export_gives_the_parquet_exports_bronze_rows():
     assert strip(from_csv.records) == strip(from_parquet.records)
     # lineage: the CSV row's line in its file (the header is line 1)
     assert cols(from_csv.records, "source_file", "source_line") == [(CSV_KEY, n) for n in range(2, len(rows) + 2)]
-    assert file_counts(from_csv)[CSV_KEY] == (len(rows), len(rows), 0, 0)
+    # lines read: the header (skipped) and the rows
+    assert file_counts(from_csv)[CSV_KEY] == (len(rows) + 1, len(rows), 1, 0)
 
 
 def test_csv_money_goes_from_text_to_decimal_exactly():
@@ -422,7 +423,7 @@ def test_malformed_csv_lines_are_rejected_with_file_and_line():
     # a line that cannot be split keeps no value, only its shape
     assert cols(got.rejects, "raw")[:2] == [('{"fields": 2}',), ('{"fields": %d}' % (n + 1),)]
     assert cols(got.records, "source_line", "unblended_cost") == [(2, D("0.004")), (4, D("0.0075")), (6, D("0.0042"))]
-    assert file_counts(got)[CSV_KEY] == (7, 3, 0, 4)
+    assert file_counts(got)[CSV_KEY] == (8, 3, 1, 4)
 
 
 @pytest.mark.parametrize(
@@ -430,7 +431,7 @@ def test_malformed_csv_lines_are_rejected_with_file_and_line():
     [
         (gzip.compress(b"line_item_line_item_type,line_item_usage_start_date\nUsage,2026-11-02T12:00:00Z\n"),
          "missing CUR 2.0 column(s): line_item_unblended_cost"),
-        (gzip.compress(b""), "CSV file has no header line"),
+        (gzip.compress(b""), "not a readable CSV file: Empty CSV file"),
         (b"\x1f\x8b\x08\x00 cut short", "not a readable CSV file"),
     ],
 )

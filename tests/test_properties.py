@@ -21,6 +21,7 @@ negative number, inserts garbage or random unicode, truncates, or duplicates a l
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
@@ -631,6 +632,57 @@ def test_cur_deliveries_keep_their_invariants(data, manifest, junk):
         assert r["unblended_cost"] is None or isinstance(r["unblended_cost"], Decimal), r
     if manifest == "valid":
         assert {r["file"]: r["rejected"] for r in got.files.to_pylist()}[f"{CUR_DATA}/part-00001.parquet"] == 1
+
+
+def cur_csv(rows: list[dict]) -> str:
+    """CUR rows as the CSV export writes them (ISO timestamps, shortest double text, JSON maps)."""
+    def text(v) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, datetime):
+            return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return json.dumps(dict(v)) if isinstance(v, list) else repr(v) if isinstance(v, float) else str(v)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CUR_SCHEMA.names)
+    writer.writerows([[text(r[n]) for n in CUR_SCHEMA.names] for r in rows])
+    return buf.getvalue()
+
+
+@st.composite
+def cur_csv_data(draw) -> bytes:
+    """A valid gzipped CSV CUR file with lines replaced, inserted or cut short, or bytes."""
+    op = draw(st.sampled_from(["lines", "cut", "bytes", "valid"]))
+    if op == "bytes":
+        return draw(st.binary(max_size=300))
+    lines = cur_csv(cur_rows()).splitlines()
+    if op == "lines":
+        for _ in range(draw(st.integers(1, 3))):
+            at = draw(st.integers(0, len(lines)))
+            junk = draw(st.text(alphabet=st.sampled_from(list(',"\n\r ab1.e-') + ["\u00e9"]), max_size=60))
+            if draw(st.booleans()) and at < len(lines):
+                lines[at] = junk
+            else:
+                lines.insert(at, junk)
+    body = ("\n".join(lines) + "\n").encode()
+    if op == "cut":
+        body = body[:draw(st.integers(0, len(body)))]
+    return gzip.compress(body, mtime=0)
+
+
+@FAST
+@given(data=cur_csv_data())
+def test_cur_csv_deliveries_keep_their_invariants(data):
+    name = "darkcompute-cur-00001.csv.gz"
+    manifest_file = SourceFile(CUR_MANIFEST, cur_manifest(name))
+    files = [SourceFile(f"{CUR_DATA}/{name}", data)]
+    got = parse_cur_delivery(manifest_file, files, delivered=[f.key for f in files])
+    records = check_common(got, [manifest_file, *files], CUR_LINES, one_row_per_result)
+    for r in records:
+        assert r["usage_date"] is not None and r["line_item_type"], r
+        assert isinstance(r["unblended_cost"], Decimal), r
+        assert 2 <= r["source_line"] <= got.files["lines_read"][1].as_py(), r
 
 
 def test_a_cur_product_column_of_plain_text_is_read_not_a_crash():

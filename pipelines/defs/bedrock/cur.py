@@ -22,9 +22,6 @@ A CSV row whose field count differs from the header's is a rejected row with its
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 import re
 from collections.abc import Iterable
@@ -144,7 +141,7 @@ def parse_cur_delivery(
             files_rows.append(_file_row(key, None, 1, 0, 0, 1))
             continue
         try:
-            table, malformed = _read_data_file(f)
+            table, malformed, header = _read_data_file(f)
         except Rejected as exc:
             rejects.append(_reject(key, None, str(exc), ""))
             files_rows.append(_file_row(key, f, 1, 0, 0, 1))
@@ -152,7 +149,7 @@ def parse_cur_delivery(
         got, bad = _parse_file(con, f, table, period)
         records.append(got)
         line_rejects.append(pa.concat_tables([rejects_table(malformed), bad]).sort_by("line"))
-        files_rows.append(_file_row(key, f, table.num_rows + len(malformed), got.num_rows, 0,
+        files_rows.append(_file_row(key, f, header + table.num_rows + len(malformed), got.num_rows, header,
                                     bad.num_rows + len(malformed)))
 
     for key in sorted((set(delivered) | set(by_key)) - listed):
@@ -200,12 +197,13 @@ def is_csv(key: str) -> bool:
     return key.endswith((".csv.gz", ".csv"))
 
 
-def _read_data_file(f: SourceFile) -> tuple[pa.Table, list[dict]]:
-    """The file's columns this parser reads and `source_line`, and the rejected rows of CSV
-    lines that could not be split into the header's fields (none for Parquet)."""
+def _read_data_file(f: SourceFile) -> tuple[pa.Table, list[dict], int]:
+    """The file's columns this parser reads and `source_line`, the rejected rows of CSV lines
+    that could not be split into the header's fields (none for Parquet), and the header lines
+    (a CSV file's first line is read and skipped: its lines read are the header and the rows)."""
     if is_csv(f.key):
-        return _read_csv(f)
-    return _read_parquet(f), []
+        return *_read_csv(f), 1
+    return _read_parquet(f), [], 0
 
 
 def _read_parquet(f: SourceFile) -> pa.Table:
@@ -234,16 +232,17 @@ def _csv_stream(f: SourceFile) -> pa.NativeFile:
 
 
 def _csv_header(f: SourceFile) -> list[str]:
-    """The names on the file's first line (at most 1 MiB is read for it)."""
-    raw = io.BytesIO(f.data)
-    stream = gzip.GzipFile(fileobj=raw) if _gzipped(f) else raw
+    """The column names of a CSV file's header, as PyArrow's reader splits it (only the first
+    block is read)."""
     try:
-        first = stream.readline(1 << 20).decode("utf-8-sig")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        reader = pacsv.open_csv(_csv_stream(f), read_options=pacsv.ReadOptions(use_threads=False),
+                                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"))
+    except (pa.ArrowException, OSError, EOFError) as exc:
         raise Rejected(f"not a readable CSV file: {exc}") from None
-    if not first.strip():
-        raise Rejected("CSV file has no header line")
-    return [name.strip() for name in next(csv.reader([first]))]
+    try:
+        return reader.schema.names
+    finally:
+        reader.close()
 
 
 def _read_csv(f: SourceFile) -> tuple[pa.Table, list[dict]]:
@@ -269,16 +268,13 @@ def _read_csv(f: SourceFile) -> tuple[pa.Table, list[dict]]:
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(invalid_row_handler=invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in present}, include_columns=present,
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+                column_types={c: pa.string() for c in present}, include_columns=present, null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=True,
             ),
         )
     except (pa.ArrowException, OSError, EOFError) as exc:
         raise Rejected(f"not a readable CSV file: {exc}") from None
-    for name in COLUMNS:
-        if name not in names:
-            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
-    table = table.select(list(COLUMNS))
+    table = pa.table({c: table[c] if c in names else pa.nulls(table.num_rows, pa.string()) for c in COLUMNS})
     numbers = np.arange(2, table.num_rows + len(malformed) + 2, dtype=np.int64)
     lines = numbers[~np.isin(numbers, np.array([r["line"] for r in malformed], dtype=np.int64))]
     return table.append_column("source_line", pa.array(lines)), malformed
