@@ -386,7 +386,7 @@ def test_no_prompt_text_reaches_the_lake_a_rejected_row_or_staging(tmp_path):
 def test_the_asset_ingests_the_objects_of_its_delivery_day(tmp_path):
     sources = tmp_path / "sources"
     objects = {
-        f"{prefix()}/a1.json.gz": jsonl_gz(record("r-1"), record("r-2")),
+        f"{prefix()}/a1.json.gz": jsonl_gz(record("r-1"), record("r-2", inferenceRegion=None)),
         f"{prefix(hour=23)}/a2.json.gz": jsonl_gz(record("r-3")),
         f"{prefix()}/data/r-1_input.json.gz": gzip.compress(PROMPT.encode()),
         f"{prefix(date(2026, 11, 3), 0)}/b1.json.gz": jsonl_gz(record("r-4", timestamp="2026-11-03T00:00:01Z")),
@@ -409,3 +409,6 @@ def test_the_asset_ingests_the_objects_of_its_delivery_day(tmp_path):
     meta = result.asset_materializations_for_node("bedrock_invocations")[0].metadata
     assert (meta["records"].value, meta["skipped_lines"].value, meta["input_tokens"].value,
             meta["cache_read_tokens"].value) == (3, 1, 4500, 126000)
+    # r-1 and r-3 were served in us-west-2, not the caller's us-east-1; no guardrail intervened
+    assert (meta["served_in_another_region"].value, meta["guardrail_interventions"].value,
+            meta["cache_write_1h_tokens"].value) == (2, 0, 0)
