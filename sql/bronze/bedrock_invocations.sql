@@ -76,11 +76,9 @@ fields as (
             else upper(nullif(trim(v[19] ->> '$'), ''))
         end as guardrail_action,
         v[20] as cache_details_json,
-        try(list_sum(list_transform(
-            list_filter(from_json(v[20], '[{"ttl": "VARCHAR", "inputTokens": "BIGINT"}]'), lambda d: d.ttl = '1h'),
-            lambda d: d.inputTokens
-        ))) as cache_details_1h,
-        try(from_json(v[20], '[{"ttl": "VARCHAR", "inputTokens": "BIGINT"}]')) as cache_details,
+        case
+            when v[20] is not null then try(from_json(v[20], '[{"ttl": "VARCHAR", "inputTokens": "BIGINT"}]'))
+        end as cache_details,
         v[21] as cache_1h_json,
         ---------- the caller's requestMetadata map, and the two keys attribution uses
         v[9] as metadata_json,
@@ -104,7 +102,9 @@ typed as (
         json_type(output_json) as output_type,
         json_type(cache_1h_json) as cache_1h_type,
         case
-            when cache_details is not null then coalesce(cache_details_1h, 0)
+            when cache_details is not null then coalesce(list_sum(list_transform(
+                list_filter(cache_details, lambda d: d.ttl = '1h'), lambda d: d.inputTokens
+            )), 0)
             else try_cast(cache_1h_json as bigint)
         end as cache_write_1h,
         try_cast(timestamp_text as timestamptz) as ts,
