@@ -23,6 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .runlock import process_alive
+
 ROW_GROUP_SIZE = 500_000
 COMPRESSION = "zstd"
 
@@ -50,7 +52,7 @@ class Lake:
         target = self.partition_file(layer, table, day)
         target.parent.mkdir(parents=True, exist_ok=True)
         _sweep(target)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        tmp = temp_path(target)
         pq.write_table(data, tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
         os.replace(tmp, target)
         return target
@@ -62,7 +64,7 @@ class Lake:
         target = self.partition_file(layer, table, day)
         target.parent.mkdir(parents=True, exist_ok=True)
         _sweep(target)
-        writer = PartitionWriter(target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp"), schema)
+        writer = PartitionWriter(temp_path(target), schema)
         try:
             yield writer
             writer.close()
@@ -153,7 +155,15 @@ class PartitionWriter:
             in_flight.result()
 
 
+def temp_path(target: Path) -> Path:
+    """A temporary name beside `target` that says which process writes it: `.<name>.<pid>-<random>.tmp`."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
+
+
 def _sweep(target: Path) -> None:
-    """Remove temporary files a killed writer left beside `target` (never visible to readers)."""
+    """Remove temporary files a killed writer left beside `target` (never visible to readers):
+    those of a process that no longer exists, never a live writer's."""
     for stale in target.parent.glob(f".{target.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
+        pid = stale.name[len(target.name) + 2:].partition("-")[0]
+        if not (pid.isdigit() and process_alive(int(pid))):
+            stale.unlink(missing_ok=True)
