@@ -16,10 +16,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from pipelines.lib import sql
+from pipelines.lib.runlock import EXIT_BUSY, LakeBusy, hold
 from pipelines.lib.store import open_store
 
 INGEST = ("openai_api_pages", "anthropic_api_pages", "openai_usage", "openai_costs", "anthropic_usage",
@@ -28,16 +29,31 @@ INGEST = ("openai_api_pages", "anthropic_api_pages", "openai_usage", "openai_cos
 EXPORT_PREFIXES = ("openai/costs", "openai/usage", "anthropic/cost_report", "anthropic/usage_report")
 RECONCILE = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables")
 
-console = Console()
+# Everything printed holds data from untrusted sources (job types, accounts, models, SQL results):
+# no console interprets it. A job type "[/x]" is not a closing tag, "root:x:0" holds no emoji code,
+# numbers are not re-coloured; styles are passed as `style=`, never written inside the text.
+console = Console(markup=False, emoji=False, highlight=False)
 # Dagster flags APIs as beta/preview at import; the user of the CLI cannot act on that
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-errors = Console(stderr=True, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+# control characters in data (an escape sequence in a job type) are shown, never sent to the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0))}
 
 
 def warn(message: str) -> None:
     """An error for the user, on stderr, printed as-is (no markup, no wrapping)."""
-    errors.print(message, style="red", markup=False, highlight=False)
+    errors.print(message, style="red")
+
+
+def shown(value) -> str:
+    """A value as the terminal should show it: its text, control characters escaped."""
+    return "" if value is None else str(value).translate(_CONTROL)
+
+
+def first_line(message: str) -> str:
+    """The first non-empty line of an error message (DuckDB adds the statement and a caret below)."""
+    return next((line.strip() for line in str(message).splitlines() if line.strip()), "")
 
 
 def _day(text: str) -> date:
@@ -120,7 +136,17 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     commands = {"simulate": simulate, "reconcile": reconcile, "sql": query, "bench": benchmark}
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        warn(f"darkcompute {args.command}: interrupted")
+        return 130
+    except Exception as exc:  # the user gets what failed, in one line; DARKCOMPUTE_TRACEBACK=1 shows where
+        if os.environ.get("DARKCOMPUTE_TRACEBACK"):
+            raise
+        warn(f"darkcompute {args.command} failed: {type(exc).__name__}: {first_line(exc)} "
+             "(set DARKCOMPUTE_TRACEBACK=1 for the traceback)")
+        return 1
 
 
 def simulate(args) -> int:
@@ -157,12 +183,21 @@ def reconcile(args) -> int:
             warn(f"--to {last} is before --date {args.date}")
             return 2
         days = [args.date + timedelta(days=i) for i in range((last - args.date).days + 1)]
-    failures, seconds = run_days(days, quiet=args.quiet, as_of=args.as_of or datetime.now(timezone.utc))
+    try:
+        with hold(setting("DARKCOMPUTE_LAKE_DIR")):  # one run at a time per lake
+            failures, seconds = run_days(days, quiet=args.quiet, as_of=args.as_of or datetime.now(timezone.utc))
+    except LakeBusy as busy:
+        warn(f"darkcompute reconcile: {busy}; nothing was done (exit {EXIT_BUSY}: try again when it ends)")
+        return EXIT_BUSY
     if args.timings:
         args.timings.write_text(json.dumps({k: round(v, 3) for k, v in sorted(seconds.items())}, indent=1))
-    print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
+    unread = print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
+    if unread and not failures:  # when a step failed, its own message says why
+        failures.append(unread)
     for failure in failures:
         warn(f"{failure}")
+    if failures:
+        warn(f"darkcompute reconcile: {len(failures)} failure(s); exit 1")
     return 1 if failures else 0
 
 
@@ -190,10 +225,10 @@ def query(args) -> int:
     if not Path(path).exists():
         warn(f"no warehouse at {path}; run `darkcompute reconcile` (or `make demo`) first")
         return 2
-    con = duckdb.connect(path, read_only=True)
     if args.query:
-        return _show(con, args.query)
-    console.print(f"[dim]{path} (read-only). End a statement with ';'. Ctrl-D quits.[/dim]")
+        return run_sql(path, args.query)
+    console.print(f"{path} (read-only). End a statement with ';'. Ctrl-C clears the statement, Ctrl-D quits.",
+                  style="dim")
     buffer = ""
     while True:
         try:
@@ -201,27 +236,54 @@ def query(args) -> int:
         except EOFError:
             console.print()
             return 0
+        except KeyboardInterrupt:
+            console.print()
+            buffer = ""
+            continue
         buffer += line + "\n"
         if buffer.strip().endswith(";"):
-            _show(con, buffer)
+            try:
+                run_sql(path, buffer)
+            except KeyboardInterrupt:
+                warn("interrupted")
             buffer = ""
 
 
-def _show(con: duckdb.DuckDBPyConnection, text: str) -> int:
-    try:
-        rel = con.sql(text)
-    except duckdb.Error as exc:
-        warn(f"{exc}")
-        return 1
-    if rel is None:
-        return 0
-    table = Table()
-    for name in rel.columns:
-        table.add_column(name)
-    for row in rel.fetchall():
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
-    return 0
+def statements(text: str) -> list[str]:
+    """`text` cut at its `;` tokens (DuckDB's tokenizer: a `;` in a string or comment does not
+    cut), so that one statement that fails to parse does not stop the others."""
+    cuts = [pos for pos, kind in duckdb.tokenize(text) if kind == duckdb.token_type.operator and text[pos] == ";"]
+    pieces = [text[start + 1:end] for start, end in zip([-1, *cuts], [*cuts, len(text)])]
+    return [p.strip() for p in pieces if any(kind != duckdb.token_type.comment for _, kind in duckdb.tokenize(p))]
+
+
+def run_sql(path: str, text: str) -> int:
+    """Run every statement of `text` on the warehouse, read-only, and print each result. A
+    statement that fails (to parse, to plan, or while its rows are fetched) prints one line and
+    the next one still runs; returns 1 if any failed. Each statement opens the file anew and
+    closes it before the next: the prompt holds nothing while idle, and sees the latest publish."""
+    failed = 0
+    for statement in statements(text):
+        try:
+            con = duckdb.connect(path, read_only=True)
+            try:
+                rel = con.sql(statement)
+                columns, rows = (rel.columns, rel.fetchall()) if rel is not None else ([], None)
+            finally:
+                con.close()
+        except Exception as exc:  # duckdb.Error, or a value Python cannot hold (a year beyond 9999)
+            warn(f"error: {first_line(exc)}")
+            failed = 1
+            continue
+        if rows is None:
+            continue
+        table = Table()
+        for name in columns:
+            table.add_column(shown(name))
+        for row in rows:
+            table.add_row(*(shown(v) for v in row))
+        console.print(table)
+    return failed
 
 
 def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = None) -> tuple[list[str], dict[str, float]]:
@@ -235,7 +297,8 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
     assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
     resources = configured_resources()  # read now: the flags may have changed the environment
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    run_config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    # --quiet: no Dagster log at all (a failed step is reported once, in one line, by the caller)
+    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL" if quiet else "ERROR"}}}}
     tags = {"darkcompute/as_of": (as_of or datetime.now(timezone.utc)).isoformat()}
     logging.getLogger("dagster").setLevel(logging.ERROR)
     ingest_days = [days[0] - timedelta(days=1), *days, days[-1] + timedelta(days=1)]
@@ -243,7 +306,8 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
     seconds: dict[str, float] = defaultdict(float)
     plan = [(INGEST, d) for d in ingest_days] + [(RECONCILE, d) for d in days]
     unread: set[date] = set()  # delivery days whose ingest failed: the days around them are not reconciled
-    with Progress(console=console, transient=True, disable=quiet) as progress:
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
         task = progress.add_task("reconciling", total=len(plan))
         for selection, day in plan:
             progress.update(task, description=f"{'ingest' if selection is INGEST else 'reconcile'} {day}")
@@ -272,7 +336,7 @@ def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
         if event.is_step_failure:
             error = event.step_failure_data.error
             error = error.cause or error if error else None  # user code's own exception, not Dagster's wrapper
-            out.append(f"{day}: step {event.step_key} failed: {error.message.strip() if error else ''}")
+            out.append(f"{day}: step {event.step_key} failed: {first_line(error.message) if error else ''}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             out.append(f"{day}: blocking check {evaluation.check_name} failed: {dict(evaluation.metadata)}")
@@ -315,18 +379,22 @@ def benchmark(args) -> int:
     return 0
 
 
-def print_summary(warehouse: str, first: date, last: date) -> None:
-    """One table per provider: rows are the invoice and its classes, columns the days."""
+def print_summary(warehouse: str, first: date, last: date) -> str | None:
+    """One table per provider: rows are the invoice and its classes, columns the days. Returns
+    why the warehouse could not be read, if it could not."""
     if not Path(warehouse).exists():
-        console.print(f"[yellow]no warehouse at {warehouse}: nothing was published[/yellow]")
-        return
-    con = duckdb.connect(warehouse, read_only=True)
+        console.print(f"no warehouse at {warehouse}: nothing was published", style="yellow")
+        return None
     try:
-        rows = sql.run(con, "reports/summary", date_from=first, date_to=last).fetchall()
+        con = duckdb.connect(warehouse, read_only=True)
+        try:
+            rows = sql.run(con, "reports/summary", date_from=first, date_to=last).fetchall()
+        finally:
+            con.close()
     except duckdb.CatalogException:
         rows = []
-    finally:
-        con.close()
+    except duckdb.Error as exc:
+        return f"cannot read the warehouse {warehouse} for the summary: {first_line(exc)}"
     by_provider: dict[str, dict] = defaultdict(lambda: {"lines": {}, "days": set(), "status": {}})
     for provider, _order, line, day, usd, status in rows:
         block = by_provider[provider]
@@ -335,7 +403,7 @@ def print_summary(warehouse: str, first: date, last: date) -> None:
         block["status"][day] = status
     for provider, block in by_provider.items():
         days = sorted(block["days"])
-        table = Table(title=f"{provider}: where the invoice went (USD)", title_justify="left")
+        table = Table(title=f"{shown(provider)}: where the invoice went (USD)", title_justify="left")
         table.add_column("class / job type")
         for d in days:
             table.add_column(f"{d}\n{block['status'][d]}", justify="right")
@@ -343,10 +411,11 @@ def print_summary(warehouse: str, first: date, last: date) -> None:
         for line, values in block["lines"].items():
             style = "bold" if line == "invoice" else None
             cells = [_usd(values.get(d, Decimal(0))) for d in days]
-            table.add_row(line, *cells, _usd(sum(values.values(), Decimal(0))), style=style)
+            table.add_row(shown(line), *cells, _usd(sum(values.values(), Decimal(0))), style=style)
         console.print(table)
     if not by_provider:
-        console.print(f"[yellow]no reconciled rows between {first} and {last}[/yellow]")
+        console.print(f"no reconciled rows between {first} and {last}", style="yellow")
+    return None
 
 
 def _usd(value: Decimal) -> str:
