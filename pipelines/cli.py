@@ -337,6 +337,12 @@ def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
             error = event.step_failure_data.error
             error = error.cause or error if error else None  # user code's own exception, not Dagster's wrapper
             out.append(f"{day}: step {event.step_key} failed: {first_line(error.message) if error else ''}")
+    if not result.success and not out:  # the run failed before any step: its resources, say
+        for event in result.all_events:
+            error = getattr(event.event_specific_data, "error", None)
+            if event.event_type_value in ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE") and error:
+                out.append(f"{day}: run failed: {first_line((error.cause or error).message)}")
+                break
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             out.append(f"{day}: blocking check {evaluation.check_name} failed: {dict(evaluation.metadata)}")

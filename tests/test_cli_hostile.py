@@ -13,6 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pytest
@@ -150,11 +151,12 @@ def test_prompt_survives_a_fetch_error_and_holds_nothing_while_idle(warehouse):
     assert "│ 3     │" in out  # each statement sees the file as it is now
 
 
-def _holder(lake: Path) -> subprocess.Popen:
+def _holder(lake: Path, shared: bool = False) -> subprocess.Popen:
     """A process that takes the lake's run lock and sleeps, holding it; returns once it holds it."""
     code = ("import sys, time; from pipelines.lib.runlock import hold\n"
-            "with hold(sys.argv[1]):\n print('held', flush=True); time.sleep(600)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(lake)], stdout=subprocess.PIPE, text=True)
+            "with hold(sys.argv[1], shared=sys.argv[2] == 'shared'):\n print('held', flush=True); time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(lake), "shared" if shared else "exclusive"],
+                            stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -175,6 +177,17 @@ def test_run_lock_names_the_holder_and_dies_with_it(tmp_path):
         with hold(lake):  # a process that holds it may take it again (in-process Dagster steps)
             assert f'"pid": {os.getpid()}' in lock_path(lake).read_text()
     assert lock_path(lake).read_text() == ""
+
+    step = _holder(lake, shared=True)  # a Dagster step of a run launched from the UI or the schedule
+    try:
+        with pytest.raises(LakeBusy, match=r"another run \(a Dagster run's step, or one starting this instant\)"):
+            with hold(lake):
+                pass
+        with hold(lake, shared=True):  # steps run side by side
+            pass
+    finally:
+        step.kill()
+        step.wait()
 
 
 def test_sweep_keeps_a_live_writers_temp_files(tmp_path):
@@ -234,3 +247,31 @@ def test_quiet_failure_is_the_failing_step_in_one_line(tmp_path):
         f'2026-11-02: step warehouse_tables failed: _duckdb.IOException: IO Error: Could not read from file '
         f'"{tmp_path / "w.duckdb"}": Is a directory',
         "darkcompute reconcile: 1 failure(s); exit 1"]
+
+
+def test_a_dagster_step_does_not_run_while_a_cli_run_holds_the_lake(tmp_path):
+    """A run launched by Dagster (UI, schedule) takes the lock shared in each step's resources."""
+    from pipelines.definitions import defs
+    from pipelines.defs.resources import LakeStore, configured_resources
+
+    shutil.copytree(SAMPLES, tmp_path / "sources")
+    definitions = defs()
+    resources = {**configured_resources(), "lake": LakeStore(root=str(tmp_path / "lake"))}
+    resources["sources"] = resources["sources"].model_copy(update={"uri": str(tmp_path / "sources")})
+    holder = _holder(tmp_path / "lake")
+    try:
+        result = dg.materialize(list(definitions.assets), selection=["app_calls"], partition_key="2026-11-02",
+                                resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not result.success
+    errors = [e.event_specific_data.error.message for e in result.all_events
+              if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    assert len(errors) == 1
+    assert f"LakeBusy: another run (pid {holder.pid}, started 20" in errors[0]
+    assert not (tmp_path / "lake" / "bronze").exists()
+    # the holder is gone: the same step runs
+    result = dg.materialize(list(definitions.assets), selection=["app_calls"], partition_key="2026-11-02",
+                            resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success

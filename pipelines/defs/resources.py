@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.lib import sql
+from pipelines.lib import runlock, sql
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import LocalStore, SourceFile, open_store
 
@@ -45,12 +45,23 @@ class SourceStore(dg.ConfigurableResource):
 
 
 class LakeStore(dg.ConfigurableResource):
-    """The Parquet lake (`DARKCOMPUTE_LAKE_DIR`)."""
+    """The Parquet lake (`DARKCOMPUTE_LAKE_DIR`).
+
+    A step that uses it holds the lake's run lock shared while it runs (`pipelines/lib/runlock.py`):
+    a step of a run launched from the UI or the schedule fails at once, naming the run, while a
+    `darkcompute reconcile` holds the lake, and `reconcile` exits 75 while such a step runs. Inside
+    `reconcile` itself the lock is already held (exclusively) by the same process."""
 
     root: str
 
     def lake(self) -> Lake:
         return Lake(self.root)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        runlock.acquire(self.root, shared=True)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        runlock.release(self.root)
 
 
 class Warehouse(dg.ConfigurableResource):

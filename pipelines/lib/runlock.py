@@ -48,22 +48,36 @@ def hold(lake: str | Path, shared: bool = False) -> Iterator[None]:
     """Hold the lake's run lock for the block; raise `LakeBusy` at once if another process holds
     it. `shared=True` takes it shared (several holders, none exclusive): what a Dagster step of a
     run launched outside the CLI takes, so a CLI run and a daemon step never overlap."""
+    acquire(lake, shared)
+    try:
+        yield
+    finally:
+        release(lake)
+
+
+def acquire(lake: str | Path, shared: bool = False) -> None:
+    """Take the lake's run lock (see `hold`); a process that holds it already counts one more."""
     path = lock_path(lake)
     with _guard:
         if path in _held:
             _held[path][1] += 1
         else:
-            _held[path] = [_acquire(path, shared), 1]
-    try:
-        yield
-    finally:
-        with _guard:
-            _held[path][1] -= 1
-            if _held[path][1] == 0:
-                handle = _held.pop(path)[0]
-                if not shared:
-                    handle.truncate(0)  # no stale pid for the next run to report
-                handle.close()  # closing the file releases the lock
+            _held[path] = [_acquire(path, shared), 1, shared]
+
+
+def release(lake: str | Path) -> None:
+    """Give back one `acquire`; the last one releases the lock. Releasing a lock this process
+    does not hold does nothing (a Dagster teardown after a setup that failed)."""
+    path = lock_path(lake)
+    with _guard:
+        if path not in _held:
+            return
+        _held[path][1] -= 1
+        if _held[path][1] == 0:
+            handle, _, shared = _held.pop(path)
+            if not shared:
+                handle.truncate(0)  # no stale pid for the next run to report
+            handle.close()  # closing the file releases the lock
 
 
 def _acquire(path: Path, shared: bool):
