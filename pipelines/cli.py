@@ -300,7 +300,7 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
     # --quiet: no Dagster log at all (a failed step is reported once, in one line, by the caller)
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL" if quiet else "ERROR"}}}}
     tags = {"darkcompute/as_of": (as_of or datetime.now(timezone.utc)).isoformat()}
-    logging.getLogger("dagster").setLevel(logging.ERROR)
+    logging.getLogger("dagster").setLevel(logging.CRITICAL if quiet else logging.ERROR)
     ingest_days = [days[0] - timedelta(days=1), *days, days[-1] + timedelta(days=1)]
     failures: list[str] = []
     seconds: dict[str, float] = defaultdict(float)
