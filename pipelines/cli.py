@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
                    help="with --keep: measure the world already simulated there instead of simulating anew")
 
     q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt")
-    q.add_argument("query", nargs="?", help="one SQL statement")
+    q.add_argument("query", nargs="?", help="SQL statements, separated by ';'")
     q.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
     return p
 
