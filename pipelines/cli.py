@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the user gets what failed, in one line; DARKCOMPUTE_TRACEBACK=1 shows where
         if os.environ.get("DARKCOMPUTE_TRACEBACK"):
             raise
-        warn(f"darkcompute {args.command} failed: {type(exc).__name__}: {first_line(exc)} "
+        where = "".join(f" {note}" for note in getattr(exc, "__notes__", []))  # "while listing s3://..."
+        warn(f"darkcompute {args.command} failed{where}: {type(exc).__name__}: {first_line(exc)} "
              "(set DARKCOMPUTE_TRACEBACK=1 for the traceback)")
         return 1
 
