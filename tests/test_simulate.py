@@ -525,6 +525,36 @@ def test_cur_has_one_data_file_and_manifest_per_billing_period(tmp_path):
         assert days == [(day, f"{period}-01")]
 
 
+def test_a_csv_cur_holds_the_parquet_rows_as_text_and_is_deterministic(tmp_path):
+    kw = dict(providers=("aws.bedrock",), otlp_share=0, cross_region=True)
+    simulate(tmp_path / "parquet", date(2026, 10, 31), 2, 300, SEED, **kw)
+    simulate(tmp_path / "csv", date(2026, 10, 31), 2, 300, SEED, cur_format="csv", **kw)
+    simulate(tmp_path / "csv2", date(2026, 10, 31), 2, 300, SEED, cur_format="csv", **kw)
+    assert tree(tmp_path / "csv") == tree(tmp_path / "csv2")
+    con = duckdb.connect()
+    for period in ("2026-10", "2026-11"):
+        folder = f"sources/cur/darkcompute-cur/data/BILLING_PERIOD={period}"
+        manifest = json.loads((tmp_path / "csv" / f"sources/cur/darkcompute-cur/metadata/BILLING_PERIOD={period}/"
+                                                   "darkcompute-cur-Manifest.json").read_text())
+        assert manifest["dataFiles"] == [
+            f"s3://darkcompute-sources/{folder.removeprefix('sources/')}/darkcompute-cur-00001.csv.gz"]
+        parquet = con.execute(
+            "select line_item_usage_type, line_item_resource_id, line_item_unblended_cost::decimal(38, 12), "
+            "line_item_usage_start_date, product['product_name'] from read_parquet(?) order by all",
+            [str(tmp_path / "parquet" / folder / "part-00000.parquet")]).fetchall()
+        from_csv = con.execute(
+            "select line_item_usage_type, line_item_resource_id, line_item_unblended_cost::decimal(38, 12), "
+            "strptime(line_item_usage_start_date, '%Y-%m-%dT%H:%M:%S.%gZ'), product ->> '$.product_name' "
+            "from read_csv(?, all_varchar = true) order by all",
+            [str(tmp_path / "csv" / folder / "darkcompute-cur-00001.csv.gz")]).fetchall()
+        assert from_csv == parquet and len(parquet) > 10
+        # the global profile's lines carry _Global, billed in the caller's region (USE1)
+        assert any((u or "").endswith("_Global-Units") and (r or "").endswith("/global.anthropic.claude-sonnet-4-5-20250929-v1:0")
+                   for u, r, *_ in from_csv)
+    with pytest.raises(ValueError, match="cur_format"):
+        simulate(tmp_path / "bad", START, 1, 10, cur_format="json")
+
+
 # ------------------------------------------------------------------------------ logs
 def test_logged_calls_match_the_log_lines(world):
     out, _, truth = world
