@@ -276,7 +276,7 @@ def test_a_truncated_json_line_is_rejected_with_its_file_and_line():
     [row] = got.rejects.to_pylist()
     assert (row["source"], row["file"], row["line"]) == ("app_logs", APP_KEY, 3)
     assert "JSON" in row["reason"]
-    assert row["raw"].rstrip("\r\n") == cut
+    assert json.loads(row["raw"]) == {"bytes": len(cut) + 1}  # its length only: the text may be a prompt
     assert file_counts(got) == {other: (1, 1, 0, 0), APP_KEY: (4, 3, 0, 1)}
 
 
@@ -329,7 +329,8 @@ def test_bad_calls_are_rejected_with_a_reason(fields, in_reason):
     [row] = got.rejects.to_pylist()
     assert (row["source"], row["file"], row["line"]) == ("app_logs", APP_KEY, 2)
     assert in_reason in row["reason"]
-    assert json.loads(row["raw"]) == call(**fields)
+    # the contract's fields keep their values, but a list or object among them only its shape
+    assert json.loads(row["raw"]) == {k: ["UBIGINT"] if v == [1] else v for k, v in call(**fields).items()}
     assert file_counts(got) == {APP_KEY: (3, 2, 0, 1)}
 
 
@@ -461,7 +462,7 @@ def test_a_gzip_cut_inside_a_line_rejects_that_line_and_the_rest():
     assert records(got, "source_line", "request_id") == [(1, "a"), (2, "b")]
     rows = got.rejects.to_pylist()
     assert [(r["file"], r["line"]) for r in rows] == [(key, 3), (key, 4)]
-    assert "JSON" in rows[0]["reason"] and rows[0]["raw"] == partial.decode()
+    assert "JSON" in rows[0]["reason"] and json.loads(rows[0]["raw"]) == {"bytes": len(partial)}
     assert "gzip" in rows[1]["reason"]
     assert file_counts(got) == {key: (4, 2, 0, 2)}
 

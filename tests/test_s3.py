@@ -76,11 +76,17 @@ def test_open_store_returns_an_s3_store_for_s3_uris(monkeypatch):
 
 @pytest.mark.parametrize(
     "uri", ["s3://", "s3:///exports", "s3://../exports", "s3://./x", "s3://bucket/../x", "s3://bucket/a/../../x",
-            "s3://bucket/a\\..\\..\\x", "s3://bu/cket/..", "s3://-bucket/x"],
+            "s3://bu/cket/..", "s3://-bucket/x"],
 )
 def test_s3_uris_that_could_leave_the_landing_folder_are_refused(uri):
     with pytest.raises(ValueError):
         open_store(uri)
+
+
+def test_a_backslash_in_an_s3_prefix_is_part_of_a_name(tmp_path):
+    store = open_store("s3://bucket/a\\..\\..\\x", landing=tmp_path)
+    assert store.root == "a\\..\\..\\x"
+    assert store.landed_path("k.json") == tmp_path / "s3" / "bucket" / "a\\..\\..\\x" / "k.json"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,21 +228,34 @@ def test_a_changed_or_damaged_object_is_fetched_again(s3_server: S3Server, tmp_p
 # keys that would leave the root
 
 
-@pytest.mark.parametrize("bad", ["openai/../../escape.json", "openai/x\\..\\..\\..\\escape.json", "openai//escape.json"])
+@pytest.mark.parametrize("bad", ["openai/../../escape.json", "openai//escape.json", "openai/./x.json"])
 def test_a_listed_key_that_is_not_a_plain_relative_path_is_refused(s3_server: S3Server, tmp_path, bad):
     put_objects(s3_server.bucket, {f"{ROOT}/openai/costs/2026-11-02/page-001.json": b"{}", f"{ROOT}/{bad}": b"{}"})
     store = S3Store(f"s3://{s3_server.bucket}/{ROOT}", landing=tmp_path / "work" / "landing")
-    with pytest.raises(ValueError) as info:
-        store.list("openai")
-    assert str(info.value) == f"unsafe object key: {ROOT + '/' + bad!r} in s3://{s3_server.bucket}"
+    keys = store.list("openai")
+    assert keys == sorted(["openai/costs/2026-11-02/page-001.json", bad])  # listed, so it is counted
+    calls = record_calls(store)
+    assert store.read(bad) == SourceFile(bad, b"", refused="object key is not a plain relative path (.., //): not read")
+    assert calls == []  # never requested
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written anywhere
+
+
+def test_a_key_with_backslashes_is_read_and_lands_inside_the_landing_folder(s3_server: S3Server, tmp_path):
+    key = "app_logs/2026-11-02/x\\..\\..\\..\\back\\slash.jsonl"
+    put_objects(s3_server.bucket, {f"{ROOT}/{key}": b"{}\n"})
+    store = S3Store(f"s3://{s3_server.bucket}/{ROOT}", landing=tmp_path / "work" / "landing")
+    assert store.list("app_logs") == [key]
+    assert store.read(key).data == b"{}\n"
+    landed = [p for p in (tmp_path / "work").rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert landed == [tmp_path / "work" / "landing" / "s3" / s3_server.bucket / ROOT / "app_logs" / "2026-11-02"
+                      / "x\\..\\..\\..\\back\\slash.jsonl"]
 
 
 def test_reading_a_key_that_would_leave_the_root_is_refused_before_any_request(s3_server: S3Server, tmp_path):
     put_objects(s3_server.bucket, {"escape.json": b"{}"})
     store = S3Store(f"s3://{s3_server.bucket}/{ROOT}", landing=tmp_path / "work" / "landing")
     calls = record_calls(store)
-    for key in ["../../escape.json", "openai/../../../escape.json", "/escape.json", "..\\..\\escape.json"]:
+    for key in ["../../escape.json", "openai/../../../escape.json", "/escape.json"]:
         with pytest.raises(ValueError, match="unsafe object key"):
             store.read(key)
     assert calls == []

@@ -80,9 +80,10 @@ def rejects_table(rows: list[dict]) -> pa.Table:
 
 
 def damaged_rows(source: str, batch: list) -> list[dict]:
-    """A rejected row for each file of a `line_batches` batch whose gzip stream was damaged: the
-    line after the last one read, with why."""
-    return [{"source": source, "file": f.key, "line": f.lines.num_rows + 1, "reason": f.problem, "raw": ""}
+    """A rejected row for each file of a `line_batches` batch whose gzip stream was damaged (the
+    line after the last one read, with why) or that the store refused to read (no line number)."""
+    return [{"source": source, "file": f.key, "line": None if f.refused else f.lines.num_rows + 1,
+             "reason": f.problem, "raw": ""}
             for f in batch if f.problem]
 
 

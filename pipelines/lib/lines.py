@@ -5,11 +5,17 @@ binary array; DuckDB then decodes and parses them set-based. Invalid UTF-8 stays
 here so the parser can quarantine it line by line. `line_batches` hands a day's files over a
 few at a time (whole files, about `BATCH_BYTES` of text per batch), so a parser's memory is
 bounded by a batch, not by the day.
+
+A line longer than `max_line_bytes()` (`DARKCOMPUTE_MAX_LINE_BYTES`) is never decoded or parsed:
+its `raw` is null (an Arrow null over the same bytes, so nothing is copied) and `bytes` says how
+long it was; the parsers reject it by its length. Decoding and parsing a line costs several
+times its size in memory, so this bounds a parser's memory by the limit, not by the longest line.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,24 +26,40 @@ import pyarrow as pa
 from .store import SourceFile
 
 LINES_SCHEMA = pa.schema(
-    [("file", pa.string()), ("line", pa.int64()), ("raw", pa.large_binary())]
+    [("file", pa.string()), ("line", pa.int64()), ("raw", pa.large_binary()), ("bytes", pa.int64())]
 )
 
 
 CHUNK_LINES = 16_384  # lines per Arrow record batch: enough batches for every DuckDB thread
 BATCH_BYTES = 64 * 1024 * 1024  # text bytes per batch of `line_batches` (a batch holds whole files)
+SCAN_BYTES = 16 * 1024 * 1024  # bytes searched for newlines at a time
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024  # a line longer than this is rejected unread
+
+
+def max_line_bytes() -> int:
+    """`DARKCOMPUTE_MAX_LINE_BYTES`: the longest line a parser decodes (default 64 MiB)."""
+    text = os.environ.get("DARKCOMPUTE_MAX_LINE_BYTES") or str(DEFAULT_MAX_LINE_BYTES)
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number, got {text!r}")
+    return limit
 
 
 @dataclass
 class FileLines:
     """One file of a batch: its key, SHA-256 and size as delivered, its lines, and why its gzip
-    stream was damaged (None when it was not)."""
+    stream was damaged (None when it was not), or, when `refused`, why the store did not read it
+    at all (a symbolic link, ...: no lines, one whole-file rejected row)."""
 
     key: str
-    sha256: str
-    size: int
+    sha256: str | None
+    size: int | None
     lines: pa.Table
     problem: str | None
+    refused: bool = False
 
 
 @dataclass
@@ -101,19 +123,31 @@ def split_lines(key: str, data: bytes) -> pa.Table:
     if not data:
         return LINES_SCHEMA.empty_table()
     buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 0x0A) + 1
+    # newlines found a slice at a time: `buf == 0x0A` over the whole file would be a second copy of it
+    ends = np.concatenate([np.flatnonzero(buf[i : i + SCAN_BYTES] == 0x0A) + (i + 1)
+                           for i in range(0, len(buf), SCAN_BYTES)])
     if ends.size == 0 or ends[-1] != len(data):
         ends = np.append(ends, len(data))
-    offsets = np.concatenate(([0], ends)).astype(np.int64)
-    n = len(ends)
+    return lines_table(key, data, np.concatenate(([0], ends)).astype(np.int64))
+
+
+def lines_table(key: str, data: bytes, offsets: np.ndarray) -> pa.Table:
+    """The lines of `data` between consecutive `offsets` (int64, from 0 to `len(data)`), zero-copy;
+    a line longer than `max_line_bytes()` has a null `raw` (its bytes are never looked at)."""
+    n = len(offsets) - 1
+    sizes = np.diff(offsets)
+    too_long = sizes > max_line_bytes()
+    validity = pa.py_buffer(np.packbits(~too_long, bitorder="little")) if too_long.any() else None
     raw = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        pa.large_binary(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+        null_count=int(too_long.sum()),
     )
     table = pa.table(
         {
             "file": _repeat(key, n),
             "line": pa.array(np.arange(1, n + 1, dtype=np.int64)),
             "raw": raw,
+            "bytes": pa.array(sizes),
         },
         schema=LINES_SCHEMA,
     )
@@ -137,6 +171,9 @@ def line_batches(files: Iterable[SourceFile], split: Callable[[str, bytes], pa.T
     batch: list[FileLines] = []
     size = 0
     for f in files:
+        if f.refused:
+            batch.append(FileLines(f.key, None, None, LINES_SCHEMA.empty_table(), f.refused, refused=True))
+            continue
         data, problem = decompress(f)
         batch.append(FileLines(f.key, f.sha256, len(f.data), split(f.key, data), problem))
         size += len(data)

@@ -19,7 +19,22 @@ from .ingest import FILES_SCHEMA, Ingested, rejects_table
 from .money import loads
 from .store import SourceFile
 
-RAW_CHARS = 4096  # a rejected result keeps this much of its JSON
+RAW_CHARS = 4096  # a rejected result keeps at most this much of its JSON shape
+# The fields of the providers' documented pages, buckets and results (OpenAI Usage and Costs,
+# Anthropic usage and cost reports): a rejected row keeps their values; any other key keeps only
+# the type of its value (a saved page is untrusted and may hold anything).
+PAGE_FIELDS = frozenset({
+    "object", "has_more", "next_page", "start_time", "end_time", "starting_at", "ending_at", "results",
+    "project_id", "api_key_id", "user_id", "model", "service_tier", "batch", "line_item", "amount", "value",
+    "currency", "quantity", "quantity_unit", "organization_id", "input_tokens", "input_cached_tokens",
+    "input_cache_write_tokens", "input_uncached_tokens", "input_audio_tokens", "output_tokens",
+    "output_audio_tokens", "num_model_requests", "account_id", "service_account_id", "workspace_id",
+    "context_window", "cost_type", "description", "token_type", "uncached_input_tokens",
+    "cache_read_input_tokens", "cache_creation", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens",
+    "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens", "server_tool_use",
+    "web_search_requests", "inference_geo", "speed",
+})
+_TYPES = ((bool, "BOOLEAN"), (int, "BIGINT"), (str, "VARCHAR"), (type(None), "NULL"))
 
 
 class Rejected(ValueError):
@@ -40,9 +55,11 @@ def parse_pages(
     for f in files:
         n_read = n_ok = n_bad = 0
         try:
+            if f.refused:
+                raise Rejected(f.refused)
             buckets = page_buckets(f.data)
         except Rejected as exc:
-            rejects.append(reject(source, f.key, None, str(exc), f.data))
+            rejects.append(reject(source, f.key, None, str(exc), None if f.refused else f.data))
             n_read, n_bad, buckets = 1, 1, []
         for bucket in buckets:
             try:
@@ -70,7 +87,7 @@ def parse_pages(
                 )
                 rows.append(row)
         stats.append(
-            {"source": source, "file": f.key, "sha256": f.sha256, "bytes": len(f.data),
+            {"source": source, "file": f.key, "sha256": f.sha256, "bytes": None if f.refused else len(f.data),
              "lines_read": n_read, "records": n_ok, "skipped": 0, "rejected": n_bad}
         )
     return Ingested(
@@ -96,6 +113,25 @@ def page_buckets(data: bytes) -> list[dict]:
 
 
 def reject(source: str, key: str, line: int | None, reason: str, raw: Any) -> dict:
-    """A rejected row: the page's bytes as text, or the bucket's or result's JSON, cut short."""
-    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else json.dumps(raw, default=str)
+    """A rejected row. Its `raw` is never the text: for a page that is not JSON, its length
+    (`{"bytes": N}`); for a bucket or result, its JSON shape (`shape`), cut short."""
+    if raw is None:  # a file the store refused to read: nothing was read
+        return {"source": source, "file": key, "line": line, "reason": reason, "raw": ""}
+    text = json.dumps({"bytes": len(raw)} if isinstance(raw, bytes) else shape(raw), default=str)
     return {"source": source, "file": key, "line": line, "reason": reason, "raw": text[:RAW_CHARS]}
+
+
+def shape(value: Any) -> Any:
+    """`value`'s JSON shape: the keys, with the values of `PAGE_FIELDS` that are not objects or
+    lists (text cut at 256 characters) and the type of every other value (as DuckDB's
+    `json_structure` names them); a list becomes the shape of its first item."""
+    if isinstance(value, dict):
+        return {str(k): (_scalar(v) if k in PAGE_FIELDS and not isinstance(v, (dict, list)) else shape(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return next((name for kind, name in _TYPES if isinstance(value, kind)), "DECIMAL")
+
+
+def _scalar(value: Any) -> Any:
+    return value[:256] if isinstance(value, str) else value

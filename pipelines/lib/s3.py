@@ -49,6 +49,8 @@ from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
 from .store import SourceFile, safe_key
 
+UNSAFE_KEY = "object key is not a plain relative path (.., //): not read"
+
 DEFAULT_MAX_ATTEMPTS = 10
 BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 NOT_FOUND = ("404", "NoSuchKey", "NotFound")
@@ -139,6 +141,7 @@ class S3Store:
         self._client = None
         self._calls = threading.local()  # .sent: requests this thread's calls sent, retries included
         self._listed: dict[str, tuple[str, int]] = {}  # key -> (ETag, size) as last listed
+        self._refused: set[str] = set()  # listed keys that are not plain relative paths
 
     @property
     def client(self):
@@ -150,7 +153,8 @@ class S3Store:
     def list(self, prefix: str) -> list[str]:
         """Keys of the objects under the folder `prefix`, sorted; hidden names and folder markers
         are left out, as `LocalStore` leaves out hidden files and folders. A key that is not a
-        plain relative path (`..`, `//`, a backslash) raises ValueError naming it."""
+        plain relative path (`..`, `//`) is listed as it is, and `read` refuses it (it would land
+        outside the landing folder): a whole-file rejected row, never a file read."""
         folder = f"{self._base}{safe_key(prefix)}/"
         params = {"Bucket": self.bucket, "Prefix": folder} | ({"MaxKeys": self.page_size} if self.page_size else {})
         what = f"listing s3://{self.bucket}/{folder}"
@@ -163,10 +167,10 @@ class S3Store:
                 key = obj["Key"][len(self._base) :]
                 if key.endswith("/"):
                     continue
-                if _unsafe(key):
-                    raise ValueError(f"unsafe object key: {obj['Key']!r} in s3://{self.bucket}")
                 if key.rsplit("/", 1)[-1].startswith("."):
                     continue
+                if _unsafe(key):
+                    self._refused.add(key)
                 self._listed[key] = (obj["ETag"], obj["Size"])
                 keys.append(key)
             if not page.get("IsTruncated"):
@@ -184,7 +188,11 @@ class S3Store:
         and landed. A missing object raises FileNotFoundError; one that cannot be read whole
         within the retry budget raises (S3TransferError, or botocore's error with a note naming
         the object), and nothing is landed. With `land=False` the object is downloaded and never
-        written to disk (Bedrock invocation logs carry prompt and response bodies)."""
+        written to disk (Bedrock invocation logs carry prompt and response bodies). A listed key
+        that is not a plain relative path is refused (no request, no bytes); any other such key
+        raises ValueError."""
+        if key in self._refused:
+            return SourceFile(key=key, data=b"", refused=UNSAFE_KEY)
         key = safe_key(key)
         if not land:
             return SourceFile(key=key, data=self._download(key)[0])

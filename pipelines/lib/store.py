@@ -1,34 +1,47 @@
 """Where the sources live: a local folder, or S3 (`pipelines.lib.s3`) through the same interface.
 
-A store lists keys (paths relative to its root, with `/`) and reads their bytes. Keys are
-checked so that none escapes the root.
+A store lists keys (paths relative to its root, with `/`) and reads their bytes. Sources are
+untrusted: keys are checked so that none escapes the root, and a local store never follows a
+symbolic link nor reads anything but a regular file. Such an entry is still listed, and reading
+it gives a `SourceFile` with no bytes and the reason it was `refused` (e.g. "symbolic link: not
+followed"), which the parsers turn into a whole-file rejected row: skipped, never silently.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+SYMLINK = "symbolic link: not followed"
+NOT_REGULAR = "not a regular file: not read"
+
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One delivered file: its key under the store root, its bytes and their SHA-256."""
+    """One delivered file: its key under the store root, its bytes and their SHA-256. A file the
+    store refused to read (a symbolic link, a FIFO, ...) has no bytes and says why in `refused`."""
 
     key: str
     data: bytes
+    refused: str | None = None
 
     @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    def sha256(self) -> str | None:
+        return None if self.refused else hashlib.sha256(self.data).hexdigest()
 
 
 def safe_key(key: str) -> str:
-    """`key` as a normalized relative path, or ValueError if it would leave the root."""
-    text = key.replace("\\", "/")
-    parts = PurePosixPath(text).parts
-    if not parts or text.startswith("/") or any(p in ("..", "", "/") for p in parts):
+    """`key` as a normalized relative path, or ValueError if it would leave the root.
+
+    Only `/` separates folders: a backslash (or any other character a file name may hold) is
+    part of a name, so `back\\slash.jsonl` is one file and `..\\x` cannot climb out of the root."""
+    parts = PurePosixPath(key).parts
+    if not parts or key.startswith("/") or any(p in ("..", "", "/") for p in parts) or "\0" in key:
         raise ValueError(f"unsafe object key: {key!r}")
     return "/".join(parts)
 
@@ -46,24 +59,60 @@ class Store(Protocol):
 
 
 class LocalStore:
-    """Sources in a local folder."""
+    """Sources in a local folder. The root itself may be a link (it is configuration); nothing
+    under it is followed: a link to a file or folder is listed as one refused key, and a link
+    (or any non-regular file) met while reading is refused, checked on the open file itself."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.uri = str(self.root)
 
     def list(self, prefix: str) -> list[str]:
-        """Keys of the regular files under `prefix`, sorted; none if the folder is missing."""
+        """Keys of the regular files under `prefix` and of the links and special files met there
+        (never followed; `read` refuses them), sorted; none if the folder is missing. Hidden
+        names (`.name`: partial uploads, sidecars) are left out."""
         base = self.root / safe_key(prefix)
+        if base.is_symlink():
+            return [safe_key(prefix)]  # a linked folder: one key, refused when read
         if not base.is_dir():
             return []
-        return sorted(
-            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
-        )
+        keys = []
+        for folder, dirs, files in os.walk(base):  # never descends into a linked folder
+            here = Path(folder)
+            links = [d for d in dirs if (here / d).is_symlink()]
+            dirs[:] = [d for d in dirs if d not in links]
+            keys += [(here / name).relative_to(self.root).as_posix()
+                     for name in files + links if not name.startswith(".")]
+        return sorted(keys)
 
     def read(self, key: str, land: bool = True) -> SourceFile:
-        """The file's bytes (a local file is read in place: nothing is copied either way)."""
-        return SourceFile(key=key, data=(self.root / safe_key(key)).read_bytes())
+        """The file's bytes (a local file is read in place: nothing is copied either way). Every
+        folder on the way and the file are opened without following links, so a link anywhere
+        under the root, even one swapped in after `list`, is refused, never read."""
+        parts = safe_key(key).split("/")
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | (0 if last else os.O_DIRECTORY)
+                try:
+                    child = os.open(part, flags, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+                        return SourceFile(key=key, data=b"", refused=SYMLINK)
+                    if exc.errno == errno.ENXIO:  # a socket, or a FIFO no one writes to
+                        return SourceFile(key=key, data=b"", refused=NOT_REGULAR)
+                    raise
+                os.close(fd)
+                fd = child
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return SourceFile(key=key, data=b"", refused=NOT_REGULAR)
+            with os.fdopen(fd, "rb") as f:
+                fd = -1
+                return SourceFile(key=key, data=f.read())
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
 
 def open_store(uri: str | Path, landing: str | Path | None = None) -> Store:

@@ -14,7 +14,8 @@ with decoded as (
     select
         file,
         line,
-        octet_length(raw) as bytes,
+        bytes,
+        raw is null as too_long,  -- longer than DARKCOMPUTE_MAX_LINE_BYTES: never decoded
         try(decode(raw)) as text,
     from lines
 ),
@@ -53,6 +54,7 @@ fields as (
         file,
         line,
         bytes,
+        too_long,
         text,
         v,
         v is not null as is_json,
@@ -117,6 +119,7 @@ checked as (
     select
         *,
         case
+            when too_long then 'line of ' || bytes || ' bytes is longer than DARKCOMPUTE_MAX_LINE_BYTES: not read'
             when text is null then 'invalid UTF-8'
             when not is_json and trim(text, e' \t\r\n') = '' then null
             when not is_json then 'invalid JSON (truncated or malformed line)'

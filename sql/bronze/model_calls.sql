@@ -5,12 +5,33 @@
 -- and the flattened attributes of a span (`doc`) go through the same checks below, once each.
 -- `span_index` is null for flat lines (and for OTLP lines without spans or with a malformed
 -- envelope); `line_counts.sql` counts lines, not spans.
+--
+-- A rejected line never keeps its text (a log line may carry prompt text in keys outside the
+-- contract, `gen_ai.prompt`, `gen_ai.input.messages`, ...): `rejected_raw` is the line's JSON shape
+-- (`json_structure`: keys and value types) with the values of the contract's fields only (objects
+-- and arrays among them reduced to their shape too); a line that is not JSON, not UTF-8 or longer
+-- than `DARKCOMPUTE_MAX_LINE_BYTES` (its `raw` is null: `pipelines/lib/lines.py` never hands its
+-- bytes over) keeps only its length, `{"bytes": N}`. Rejected OTLP rows keep what
+-- `otlp_spans.sql` left of them.
 create or replace temp table parsed_lines as
-with flat_lines as (
+with contract as (
+    -- the keys read below, in the order of `extracted`'s paths
+    select [
+        'timestamp', 'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
+        'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'gen_ai.usage.output_tokens',
+        'gen_ai.usage.completion_tokens', 'gen_ai.usage.cache_read.input_tokens',
+        'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens', 'gen_ai.response.id',
+        'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt', 'status', 'request_id',
+        'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger', 'parent_request_id'
+    ] as keys
+),
+
+flat_lines as (
     select
         file,
         line,
         raw,
+        bytes,
         try(decode(raw)) as text,
     from lines
     anti join otlp_spans using (file, line)
@@ -27,9 +48,13 @@ documents as (
         null::boolean as span_is_call,
         null::varchar as otlp_problem,
         null::varchar as timestamp_problem,
+        true as is_flat,
+        raw is null as too_long,
+        bytes,
     from flat_lines
     union all
     select file, line, span_index, raw, text, doc, span_is_call, otlp_problem, timestamp_problem,
+        false as is_flat, false as too_long, null::bigint as bytes,
     from otlp_spans
 ),
 
@@ -79,6 +104,10 @@ fields as (
         span_is_call,
         otlp_problem,
         timestamp_problem,
+        is_flat,
+        too_long,
+        bytes,
+        v,
         v is not null as is_json,
         ---------- strings (a JSON null counts as absent)
         nullif(v[1] ->> '$', '') as timestamp_text,
@@ -135,6 +164,7 @@ checked as (
     select
         *,
         case
+            when too_long then 'line of ' || bytes || ' bytes is longer than DARKCOMPUTE_MAX_LINE_BYTES: not read'
             when text is null then 'invalid UTF-8'
             when not is_json and trim(text, e' \t\r\n') = '' then null
             when not is_json then 'invalid JSON (truncated or malformed line)'
@@ -143,13 +173,13 @@ checked as (
             when not looks_like_call then null
             when provider_raw is null then 'missing gen_ai.provider.name'
             when provider_raw not in ('openai', 'anthropic', 'aws.bedrock')
-                then 'unknown provider: ' || provider_raw
+                then 'unknown provider: ' || left(provider_raw, 64)
             when coalesce(response_model, request_model) is null
                 then 'missing gen_ai.request.model and gen_ai.response.model'
             when timestamp_text is null then coalesce(timestamp_problem, 'missing timestamp')
             when not regexp_matches(timestamp_text, '([zZ]|[+-]\d\d:?\d\d)$')
-                then 'timestamp without a time zone: ' || timestamp_text
-            when ts is null then 'unparseable timestamp: ' || timestamp_text
+                then 'timestamp without a time zone: ' || left(timestamp_text, 64)
+            when ts is null then 'unparseable timestamp: ' || left(timestamp_text, 64)
             when input_type not in ('UBIGINT', 'BIGINT', 'NULL')
                 then 'gen_ai.usage.input_tokens is not an integer'
             when output_type not in ('UBIGINT', 'BIGINT', 'NULL')
@@ -177,7 +207,7 @@ checked as (
                 < coalesce(try_cast(cache_read_json as bigint), 0) + coalesce(try_cast(cache_creation_json as bigint), 0)
                 then 'input_tokens smaller than its cache read + cache creation tokens (they must be included)'
             when (ts at time zone 'UTC')::date not between $folder_date::date - 1 and $folder_date::date + 1
-                then 'timestamp ' || timestamp_text
+                then 'timestamp ' || left(timestamp_text, 64)
                     || ' is outside this folder''s window (the day before, the folder day or the day after)'
         end as reason,
     from typed
@@ -199,7 +229,21 @@ select
     end as reason,
     -- the line's bytes are kept only where they are needed: a record's fingerprint, a reject's text
     case when reason is null and is_json and looks_like_call then md5(text) end as line_md5,
-    case when reason is not null then left(coalesce(text, raw::varchar), 4096) end as rejected_raw,
+    case
+        when reason is null then null
+        when not is_flat then left(text, 4096)
+        when not is_json then json_object('bytes', bytes)::varchar
+        else left(json_merge_patch(
+            json_structure(text),
+            to_json(map_from_entries(list_filter(
+                list_transform(list_zip(contract.keys, v), lambda kv: {
+                    'k': kv[1],
+                    'v': case when json_type(kv[2]) in ('OBJECT', 'ARRAY', 'NULL') then json_structure(kv[2]) else kv[2] end
+                }),
+                lambda entry: entry.v is not null
+            )))
+        )::varchar, 4096)
+    end as rejected_raw,
     ts,
     provider_raw as provider,
     request_model,
@@ -226,3 +270,4 @@ select
     trigger,
     parent_request_id,
 from checked
+cross join contract

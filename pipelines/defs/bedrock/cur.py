@@ -121,9 +121,13 @@ def parse_cur_delivery(
     records: list[pa.Table] = []
     line_rejects: list[pa.Table] = []
     try:
+        if manifest.refused:
+            raise Rejected(manifest.refused)
         _, period, entries = _read_manifest(manifest)
     except Rejected as exc:
-        rejects.append(_reject(manifest.key, None, str(exc), manifest.data.decode("utf-8", "backslashreplace")))
+        # never the manifest's text: only its length (none for a file the store refused to read)
+        rejects.append(_reject(manifest.key, None, str(exc),
+                               "" if manifest.refused else json.dumps({"bytes": len(manifest.data)})))
         files_rows.append(_file_row(manifest.key, manifest, 1, 0, 0, 1))
         return _ingested(records, rejects, line_rejects, files_rows)
 
@@ -141,6 +145,8 @@ def parse_cur_delivery(
             files_rows.append(_file_row(key, None, 1, 0, 0, 1))
             continue
         try:
+            if f.refused:
+                raise Rejected(f.refused)
             table, malformed, header = _read_data_file(f)
         except Rejected as exc:
             rejects.append(_reject(key, None, str(exc), ""))
@@ -174,7 +180,9 @@ def _read_manifest(f: SourceFile) -> tuple[str, date, list[tuple[str | None, str
     entries = []
     for entry in doc["dataFiles"]:
         text = entry.get("key") if isinstance(entry, dict) else entry
-        entries.append((_store_key(text, folder), json.dumps(entry, default=str)))
+        # an entry as written, when it is the key itself or an object's key; else only its type
+        written = text if isinstance(text, str) else f"<{type(entry).__name__}>"
+        entries.append((_store_key(text, folder), json.dumps(written)))
     return export, period, entries
 
 
@@ -334,7 +342,8 @@ def _reject(key: str, line: int | None, reason: str, raw: str) -> dict:
 
 
 def _file_row(key: str, f: SourceFile | None, read: int, records: int, skipped: int, rejected: int) -> dict:
-    return {"source": SOURCE, "file": key, "sha256": f.sha256 if f else None, "bytes": len(f.data) if f else None,
+    return {"source": SOURCE, "file": key, "sha256": f.sha256 if f else None,
+            "bytes": len(f.data) if f and not f.refused else None,
             "lines_read": read, "records": records, "skipped": skipped, "rejected": rejected}
 
 

@@ -17,12 +17,13 @@ from collections.abc import Iterable
 from datetime import date
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
 from pipelines.lib.ingest import REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, damaged_rows, file_table, quarantine
-from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches, split_lines
+from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches, lines_table, split_lines
 from pipelines.lib.store import SourceFile
 
 SOURCE = "bedrock/invocation_logs"
@@ -130,10 +131,7 @@ def _lines(key: str, data: bytes) -> pa.Table:
     if end >= 0:
         first = body[:end].strip()
         if not (first.startswith(b"{") and first.endswith(b"}")):
-            return pa.table(
-                {"file": [key], "line": pa.array([1], pa.int64()), "raw": pa.array([data], pa.large_binary())},
-                schema=LINES_SCHEMA,
-            )
+            return lines_table(key, data, np.array([0, len(data)], dtype=np.int64))
     return split_lines(key, data)
 
 
