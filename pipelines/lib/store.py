@@ -98,7 +98,7 @@ class LocalStore:
                 try:
                     child = os.open(part, flags, dir_fd=fd)
                 except OSError as exc:
-                    if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_link(part, fd):  # O_NOFOLLOW met a link
                         return SourceFile(key=key, data=b"", refused=SYMLINK)
                     if exc.errno == errno.ENXIO:  # a socket, or a FIFO no one writes to
                         return SourceFile(key=key, data=b"", refused=NOT_REGULAR)
@@ -113,6 +113,13 @@ class LocalStore:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def open_store(uri: str | Path, landing: str | Path | None = None) -> Store:

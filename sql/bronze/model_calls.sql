@@ -233,6 +233,7 @@ select
         when reason is null then null
         when not is_flat then left(text, 4096)
         when not is_json then json_object('bytes', bytes)::varchar
+        when json_type(text) <> 'OBJECT' then left(json_structure(text)::varchar, 4096)
         else left(json_merge_patch(
             json_structure(text),
             to_json(map_from_entries(list_filter(

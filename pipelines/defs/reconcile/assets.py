@@ -111,7 +111,8 @@ def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehou
 )
 def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse) -> dg.MaterializeResult:
     """Every delivered line of the day that could not be used, from every source: source, file,
-    line (1-based), reason and the raw text (cut at 4 KiB). Nothing is dropped silently."""
+    line (1-based), reason and `raw`: the line's JSON shape with the contract's fields, never its
+    text (a line that is not JSON: its length; a refused file: empty). Nothing is dropped silently."""
     day = partition_day(context)
     the_lake = lake.lake()
     paths = bronze_files(the_lake, "_rejects", day)

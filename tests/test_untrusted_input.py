@@ -1,0 +1,213 @@
+"""Untrusted input, unit by unit (no Dagster): the local store never follows a link nor reads a
+special file, a backslash is part of a name, a line over `DARKCOMPUTE_MAX_LINE_BYTES` is rejected
+unread, and every parser's rejected row keeps the shape and the contract's fields, never text.
+The same faults end to end: `tests/test_hostile_sources.py`."""
+
+import gzip
+import json
+import os
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from pipelines.defs.bedrock.cur import parse_cur_delivery
+from pipelines.defs.bedrock.parse import parse_invocation_logs
+from pipelines.defs.logs.parse import parse_log_files
+from pipelines.defs.openai.parse import parse_usage_pages
+from pipelines.lib.lines import max_line_bytes, split_lines
+from pipelines.lib.store import NOT_REGULAR, SYMLINK, LocalStore, SourceFile
+
+DAY = date(2026, 11, 2)
+MARKER = "PROMPT-MARKER-0b7c"
+CALL = {"timestamp": "2026-11-02T10:00:00Z", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10, "billing.account": "proj_a"}
+
+
+def jsonl(*records: dict) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def logs(*files: SourceFile):
+    return parse_log_files(list(files), log_source="app", folder_date=DAY)
+
+
+# ---------------------------------------------------------------------------------------------
+# the local store
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A source root whose day folder holds a file, links of every kind, a FIFO and a hidden file."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    day = root / "app_logs" / "2026-11-02"
+    day.mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.jsonl").write_bytes(b"SECRET\n")
+    (outside / "folder").mkdir()
+    (outside / "folder" / "x.jsonl").write_bytes(b"SECRET\n")
+    (day / "a.jsonl").write_bytes(b"{}\n")
+    (day / "back\\slash.jsonl").write_bytes(b"{}\n")
+    (day / ".partial.jsonl").write_bytes(b"{}\n")
+    os.symlink(outside / "secret.jsonl", day / "file-link.jsonl")
+    os.symlink("../../../outside/secret.jsonl", day / "relative-link.jsonl")
+    os.symlink("a.jsonl", day / "inside-link.jsonl")
+    os.symlink(outside / "missing.jsonl", day / "dangling.jsonl")
+    os.symlink(outside / "folder", day / "folder-link")
+    os.mkfifo(day / "pipe.jsonl")
+    return root
+
+
+def test_links_and_special_files_are_listed_but_never_read(tree):
+    store = LocalStore(tree)
+    d = "app_logs/2026-11-02"
+    assert store.list("app_logs") == [f"{d}/{name}" for name in sorted([
+        "a.jsonl", "back\\slash.jsonl", "dangling.jsonl", "file-link.jsonl", "folder-link", "inside-link.jsonl",
+        "pipe.jsonl", "relative-link.jsonl"])]
+    for name in ["file-link.jsonl", "relative-link.jsonl", "inside-link.jsonl", "dangling.jsonl", "folder-link"]:
+        assert store.read(f"{d}/{name}") == SourceFile(f"{d}/{name}", b"", refused=SYMLINK)
+    assert store.read(f"{d}/pipe.jsonl") == SourceFile(f"{d}/pipe.jsonl", b"", refused=NOT_REGULAR)  # no hang
+    assert store.read(f"{d}/folder-link/x.jsonl").refused == SYMLINK  # a linked folder on the way
+    assert store.read(f"{d}/back\\slash.jsonl") == SourceFile(f"{d}/back\\slash.jsonl", b"{}\n")
+
+
+def test_a_linked_day_folder_is_one_refused_key(tree, tmp_path):
+    os.symlink(tmp_path / "outside" / "folder", tree / "app_logs" / "2026-11-03")
+    store = LocalStore(tree)
+    assert store.list("app_logs/2026-11-03") == ["app_logs/2026-11-03"]
+    assert store.read("app_logs/2026-11-03").refused == SYMLINK
+
+
+def test_a_link_swapped_in_after_listing_is_refused(tree):
+    store = LocalStore(tree)
+    key = "app_logs/2026-11-02/a.jsonl"
+    assert key in store.list("app_logs/2026-11-02")
+    os.replace(tree / "app_logs" / "2026-11-02" / "file-link.jsonl", tree / key)
+    assert store.read(key).refused == SYMLINK
+
+
+def test_a_refused_log_file_is_one_whole_file_rejected_unit():
+    got = logs(SourceFile("app_logs/2026-11-02/a.jsonl", jsonl(CALL)),
+               SourceFile("app_logs/2026-11-02/env.jsonl", b"", refused=SYMLINK))
+    assert got.records.num_rows == 1
+    assert got.rejects.to_pylist() == [{"source": "app_logs", "file": "app_logs/2026-11-02/env.jsonl", "line": None,
+                                        "reason": SYMLINK, "raw": ""}]
+    [row] = [r for r in got.files.to_pylist() if r["file"] == "app_logs/2026-11-02/env.jsonl"]
+    assert (row["sha256"], row["bytes"], row["lines_read"], row["rejected"]) == (None, None, 1, 1)
+
+
+def test_a_refused_page_and_a_refused_cur_manifest_are_rejected_whole():
+    pages = parse_usage_pages([SourceFile("openai/usage/completions/2026-11-02/p.json", b"", refused=SYMLINK)],
+                              endpoint="completions", folder_date=DAY)
+    assert [(r["line"], r["reason"], r["raw"]) for r in pages.rejects.to_pylist()] == [(None, SYMLINK, "")]
+    key = "cur/exp/metadata/BILLING_PERIOD=2026-11/exp-Manifest.json"
+    cur = parse_cur_delivery(SourceFile(key, b"", refused=SYMLINK), [], delivered=[])
+    assert [(r["file"], r["line"], r["reason"], r["raw"]) for r in cur.rejects.to_pylist()] == [(key, None, SYMLINK, "")]
+
+
+def test_a_refused_bedrock_object_is_one_whole_file_rejected_unit():
+    key = "bedrock/AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/2026/11/02/12/a.json.gz"
+    got = parse_invocation_logs([SourceFile(key, b"", refused=SYMLINK)], folder_date=DAY)
+    assert [(r["file"], r["line"], r["reason"]) for r in got.rejects.to_pylist()] == [(key, None, SYMLINK)]
+    assert got.files.to_pylist()[0]["lines_read"] == got.files.to_pylist()[0]["rejected"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# lines over the limit
+
+
+def test_a_line_over_the_limit_is_rejected_by_its_length_unread(monkeypatch):
+    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", "4096")
+    big = CALL | {"gen_ai.prompt": MARKER * 500}  # a valid call, 9 KiB long
+    data = jsonl(CALL, big, CALL)
+    got = logs(SourceFile("app_logs/2026-11-02/a.jsonl", data))
+    assert got.records["source_line"].to_pylist() == [1, 3]
+    size = len(json.dumps(big)) + 1
+    assert got.rejects.select(["line", "reason", "raw"]).to_pylist() == [
+        {"line": 2, "reason": f"line of {size} bytes is longer than DARKCOMPUTE_MAX_LINE_BYTES: not read",
+         "raw": json.dumps({"bytes": size}, separators=(",", ":"))}]
+
+
+def test_a_bedrock_line_over_the_limit_is_rejected_by_its_length_unread(monkeypatch):
+    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", "1000")
+    key = "bedrock/AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/2026/11/02/12/a.json.gz"
+    line = json.dumps({"schemaType": "ModelInvocationLog", "requestId": "r1", "input": {"inputBodyJson": MARKER * 100}})
+    got = parse_invocation_logs([SourceFile(key, gzip.compress(line.encode() + b"\n"))], folder_date=DAY)
+    [row] = got.rejects.to_pylist()
+    assert row["reason"] == f"line of {len(line) + 1} bytes is longer than DARKCOMPUTE_MAX_LINE_BYTES: not read"
+    assert MARKER not in row["raw"]
+
+
+def test_a_long_line_is_a_null_over_the_same_bytes(monkeypatch):
+    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", "3")
+    data = b"ab\nabcdef\n\nxyz"
+    table = split_lines("k", data)
+    assert table.to_pylist() == [
+        {"file": "k", "line": 1, "raw": b"ab\n", "bytes": 3}, {"file": "k", "line": 2, "raw": None, "bytes": 7},
+        {"file": "k", "line": 3, "raw": b"\n", "bytes": 1}, {"file": "k", "line": 4, "raw": b"xyz", "bytes": 3}]
+    [chunk] = table.column("raw").chunks
+    assert chunk.buffers()[2].address == pa.py_buffer(data).address  # the file's own bytes: no copy
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "lots"])
+def test_a_bad_line_limit_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", value)
+    with pytest.raises(ValueError, match="DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number"):
+        max_line_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# what a rejected row keeps
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (CALL | {"gen_ai.usage.output_tokens": -5}, "negative token count"),
+        (CALL | {"gen_ai.provider.name": "mistral"}, "unknown provider: mistral"),
+        (CALL | {"timestamp": "2026-11-02T10:00:00"}, "timestamp without a time zone: 2026-11-02T10:00:00"),
+        (["a list", "not an object"], "not a JSON object"),
+    ],
+)
+def test_a_rejected_log_line_keeps_its_shape_and_contract_values_only(line, reason):
+    extra = {"gen_ai.prompt": MARKER, "gen_ai.input.messages": [{"role": "user", "content": MARKER}],
+             "job_type": {"nested": MARKER}}
+    record = line | extra if isinstance(line, dict) else line + [MARKER]
+    got = logs(SourceFile("app_logs/2026-11-02/a.jsonl", jsonl(record)))
+    [row] = got.rejects.to_pylist()
+    assert row["reason"] == reason
+    assert MARKER not in row["raw"]
+    if isinstance(line, dict):
+        assert json.loads(row["raw"]) == line | {
+            "gen_ai.prompt": "VARCHAR", "gen_ai.input.messages": [{"role": "VARCHAR", "content": "VARCHAR"}],
+            "job_type": {"nested": "VARCHAR"}}
+    else:
+        assert json.loads(row["raw"]) == ["VARCHAR"]
+
+
+@pytest.mark.parametrize("data", [b'{"gen_ai.prompt": "' + MARKER.encode() + b'", "timest',
+                                  b'{"gen_ai.prompt": "\xc3\x28' + MARKER.encode() + b'"}'])
+def test_a_line_that_is_not_json_or_not_utf8_keeps_only_its_length(data):
+    got = logs(SourceFile("app_logs/2026-11-02/a.jsonl", data + b"\n"))
+    [row] = got.rejects.to_pylist()
+    assert json.loads(row["raw"]) == {"bytes": len(data) + 1}
+
+
+def test_a_rejected_page_result_keeps_its_fields_and_only_the_type_of_other_keys():
+    result = {"object": "organization.usage.completions.result", "input_tokens": -1, "output_tokens": 10,
+              "num_model_requests": 1, "project_id": "proj_a", "model": "gpt-4o-mini", "note": MARKER,
+              "extra": {"text": MARKER}}
+    page = {"object": "page", "data": [{"object": "bucket", "start_time": 1793577600, "end_time": 1793664000,
+                                        "results": [result]}], "has_more": False, "next_page": None}
+    got = parse_usage_pages([SourceFile("openai/usage/completions/2026-11-02/p.json", json.dumps(page).encode())],
+                            endpoint="completions", folder_date=DAY)
+    [row] = got.rejects.to_pylist()
+    assert json.loads(row["raw"]) == result | {"note": "VARCHAR", "extra": {"text": "VARCHAR"}}
+
+
+def test_a_cur_manifest_that_is_not_json_keeps_only_its_length():
+    key = "cur/exp/metadata/BILLING_PERIOD=2026-11/exp-Manifest.json"
+    data = b'{"dataFiles": ["' + MARKER.encode()
+    got = parse_cur_delivery(SourceFile(key, data), [], delivered=[])
+    [row] = got.rejects.to_pylist()
+    assert json.loads(row["raw"]) == {"bytes": len(data)}
