@@ -211,3 +211,16 @@ def test_a_cur_manifest_that_is_not_json_keeps_only_its_length():
     got = parse_cur_delivery(SourceFile(key, data), [], delivered=[])
     [row] = got.rejects.to_pylist()
     assert json.loads(row["raw"]) == {"bytes": len(data)}
+
+
+@pytest.mark.parametrize("line", [
+    '{"gen_ai.provider.name": "mistral", "gen_ai.request.model": "m", "x": ' + "[" * 300 + "]" * 300 + "}",
+    "[" * 300 + "]" * 300,
+    '{"resourceSpans": 5, "x": ' + "[" * 300 + "]" * 300 + "}",  # a malformed OTLP envelope
+])
+def test_json_too_deep_for_its_shape_keeps_only_its_length(line):
+    """DuckDB's json_structure stops at 128 levels: the batch must not fail with it."""
+    got = logs(SourceFile("app_logs/2026-11-02/a.jsonl", jsonl(CALL) + line.encode() + b"\n"))
+    assert got.records.num_rows == 1
+    [row] = got.rejects.to_pylist()
+    assert json.loads(row["raw"]) == {"bytes": len(line) + 1}

@@ -227,14 +227,15 @@ select
         when not is_json then 'blank line'
         when not looks_like_call then 'not a model call'
     end as reason,
-    -- the line's bytes are kept only where they are needed: a record's fingerprint, a reject's text
+    -- the line's bytes are used only where they are needed: a record's fingerprint, a reject's shape
     case when reason is null and is_json and looks_like_call then md5(text) end as line_md5,
     case
         when reason is null then null
         when not is_flat then left(text, 4096)
         when not is_json then json_object('bytes', bytes)::varchar
-        when json_type(text) <> 'OBJECT' then left(json_structure(text)::varchar, 4096)
-        else left(json_merge_patch(
+        when json_type(text) <> 'OBJECT' then coalesce(left(try(json_structure(text))::varchar, 4096),
+                                                       json_object('bytes', bytes)::varchar)
+        else coalesce(left(try(json_merge_patch(
             json_structure(text),
             to_json(map_from_entries(list_filter(
                 list_transform(list_zip(contract.keys, v), lambda kv: {
@@ -243,7 +244,7 @@ select
                 }),
                 lambda entry: entry.v is not null
             )))
-        )::varchar, 4096)
+        ))::varchar, 4096), json_object('bytes', bytes)::varchar)  -- too deep for json_structure: its length
     end as rejected_raw,
     ts,
     provider_raw as provider,

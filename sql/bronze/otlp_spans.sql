@@ -269,7 +269,8 @@ select
     line,
     null as span_index,
     null::blob as raw,
-    json_structure(text)::varchar as text,
+    -- too deep for json_structure (128 levels): only its length
+    coalesce(try(json_structure(text))::varchar, json_object('bytes', strlen(text))::varchar) as text,
     '{}' as doc,
     false as span_is_call,
     case when envelope_problem is not null then 'malformed OTLP line: ' || envelope_problem end as otlp_problem,
