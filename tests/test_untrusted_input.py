@@ -224,3 +224,21 @@ def test_json_too_deep_for_its_shape_keeps_only_its_length(line):
     assert got.records.num_rows == 1
     [row] = got.rejects.to_pylist()
     assert json.loads(row["raw"]) == {"bytes": len(line) + 1}
+
+
+def test_pulled_pages_are_read_through_the_same_guarded_store(tmp_path):
+    """Pages pulled from the admin APIs land under `<landing>/api` and are read by a LocalStore:
+    a link planted there is refused like one in the source root."""
+    from pipelines.defs.resources import SourceStore
+
+    (tmp_path / "outside.json").write_bytes(b'{"secret": true}')
+    pulled = tmp_path / "landing" / "api" / "openai" / "costs" / "2026-11-02"
+    pulled.mkdir(parents=True)
+    (pulled / "page-001.json").write_bytes(b'{"data": []}')
+    os.symlink(tmp_path / "outside.json", pulled / "page-002.json")
+    (tmp_path / "sources").mkdir()
+    files = SourceStore(uri=str(tmp_path / "sources"), pulled=str(tmp_path / "landing" / "api")).day_files(
+        "openai/costs", DAY)
+    assert [(f.key, f.data, f.refused) for f in files] == [
+        ("openai/costs/2026-11-02/page-001.json", b'{"data": []}', None),
+        ("openai/costs/2026-11-02/page-002.json", b"", SYMLINK)]
