@@ -107,6 +107,8 @@ class Fault:
     status: int
     retry_after: str | None
     times: int | None  # None: forever
+    body: bytes | None = None  # None: a short error object
+    echo: bool = False  # a 200: the real page, plus the request's headers echoed back in it
 
 
 class BadRequest(Exception):
@@ -167,9 +169,15 @@ class ApiServer:
 
     # ---------- planned faults
 
-    def fail(self, path: str, status: int, *, retry_after: str | None = None, times: int | None = 1) -> None:
-        """Answer the next `times` requests for `path` (None: every one) with `status`."""
-        self._faults[path].append(Fault(status, retry_after, times))
+    def fail(self, path: str, status: int, *, retry_after: str | None = None, times: int | None = 1,
+             body: bytes | None = None) -> None:
+        """Answer the next `times` requests for `path` (None: every one) with `status` (and `body`)."""
+        self._faults[path].append(Fault(status, retry_after, times, body))
+
+    def echo_headers(self, path: str, *, times: int | None = 1) -> None:
+        """Answer the next `times` requests for `path` with the real page plus a `request_headers`
+        object echoing every header received (credentials included), as a debugging proxy might."""
+        self._faults[path].append(Fault(200, None, times, echo=True))
 
     def requests_to(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path]
@@ -201,6 +209,7 @@ class ApiServer:
         denied = self._auth(route.provider, headers)
         if denied:
             return 401, _error("authentication_error", denied), {}
+        fault = None
         with self._lock:
             faults = self._faults[path]
             if faults:
@@ -210,9 +219,16 @@ class ApiServer:
                     if fault.times == 0:
                         faults.popleft()
                 extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                return fault.status, _error("rate_limit" if fault.status == 429 else "overloaded", "try again"), extra
+                if not fault.echo:
+                    body = fault.body if fault.body is not None else _error(
+                        "rate_limit" if fault.status == 429 else "overloaded", "try again")
+                    return fault.status, body, extra
         try:
-            return 200, self._page(path, route, query, params), {}
+            page = self._page(path, route, query, params)
+            if fault is not None and fault.echo:
+                echoed = json.dumps({"request_headers": dict(headers.items())})
+                page = page[:-1] + b", " + echoed[1:-1].encode() + b"}"
+            return 200, page, {}
         except BadRequest as exc:
             return 400, _error("invalid_request_error", str(exc)), {}
 

@@ -1,5 +1,6 @@
 """What the OpenAI and Anthropic Admin API pulls share: the resource's settings (key, base URL,
-landing folder, retry budget) and the pull asset's body (no key: nothing pulled, and said)."""
+landing folder, retry budget) and the pull asset's body (no key: nothing pulled, and said; an
+empty pull: landed only where it replaces nothing with results, and said)."""
 
 import hashlib
 import os
@@ -12,7 +13,7 @@ from typing import ClassVar
 import dagster as dg
 from pydantic import Field
 
-from pipelines.lib.http import JsonClient, Listing, pull_listings
+from pipelines.lib.http import JsonClient, Listing, Pulled, pull_and_land, pull_listings
 
 
 class AdminAPI(dg.ConfigurableResource):
@@ -54,23 +55,27 @@ class AdminAPI(dg.ConfigurableResource):
         raise NotImplementedError
 
 
+def _client_and_width(client_or_api: "JsonClient | AdminAPI", usage_bucket_width: str | None):
+    if isinstance(client_or_api, AdminAPI):
+        return client_or_api.client(), usage_bucket_width or client_or_api.usage_bucket_width
+    return client_or_api, usage_bucket_width or "1d"
+
+
 def pull_day(client_or_api: "JsonClient | AdminAPI", listings: Callable[[date, str], list[Listing]], day: date,
              landing_root: str | Path, usage_bucket_width: str | None = None) -> list[Path]:
     """Fetch the day's `listings(day, usage_bucket_width)` and land each page as received;
     returns the files. `client_or_api` is a `JsonClient` or the resource (whose client and bucket
     width are used). Every listing is fetched whole before anything is written."""
-    if isinstance(client_or_api, AdminAPI):
-        client = client_or_api.client()
-        width = usage_bucket_width or client_or_api.usage_bucket_width
-    else:
-        client, width = client_or_api, usage_bucket_width or "1d"
+    client, width = _client_and_width(client_or_api, usage_bucket_width)
     return pull_listings(client, listings(day, width), day.isoformat(), landing_root)
 
 
 def pull_pages(context: dg.AssetExecutionContext, api: AdminAPI,
-               pull: Callable[[AdminAPI, date, Path], list[Path]]) -> dg.MaterializeResult:
-    """The pull asset's body: `pull` the partition's day into the landing folder and report the
-    pages landed; without the key, pull nothing and say so."""
+               listings: Callable[[date, str], list[Listing]]) -> dg.MaterializeResult:
+    """The pull asset's body: pull the partition's day of `listings` into the landing folder and
+    report the pages landed; without the key, pull nothing and say so. A listing that came back
+    empty is said in the log and the metadata: it replaced no landing with results, and an
+    export of the day in the source root is read instead of it (see `SourceStore`)."""
     day = date.fromisoformat(context.partition_key)
     if not api.has_key():
         context.log.info(f"{api.KEY_ENV} is not set: nothing pulled")
@@ -78,17 +83,45 @@ def pull_pages(context: dg.AssetExecutionContext, api: AdminAPI,
     if not api.landing:
         raise dg.Failure(f"the {type(api).__name__} resource has no landing folder")
     root = Path(api.landing)
-    return dg.MaterializeResult(metadata=_landed(pull(api, day, root), root))
+    client, width = _client_and_width(api, None)
+    pulled = pull_and_land(client, listings(day, width), day.isoformat(), root)
+    for note in _empty_notes(pulled, day):
+        context.log.warning(note)
+    return dg.MaterializeResult(metadata=_landed(pulled, root, day))
 
 
-def _landed(files: list[Path], root: Path) -> dict:
-    """Materialization metadata: the pages landed, their sizes and content hashes."""
+def _empty_notes(pulled: list[Pulled], day: date) -> list[str]:
+    """One sentence per listing that came back empty: what was kept, and what to check."""
+    notes = []
+    for p in pulled:
+        if not p.empty:
+            continue
+        where = f"{p.listing.prefix} {day}"
+        if p.kept:
+            notes.append(f"{where}: the API returned no results; the previous pull of the day, which has results, "
+                         "was kept. Check that the admin key belongs to the right organization.")
+        else:
+            notes.append(f"{where}: the API returned no results; landed as empty, so a non-empty export of the day "
+                         "in the source root is read instead. If the day had usage, check that the admin key "
+                         "belongs to the right organization.")
+    return notes
+
+
+def _landed(pulled: list[Pulled], root: Path, day: date) -> dict:
+    """Materialization metadata: the pages landed, their sizes and content hashes; per listing,
+    the results pulled and whether an empty pull kept the previous landing."""
+    files = [f for p in pulled for f in p.files]
     pages = [(f.relative_to(root).as_posix(), f.read_bytes()) for f in files]
     rows = [f"| {name} | {len(data)} | {hashlib.sha256(data).hexdigest()} |" for name, data in pages]
+    listings = [f"| {p.listing.prefix} | {p.results} | {'kept the previous pull' if p.kept else 'landed'} |"
+                for p in pulled]
     return {
         "pulled": True,
         "pages": len(pages),
         "bytes": sum(len(data) for _, data in pages),
         "landing": dg.MetadataValue.path(str(root)),
         "files": dg.MetadataValue.md("\n".join(["| file | bytes | sha256 |", "|---|---|---|", *rows])),
+        "listings": dg.MetadataValue.md("\n".join(["| listing | results | what |", "|---|---|---|", *listings])),
+        "empty_listings": ", ".join(p.listing.prefix for p in pulled if p.empty),
+        "empty_pull": " ".join(_empty_notes(pulled, day)),
     }

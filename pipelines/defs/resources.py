@@ -10,6 +10,7 @@ import duckdb
 
 from pipelines.lib import runlock, sql
 from pipelines.lib.lake import Lake
+from pipelines.lib.pages import all_empty
 from pipelines.lib.store import LocalStore, SourceFile, open_store
 
 from .anthropic.pull import AnthropicAdminAPI
@@ -31,16 +32,22 @@ class SourceStore(dg.ConfigurableResource):
     def day_files(self, prefix: str, day: date) -> list[SourceFile]:
         """Every file delivered under `<prefix>/<YYYY-MM-DD>/`, read, in key order. Pages pulled
         from the provider's API for that folder replace the source root's (a re-pull is the newer
-        statement). A file delivered twice under two names is ingested under both (so both show
-        in `ingest_files`); staging counts its content once (by content hash, or call key)."""
+        statement), unless the pull was empty (its pages hold no result) and the source root
+        delivered the folder: an empty answer never wipes out an export. A file delivered twice
+        under two names is ingested under both (so both show in `ingest_files`); staging counts
+        its content once (by content hash, or call key)."""
         return list(self.iter_day_files(prefix, day))
 
     def iter_day_files(self, prefix: str, day: date) -> Iterator[SourceFile]:
         """`day_files`, read one file at a time as the caller asks for them (a day of logs is
         gigabytes: a parser holds a batch of files, never the folder)."""
         folder = f"{prefix}/{day.isoformat()}"
+        root = self.store()
         pulled = LocalStore(self.pulled) if self.pulled else None
-        store = pulled if pulled is not None and pulled.list(folder) else self.store()
+        pulled_keys = pulled.list(folder) if pulled is not None else []
+        store = root
+        if pulled_keys and not (all_empty(pulled.read(k).data for k in pulled_keys) and root.list(folder)):
+            store = pulled
         return (store.read(key) for key in store.list(folder))
 
 

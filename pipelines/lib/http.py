@@ -7,12 +7,16 @@ response or in the middle of its body, which `http.client` reports as `RemoteDis
 `IncompleteRead` against the announced length) are retried through tenacity with
 exponential back-off, honouring `Retry-After` (seconds or an HTTP date); the budget is bounded
 by a number of attempts and by the longest single wait. Every error names the URL, never a
-secret: the client is told its secrets and redacts them from any text it raises. Redirects are
-refused, so credentials are never forwarded to another host.
+secret: the client is told its secrets and redacts them (and their URL, JSON and base64
+encodings) from any text it raises, before any cut. A 200 body that holds a secret (a server or
+proxy echoing the request headers) is refused before anything is written. Redirects are refused,
+so credentials are never forwarded to another host. An empty pull (pages that hold no results)
+never replaces a landing that has some.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -31,6 +35,7 @@ from pathlib import Path
 import tenacity
 
 from .money import loads
+from .pages import all_empty, page_results
 
 REDACTED = "[redacted]"
 USER_AGENT = "darkcompute/0.1"
@@ -66,12 +71,70 @@ class Page:
         return hashlib.sha256(self.body).hexdigest()
 
 
+ERROR_DETAIL_CHARS = 300  # of an error body, kept in the message (after redaction)
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The ways `secret` shows up in text a server sends back, longest first: as is (which covers
+    `Bearer <key>`), URL-encoded (either hex case, `+` for a space), JSON-escaped, and base64
+    (standard and URL-safe, at each of the three byte alignments it can have inside a longer
+    encoded string, such as a Basic credential)."""
+    if not secret:
+        return []
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret)[1:-1].replace("/", "\\/")}
+    for quoted in (urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret, safe="")):
+        forms |= {quoted, _hex_case(quoted, str.lower)}
+    raw = secret.encode()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        # the characters that depend on the secret's bits only: from the first whole sextet after
+        # the `offset` bytes before it to the last whole sextet inside it
+        core = encoded[-(-offset * 8 // 6):(offset + len(raw)) * 8 // 6]
+        if len(core) >= 8:
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return sorted(forms, key=lambda f: (-len(f), f))
+
+
+def _hex_case(text: str, case) -> str:
+    """`text` with the hex digits of its `%XX` escapes in `case`."""
+    parts = text.split("%")
+    return parts[0] + "".join("%" + case(p[:2]) + p[2:] for p in parts[1:])
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every non-empty secret replaced by `[redacted]`."""
+    """`text` with every non-empty secret, in any of its `secret_forms`, replaced by `[redacted]`.
+    Redact a whole text before cutting it: a cut through a secret leaves a piece no search finds."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
+        for form in secret_forms(secret):
+            text = text.replace(form, REDACTED)
     return text
+
+
+def holds_secret(body: bytes, secrets: Sequence[str]) -> bool:
+    """Whether `body` carries a secret: in any of its `secret_forms`, or, when the body is JSON,
+    in any string once decoded (which undoes `\\u` escapes)."""
+    for secret in secrets:
+        if any(form.encode() in body for form in secret_forms(secret)):
+            return True
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return any(secret and secret in text for text in _strings(doc) for secret in secrets)
+
+
+def _strings(doc) -> Iterator[str]:
+    """Every string of a parsed JSON document, object keys included."""
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -175,14 +238,14 @@ class JsonClient:
         request = urllib.request.Request(url, headers=self.headers, method="GET")
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                return response.read()
+                body = response.read()
         except urllib.error.HTTPError as exc:
             status, body = exc.code, _read_quietly(exc)
             exc.close()
-            reason = f"HTTP {status} {exc.reason}"
+            reason = redact(f"HTTP {status} {exc.reason}", self.secrets)  # the reason phrase is the server's too
             if status in (401, 403):  # an error body may echo the credential: leave it out
                 raise ApiError(f"GET {safe}: {reason} (check the admin key)", url=safe, status=status) from None
-            detail = redact(body[:300].decode("utf-8", "replace"), self.secrets).strip()
+            detail = self._error_detail(body)
             if status == 429 or status == 408 or status >= 500:
                 raise TransientError(
                     reason, url=safe, status=status, retry_after=retry_after_seconds(exc.headers.get("Retry-After"))
@@ -192,6 +255,23 @@ class JsonClient:
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             why = getattr(exc, "reason", None) or exc
             raise TransientError(redact(f"connection failed ({why})", self.secrets), url=safe) from None
+        if holds_secret(body, self.secrets):
+            raise ApiError(
+                f"GET {safe}: the response contains the admin key (or an encoding of it), so it was not "
+                "written anywhere. The server echoes the request's credentials: check that the API URL points at "
+                "the provider itself and not at a proxy or test server that echoes requests, and rotate the key "
+                "if this response may have been stored or logged elsewhere.",
+                url=safe, status=200,
+            )
+        return body
+
+    def _error_detail(self, body: bytes) -> str:
+        """The start of an error body for a message: the whole body redacted first, then cut (a
+        cut first would leave a piece of a key that no redaction recognizes)."""
+        text = redact(body.decode("utf-8", "replace"), self.secrets)
+        if holds_secret(text.encode(), self.secrets):  # an encoding redact() does not undo (JSON \\u escapes)
+            return "(the body echoes the admin key; left out)"
+        return text[:ERROR_DETAIL_CHARS].strip()
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception()
@@ -244,7 +324,7 @@ class JsonClient:
             if not isinstance(cursor, str) or not cursor:
                 raise ApiError(f"GET {url}: {more_key} is true but {next_key} is missing", url=url)
             if cursor in seen:
-                raise ApiError(f"GET {url}: the server repeated the cursor {cursor!r}", url=url)
+                raise ApiError(redact(f"GET {url}: the server repeated the cursor {cursor!r}", self.secrets), url=url)
             seen.add(cursor)
         url = self.safe_url(self.url(path, params))
         raise ApiError(f"GET {url}: more than {self.max_pages} pages", url=url)
@@ -260,13 +340,13 @@ def _read_quietly(exc: urllib.error.HTTPError) -> bytes:
 # ---------- landing the pages, as received
 
 
-def land_pages(folder: Path, pages: Sequence[Page], *, source: str, day: str) -> list[Path]:
+def land_pages(folder: Path, pages: Sequence[Page], *, source: str, day: str, results: int | None = None) -> list[Path]:
     """Write `pages` as `folder/page-NNN.json`, byte for byte, and a `.manifest.json` beside them.
 
     Each file is written under a hidden temporary name and renamed into place (atomic); pages
     left from an earlier pull with more pages are removed, so the folder holds exactly this
     pull. The manifest (hidden: the store lists no dot-files) records each page's request
-    query, size and SHA-256, and is written last.
+    query, size and SHA-256 (and the pull's result count when given), and is written last.
     """
     folder.mkdir(parents=True, exist_ok=True)
     written = [_write_atomic(folder / f"page-{n:03d}.json", page.body) for n, page in enumerate(pages, start=1)]
@@ -278,6 +358,7 @@ def land_pages(folder: Path, pages: Sequence[Page], *, source: str, day: str) ->
         "source": source,
         "day": day,
         "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        **({"results": results} if results is not None else {}),
         "pages": [
             {"file": path.name, "path": page.path, "query": page.query, "bytes": len(page.body), "sha256": page.sha256}
             for path, page in zip(written, pages)
@@ -307,14 +388,49 @@ class Listing:
     params: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class Pulled:
+    """What a pull did with one listing: the folder, the pages it landed (none when `kept`), the
+    results the pull held, whether it was empty (every page readable, none with a result) and
+    whether, being empty, it left a previous landing with results in place."""
+
+    listing: Listing
+    folder: Path
+    files: list[Path]
+    results: int
+    empty: bool
+    kept: bool
+
+
 def pull_listings(client: JsonClient, listings: Sequence[Listing], day: str, landing_root: str | Path) -> list[Path]:
+    """Fetch every page of every listing, then land them (`<root>/<prefix>/<day>/page-NNN.json`);
+    the files landed. See `pull_and_land`."""
+    return [f for pulled in pull_and_land(client, listings, day, landing_root) for f in pulled.files]
+
+
+def pull_and_land(client: JsonClient, listings: Sequence[Listing], day: str, landing_root: str | Path) -> list[Pulled]:
     """Fetch every page of every listing, then land them (`<root>/<prefix>/<day>/page-NNN.json`).
 
     Nothing is written until every listing has been fetched whole, so a failed pull leaves the
-    previous landing of the day as it was.
+    previous landing of the day as it was. A listing whose pages hold no result (a key for the
+    wrong organization answers so) does not replace a landing of the day that holds some: it is
+    reported `kept`, and the previous pages stay.
     """
     fetched = [(listing, list(client.pages(listing.path, listing.params))) for listing in listings]
-    written: list[Path] = []
+    out: list[Pulled] = []
     for listing, pages in fetched:
-        written += land_pages(Path(landing_root) / listing.prefix / day, pages, source=listing.prefix, day=day)
-    return written
+        folder = Path(landing_root) / listing.prefix / day
+        results = sum(page_results(page.body) or 0 for page in pages)
+        empty = all_empty(page.body for page in pages)
+        if empty and _holds_results(folder):
+            out.append(Pulled(listing, folder, [], results, empty=True, kept=True))
+            continue
+        files = land_pages(folder, pages, source=listing.prefix, day=day, results=results)
+        out.append(Pulled(listing, folder, files, results, empty=empty, kept=False))
+    return out
+
+
+def _holds_results(folder: Path) -> bool:
+    """Whether a landed folder holds pages and not all of them are empty."""
+    pages = sorted(folder.glob("page-*.json")) if folder.is_dir() else []
+    return bool(pages) and not all_empty(p.read_bytes() for p in pages)

@@ -112,6 +112,25 @@ def page_buckets(data: bytes) -> list[dict]:
     return page["data"]
 
 
+def page_results(data: bytes) -> int | None:
+    """How many results a page holds over all its buckets; None when it is not a readable page.
+    A pull whose every page holds 0 is an empty statement (a key for another organization, a
+    day with no usage), which must never replace one that has results."""
+    try:
+        buckets = page_buckets(data)
+    except Rejected:
+        return None
+    if not all(isinstance(b.get("results"), list) for b in buckets):
+        return None
+    return sum(len(b["results"]) for b in buckets)
+
+
+def all_empty(pages: Iterable[bytes]) -> bool:
+    """Whether there are pages and every one of them is readable and holds no result."""
+    counts = [page_results(data) for data in pages]
+    return bool(counts) and all(n == 0 for n in counts)
+
+
 def reject(source: str, key: str, line: int | None, reason: str, raw: Any) -> dict:
     """A rejected row. Its `raw` is never the text: for a page that is not JSON, its length
     (`{"bytes": N}`); for a bucket or result, its JSON shape (`shape`), cut short."""

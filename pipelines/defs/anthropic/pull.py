@@ -90,5 +90,6 @@ class AnthropicAdminAPI(AdminAPI):
 def anthropic_api_pages(context: dg.AssetExecutionContext, anthropic_admin: AnthropicAdminAPI) -> dg.MaterializeResult:
     """The day's Anthropic `usage_report/messages` and `cost_report` pages, pulled with the Admin
     key and landed as received (`<landing>/anthropic/...`, content-hashed in `.manifest.json`).
-    Without `ANTHROPIC_ADMIN_KEY` it pulls nothing and says so."""
-    return pull_pages(context, anthropic_admin, pull_anthropic_day)
+    Without `ANTHROPIC_ADMIN_KEY` it pulls nothing and says so; a listing that comes back empty replaces
+    no pages with results (a non-empty export of the day in the source root is read instead)."""
+    return pull_pages(context, anthropic_admin, day_listings)

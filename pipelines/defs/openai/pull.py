@@ -83,5 +83,6 @@ class OpenAIAdminAPI(AdminAPI):
 def openai_api_pages(context: dg.AssetExecutionContext, openai_admin: OpenAIAdminAPI) -> dg.MaterializeResult:
     """The day's OpenAI Usage (completions, embeddings) and Costs API pages, pulled with the Admin
     key and landed as received (`<landing>/openai/...`, content-hashed in `.manifest.json`).
-    Without `OPENAI_ADMIN_KEY` it pulls nothing and says so."""
-    return pull_pages(context, openai_admin, pull_openai_day)
+    Without `OPENAI_ADMIN_KEY` it pulls nothing and says so; a listing that comes back empty replaces
+    no pages with results (a non-empty export of the day in the source root is read instead)."""
+    return pull_pages(context, openai_admin, day_listings)
