@@ -66,7 +66,8 @@ def test_definitions_load(definitions):
                     "fct_spend_reconciliation",
                     "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables"}
     check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}
-    assert check_names == {"identity_holds", "invoice_coverage", "no_rejected_lines", "lines_conserved"}
+    assert check_names == {"identity_holds", "invoice_coverage", "invoice_not_missing", "no_rejected_lines",
+                           "lines_conserved"}
     assert definitions.resolve_job_def("nightly_reconciliation").partitions_def.start == datetime(
         2024, 1, 1, tzinfo=timezone.utc)
 
@@ -88,7 +89,8 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
                                                  "rejected_records", "source_status", "warehouse_tables"])
     assert result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert evaluations == {"identity_holds": True, "invoice_coverage": True, "no_rejected_lines": False,
+    assert evaluations == {"identity_holds": True, "invoice_coverage": True, "invoice_not_missing": True,
+                           "no_rejected_lines": False,
                            "lines_conserved": True}
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
@@ -134,12 +136,13 @@ def test_blocking_identity_check_keeps_a_wrong_number_out_of_the_warehouse(defin
 
 # ---------- each check fails on a fixture built to break it (plain functions)
 
-def mart_file(tmp_path, rows):
+def mart_file(tmp_path, rows, provider="openai"):
     schema = pa.schema([(c, pa.decimal128(38, 12)) for c in
                         ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
-                         "unlogged_cost_usd", "non_token_cost_usd")])
+                         "unlogged_cost_usd", "non_token_cost_usd")] + [("provider", pa.string())])
     path = tmp_path / "mart.parquet"
-    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, map(D, r))) for r in rows], schema=schema), path)
+    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, map(D, r)), provider=provider) for r in rows],
+                                        schema=schema), path)
     return path
 
 

@@ -195,12 +195,25 @@ def identity_holds(context: dg.AssetCheckExecutionContext, lake: LakeStore, ware
 
 @dg.asset_check(asset="fct_spend_reconciliation", partitions_def=daily)
 def invoice_coverage(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
-    """The share of the token invoice the logs attribute is at least DARKCOMPUTE_MIN_COVERAGE."""
+    """For each provider, the share of its token invoice the logs attribute is at least
+    DARKCOMPUTE_MIN_COVERAGE (each provider's share is in the metadata)."""
     outcome = checks.coverage(
         warehouse.compute(), _mart_path(context, lake, "fct_spend_reconciliation"),
         Decimal(setting("DARKCOMPUTE_MIN_COVERAGE")),
     )
-    return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=outcome.metadata)
+    metadata = {**outcome.metadata, "by_provider": dg.MetadataValue.md(outcome.metadata["by_provider"])}
+    return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+
+
+@dg.asset_check(asset="fct_spend_reconciliation", blocking=True, partitions_def=daily)
+def invoice_not_missing(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """No provider whose logs recorded calls on the day has a $0 invoice for it (no usage and no
+    cost rows, or an empty export): such a day would publish every logged call at $0. Blocking;
+    the metadata names the provider(s), their logged calls and what to do. A day whose cost export
+    has not arrived but whose usage has is priced from the catalog (`provisional`) and passes."""
+    outcome = checks.missing_money(warehouse.compute(), _mart_path(context, lake, "fct_spend_reconciliation"))
+    return dg.AssetCheckResult(passed=outcome.passed, metadata=outcome.metadata,
+                               description=outcome.metadata.get("what_to_do"))
 
 
 @dg.asset_check(asset="rejected_records", partitions_def=daily)

@@ -28,14 +28,40 @@ def identity(con: duckdb.DuckDBPyConnection, path: Path) -> Outcome:
 
 
 def coverage(con: duckdb.DuckDBPyConnection, path: Path, minimum: Decimal) -> Outcome:
-    """The logs attribute at least `minimum` of the day's token invoice."""
-    invoice, attributed, unlogged = sql.run(con, "checks/coverage", path=str(path)).fetchone()
-    share = (attributed / invoice) if invoice else Decimal(1)
+    """The logs attribute at least `minimum` of each provider's token invoice for the day, per
+    provider (pooled, a well-logged provider would hide one whose logs explain nothing). A
+    provider with no token invoice has no share (the `invoice_not_missing` check covers it)."""
+    rows = sql.run(con, "checks/coverage", path=str(path)).fetchall()
+    shares = {provider: (attributed / invoice) if invoice else None for provider, invoice, attributed, _ in rows}
+    below = [p for p, share in shares.items() if share is not None and share < minimum]
+    table = [f"| {p} | {'n/a' if shares[p] is None else round(shares[p], 6)} | {invoice} | {attributed} | {unlogged} |"
+             for p, invoice, attributed, unlogged in rows]
+    known = [share for share in shares.values() if share is not None]
     return Outcome(
-        share >= minimum,
-        {"coverage": float(round(share, 6)), "minimum": float(minimum), "token_invoice_usd": str(invoice),
-         "attributed_usd": str(attributed), "unlogged_usd": str(unlogged)},
+        not below,
+        {"coverage": float(round(min(known), 6)) if known else 1.0, "minimum": float(minimum),
+         **{f"coverage_{p}": float(round(share, 6)) for p, share in shares.items() if share is not None},
+         "below_minimum": ", ".join(below),
+         "by_provider": "| provider | coverage | token invoice USD | attributed USD | unlogged USD |\n"
+                        "|---|---|---|---|---|\n" + "\n".join(table)},
     )
+
+
+def missing_money(con: duckdb.DuckDBPyConnection, path: Path) -> Outcome:
+    """No provider's logs recorded calls on the day while its invoice for the day is $0 (no usage
+    and no cost rows at all, or an export that came back empty). Publishing such a day would
+    price every logged call at $0 and call it final."""
+    rows = sql.run(con, "checks/missing_money", path=str(path)).fetchall()
+    providers = ", ".join(p for p, *_ in rows)
+    calls = sum(n for _, n, *_ in rows)
+    metadata = {"providers": providers, "logged_calls": calls,
+                **{f"logged_calls_{p}": n for p, n, *_ in rows}}
+    if rows:
+        metadata["what_to_do"] = (
+            f"the logs recorded {calls:,} calls to {providers} but the invoice of the day is $0 (no usage and no "
+            "cost export, or an empty one). Check that the export was delivered to the source root, or that the "
+            "admin key belongs to the organization the calls were made in; then reconcile the day again.")
+    return Outcome(not rows, metadata)
 
 
 def rejected(con: duckdb.DuckDBPyConnection, path: Path) -> Outcome:
