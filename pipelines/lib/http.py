@@ -431,6 +431,7 @@ def pull_and_land(client: JsonClient, listings: Sequence[Listing], day: str, lan
 
 
 def _holds_results(folder: Path) -> bool:
-    """Whether a landed folder holds pages and not all of them are empty."""
-    pages = sorted(folder.glob("page-*.json")) if folder.is_dir() else []
-    return bool(pages) and not all_empty(p.read_bytes() for p in pages)
+    """Whether a landed folder holds pages and not all of them are empty (a link planted among
+    them is not followed: it counts as a page that is not empty, so the pull keeps its hands off)."""
+    pages = sorted(folder.glob("page-*.json")) if folder.is_dir() and not folder.is_symlink() else []
+    return bool(pages) and not all_empty(b"" if p.is_symlink() or not p.is_file() else p.read_bytes() for p in pages)
