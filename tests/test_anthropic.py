@@ -483,7 +483,7 @@ COST_DAY = page([day_bucket(NOV_02, [
     charged("700", "Claude Sonnet 4.5 Usage", token_type=None, workspace="wrkspc_jobs"),
 ])])
 
-USAGE_COLS = ("usage_date, provider, billing_account, model, uncached_input, cache_read, cache_write_5m, "
+USAGE_COLS = ("usage_date, provider, billing_account, model, price_tier, uncached_input, cache_read, cache_write_5m, "
               "cache_write_1h, output, requests, priced_by")
 COST_COLS = "usage_date, provider, billing_account, model, token_class, cost_usd, line_item, line_kind"
 
@@ -491,14 +491,14 @@ COST_COLS = "usage_date, provider, billing_account, model, token_class, cost_usd
 def test_staged_usage_sums_hours_per_cell_and_keeps_priority_tier_for_the_catalog():
     con = stage([delivered(NOV_01), delivered(NOV_02, [USAGE_DAY], [COST_DAY])])
     assert fetch(con, f"select {USAGE_COLS} from stg_anthropic_usage order by all") == [
-        (NOV_02, "anthropic", "default", HAIKU, 40, 0, 0, 0, 20, None, "invoice"),
-        (NOV_02, "anthropic", "wrkspc_app", SONNET, 3, 0, 0, 0, 1, None, "catalog"),
-        (NOV_02, "anthropic", "wrkspc_app", SONNET, 3_000, 12_000, 600, 600, 1_000, None, "invoice"),
-        (NOV_02, "anthropic", "wrkspc_rt", SONNET, 7_000, 1_000, 0, 0, 900, None, "catalog"),
+        (NOV_02, "anthropic", "default", HAIKU, "batch", 40, 0, 0, 0, 20, None, "invoice"),
+        (NOV_02, "anthropic", "wrkspc_app", SONNET, "priority", 3, 0, 0, 0, 1, None, "catalog"),
+        (NOV_02, "anthropic", "wrkspc_app", SONNET, "standard", 3_000, 12_000, 600, 600, 1_000, None, "invoice"),
+        (NOV_02, "anthropic", "wrkspc_rt", SONNET, "priority", 7_000, 1_000, 0, 0, 900, None, "catalog"),
     ]
     assert fetch(con, "select column_name, column_type from (describe stg_anthropic_usage)") == [
         ("usage_date", "DATE"), ("provider", "VARCHAR"), ("billing_account", "VARCHAR"), ("model", "VARCHAR"),
-        ("uncached_input", "BIGINT"), ("cache_read", "BIGINT"), ("cache_write_5m", "BIGINT"),
+        ("price_tier", "VARCHAR"), ("uncached_input", "BIGINT"), ("cache_read", "BIGINT"), ("cache_write_5m", "BIGINT"),
         ("cache_write_1h", "BIGINT"), ("output", "BIGINT"), ("requests", "BIGINT"), ("priced_by", "VARCHAR"),
     ]
 
@@ -546,7 +546,7 @@ def test_a_redelivery_in_the_next_days_folder_supersedes_the_first():
         delivered(NOV_03, [usage_again, page([day_bucket(NOV_03, [used(uncached=5)])])], [cost_again]),
     ])
     assert fetch(con, f"select {USAGE_COLS} from stg_anthropic_usage") == [
-        (NOV_02, "anthropic", "wrkspc_app", SONNET, 1_111, 0, 0, 0, 11, None, "invoice"),
+        (NOV_02, "anthropic", "wrkspc_app", SONNET, "standard", 1_111, 0, 0, 0, 11, None, "invoice"),
     ]
     assert fetch(con, f"select {COST_COLS} from stg_anthropic_costs") == [
         (NOV_02, "anthropic", "wrkspc_app", SONNET, "uncached_input", D("2"),

@@ -201,7 +201,7 @@ def test_anthropic_pull_lands_every_page_with_bracket_group_by_and_version_heade
     assert all("authorization" not in r.headers for r in api_server.received)
     window = {"starting_at": ["2026-11-02T00:00:00Z"], "ending_at": ["2026-11-03T00:00:00Z"], "bucket_width": ["1d"]}
     assert api_server.requests_to(MESSAGES)[0].params == window | {
-        "group_by[]": ["workspace_id", "model", "service_tier", "context_window"], "limit": ["1"]}
+        "group_by[]": ["workspace_id", "model", "service_tier", "context_window", "inference_geo"], "limit": ["1"]}
     first_cost_page = [s for s in api_server.served if s.path == COST_REPORT][0]
     assert api_server.requests_to(COST_REPORT)[2].params == window | {
         "group_by[]": ["workspace_id", "description"], "limit": ["1"],

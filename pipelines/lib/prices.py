@@ -21,6 +21,8 @@ CATALOG_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "aws.bedrock":
 
 TOKEN_CLASSES = ("uncached_input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
 
+ALL = "__all__"  # the cell of a report not grouped by a dimension (model, account, price tier)
+
 
 @dataclass(frozen=True)
 class Rates:
@@ -44,7 +46,7 @@ def _base(price: Decimal | TieredPrices | None) -> Decimal | None:
 
 
 @lru_cache(maxsize=4096)
-def catalog_rates(provider: str, model: str, day: date) -> Rates | None:
+def catalog_rates(provider: str, model: str | None, day: date) -> Rates | None:
     """Base-tier list rates for `model` at `provider` on `day`, or None when the catalog lacks it.
 
     Classes the catalog does not price separately fall back the way providers bill them:
@@ -52,7 +54,7 @@ def catalog_rates(provider: str, model: str, day: date) -> Rates | None:
     the 5-minute rate.
     """
     provider_id = CATALOG_PROVIDER.get(provider)
-    if provider_id is None:
+    if provider_id is None or model is None or model == ALL:
         return None
     try:
         _, info = get_snapshot().find_provider_model(model, None, provider_id, None)
@@ -75,12 +77,15 @@ def catalog_rates(provider: str, model: str, day: date) -> Rates | None:
     )
 
 
-def canonical_model(provider: str, model: str) -> str:
+def canonical_model(provider: str, model: str | None) -> str:
     """The catalog's id for a model name (aliases and dated snapshots map to one id).
 
     Names the catalog does not know are returned lower-cased, unchanged otherwise, so that
-    an unknown model still forms its own cell instead of disappearing.
+    an unknown model still forms its own cell instead of disappearing. No name (a report not
+    grouped by model) and the placeholder `__all__` are the cell `__all__`, never a catalog match.
     """
+    if model is None or model == ALL:
+        return ALL
     provider_id = CATALOG_PROVIDER.get(provider)
     if provider_id is not None:
         try:

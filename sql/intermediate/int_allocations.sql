@@ -3,34 +3,60 @@
 -- to the class cost. The arithmetic is in integer picodollars (HUGEINT): no float, no rounding
 -- drift, and floor division leaves at most a picodollar per share, which stays in `unlogged`.
 -- When logs claim more than was billed, shares are scaled down and `overlogged_tokens` says so.
+-- Where calls of several models or tiers share a cell class (`use_weights`: a usage export not
+-- grouped by model or tier), a spender's tokens count at their list price: its share is
+-- cost x weight / (logged weight x max(billed, logged) / logged), the same split as above when
+-- every call has one price, and the logged calls together still take cost x logged / max(...).
 create or replace temp table int_allocations as
 with classes as (
     select
         *,
-        (class_cost_usd * 1000000000000)::hugeint as cost_pico,
+        class_cost_pico as cost_pico,
         greatest(billed_tokens, logged_tokens) as denominator,
+        case
+            when use_weights then logged_weight * greatest(billed_tokens, logged_tokens) // logged_tokens
+        end as weight_denominator,
     from int_cell_classes
 ),
 
-shares as (
+logged_shares as (
     select
         int_logged_classes.usage_date,
         int_logged_classes.provider,
         int_logged_classes.billing_account,
         int_logged_classes.canonical_model,
+        int_logged_classes.price_tier,
         int_logged_classes.token_class,
         int_logged_classes.spend_class,
         int_logged_classes.job_type,
         int_logged_classes.tokens,
         case
+            when classes.use_weights and classes.weight_denominator > 0
+                then classes.cost_pico * int_logged_classes.weight // classes.weight_denominator
             when classes.denominator > 0
                 then classes.cost_pico * int_logged_classes.tokens // classes.denominator
             else 0::hugeint
         end as cost_pico,
-        0::bigint as overlogged_tokens,
     from int_logged_classes
     inner join classes
-        using (usage_date, provider, billing_account, canonical_model, token_class)
+        using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
+),
+
+shares as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class,
+        spend_class,
+        job_type,
+        sum(tokens)::bigint as tokens,
+        sum(cost_pico)::hugeint as cost_pico,
+        0::bigint as overlogged_tokens,
+    from logged_shares
+    group by all
 ),
 
 shared_per_class as (
@@ -39,6 +65,7 @@ shared_per_class as (
         provider,
         billing_account,
         canonical_model,
+        price_tier,
         token_class,
         sum(cost_pico) as shared_pico,
     from shares
@@ -51,6 +78,7 @@ unlogged as (
         classes.provider,
         classes.billing_account,
         classes.canonical_model,
+        classes.price_tier,
         classes.token_class,
         'unlogged' as spend_class,
         '__unlogged__' as job_type,
@@ -59,7 +87,7 @@ unlogged as (
         greatest(classes.logged_tokens - classes.billed_tokens, 0) as overlogged_tokens,
     from classes
     left join shared_per_class
-        using (usage_date, provider, billing_account, canonical_model, token_class)
+        using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
 )
 
 select * from shares

@@ -1,6 +1,9 @@
 -- Logged tokens per cell, token class and spender (user, a job type, or a retry), for calls whose
--- usage is known. The log's one cache-write count is shared over the cell's billed 5-minute and
--- 1-hour write classes in proportion (all 5-minute when the provider billed neither).
+-- usage is known, per logged model and tier. The log's one cache-write count is shared over the
+-- cell's billed 5-minute and 1-hour write classes in proportion (all 5-minute when the provider
+-- billed neither). `weight` is the tokens' catalog cost in picodollars (list rate x the tier's
+-- percentage, tier_pct), NULL when the catalog lacks the logged model: it weighs calls of several
+-- models or tiers that share one cell (a usage export not grouped by model or tier).
 create or replace temp table int_logged_classes as
 with known_calls as (
     select * from int_calls
@@ -13,6 +16,9 @@ long_form as (
         provider,
         billing_account,
         canonical_model,
+        price_tier,
+        rate_model,
+        log_tier,
         spend_class,
         job_type,
         token_class,
@@ -28,6 +34,7 @@ billed_writes as (
         provider,
         billing_account,
         canonical_model,
+        price_tier,
         sum(cache_write_5m)::bigint as billed_5m,
         sum(cache_write_1h)::bigint as billed_1h,
     from int_provider_usage
@@ -44,12 +51,24 @@ writes as (
         end as tokens_5m,
     from long_form
     left join billed_writes
-        using (usage_date, provider, billing_account, canonical_model)
+        using (usage_date, provider, billing_account, canonical_model, price_tier)
     where long_form.token_class = 'cache_write'
+),
+
+classes as (
+    select * from long_form where token_class <> 'cache_write'
+    union all
+    select * exclude (tokens_5m) replace ('cache_write_5m' as token_class, tokens_5m as tokens) from writes
+    union all
+    select * exclude (tokens_5m) replace ('cache_write_1h' as token_class, tokens - tokens_5m as tokens) from writes
 )
 
-select * from long_form where token_class <> 'cache_write'
-union all
-select * exclude (tokens_5m) replace ('cache_write_5m' as token_class, tokens_5m as tokens) from writes
-union all
-select * exclude (tokens_5m) replace ('cache_write_1h' as token_class, tokens - tokens_5m as tokens) from writes
+select
+    classes.*,
+    classes.tokens::hugeint * round(dim_price.rate_mtok * 1000000)::hugeint
+        * tier_pct(classes.provider, classes.log_tier, classes.token_class) // 100 as weight,
+from classes
+left join dim_price
+    on dim_price.provider = classes.provider
+    and dim_price.canonical_model = classes.rate_model
+    and dim_price.token_class = classes.token_class

@@ -1,6 +1,10 @@
 -- Provider cost lines of every provider (dollars, DECIMAL), keyed by canonical model where the
 -- line names one. line_kind: 'token' (model and token class known), 'unsplit' (a token cost with
--- no class split) or 'non_token' (search, storage, credits...).
+-- no class split) or 'non_token' (search, storage, credits...). A line finer than the day's usage
+-- grain (int_grain) is rolled up to it: its account, model or tier becomes '__all__' when no
+-- usage row carries that dimension. A line coarser than the usage ('__all__' account, model or
+-- tier) is shared over the cells it covers in int_cost_shares. A staging without a price_tier
+-- column (Bedrock) has 'standard' token lines.
 create or replace temp table int_provider_costs as
 with unioned as (
     select * from stg_openai_costs
@@ -11,9 +15,22 @@ with unioned as (
 )
 
 select
-    unioned.*,
-    dim_model.canonical_model,
+    unioned.* replace (
+        case when coalesce(int_grain.by_account, true) then unioned.billing_account else '__all__' end
+            as billing_account,
+        case
+            when not coalesce(int_grain.by_tier, true) then '__all__'
+            when unioned.line_kind <> 'token' then coalesce(unioned.price_tier, '__all__')
+            else coalesce(unioned.price_tier, 'standard')
+        end as price_tier
+    ),
+    case
+        when unioned.line_kind = 'non_token' then null
+        when unioned.model is null or not coalesce(int_grain.by_model, true) then '__all__'
+        else dim_model.canonical_model
+    end as canonical_model,
 from unioned
 left join dim_model
     on dim_model.provider = unioned.provider
     and dim_model.model_name = unioned.model
+left join int_grain on int_grain.provider = unioned.provider

@@ -1,4 +1,6 @@
--- Provider-side usage of every provider, keyed by the catalog's canonical model id.
+-- Provider-side usage of every provider, keyed by the catalog's canonical model id and the price
+-- tier ('__all__' where the export was not grouped by the dimension). A staging without a
+-- price_tier column (Bedrock, until its tier fields reach bronze) is 'standard'.
 create or replace temp table int_provider_usage as
 with unioned as (
     select * from stg_openai_usage
@@ -9,7 +11,7 @@ with unioned as (
 )
 
 select
-    unioned.*,
+    unioned.* replace (coalesce(unioned.price_tier, 'standard') as price_tier),
     dim_model.canonical_model,
 from unioned
 inner join dim_model

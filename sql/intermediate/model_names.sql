@@ -1,5 +1,7 @@
 -- Every (provider, model name) the day's staging mentions, to be resolved against the catalog.
-select distinct provider, model from stg_openai_usage
+-- A name is never NULL here: staging writes '__all__' for a report not grouped by model, and
+-- cost lines without a model (non-token, unsplit) are left out.
+select distinct provider, model from stg_openai_usage where model is not null
 union
 select distinct provider, model from stg_openai_costs where model is not null
 union
@@ -11,7 +13,7 @@ select distinct provider, model from stg_bedrock_usage where model is not null
 union
 select distinct provider, model from stg_bedrock_costs where model is not null
 union
-select distinct provider, model from stg_bedrock_calls
+select distinct provider, model from stg_bedrock_calls where model is not null
 union
-select distinct provider, model from stg_model_calls
+select distinct provider, model from stg_model_calls where model is not null
 order by provider, model

@@ -1,5 +1,5 @@
 -- The invoice dollars no waiting user caused, one row per
--- (usage_date, provider, billing_account, model, job_type):
+-- (usage_date, provider, billing_account, model, price_tier, job_type):
 --   background: a worker's job type; retry: 'retry:<job type or feature>'; unlogged: '__unlogged__'.
 -- share_of_invoice is cost_usd over the provider's whole invoice for the day.
 create or replace temp table fct_dark_compute as
@@ -9,6 +9,7 @@ with dark as (
         provider,
         billing_account,
         canonical_model,
+        price_tier,
         spend_class as dark_class,
         job_type,
         coalesce(sum(tokens) filter (where token_class = 'uncached_input'), 0)::bigint as uncached_input_tokens,
@@ -28,6 +29,7 @@ job_calls as (
         provider,
         billing_account,
         canonical_model,
+        price_tier,
         job_type,
         sum(calls)::bigint as calls,
     from int_calls
@@ -50,6 +52,8 @@ select
     dark.provider,
     dark.billing_account,
     int_cells.model,
+    dark.price_tier,
+    int_cells.allocation_basis,
     dark.dark_class,
     dark.job_type,
     case
@@ -76,12 +80,14 @@ left join job_calls
     and job_calls.provider = dark.provider
     and job_calls.billing_account = dark.billing_account
     and job_calls.canonical_model = dark.canonical_model
+    and job_calls.price_tier = dark.price_tier
     and job_calls.job_type = dark.job_type
 left join int_cells
     on int_cells.usage_date = dark.usage_date
     and int_cells.provider = dark.provider
     and int_cells.billing_account = dark.billing_account
     and int_cells.canonical_model = dark.canonical_model
+    and int_cells.price_tier = dark.price_tier
 left join invoice
     on invoice.usage_date = dark.usage_date
     and invoice.provider = dark.provider

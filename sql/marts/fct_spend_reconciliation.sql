@@ -1,10 +1,13 @@
 -- Every invoice dollar of the day in exactly one class, one row per
--- (usage_date, provider, billing_account, model):
+-- (usage_date, provider, billing_account, model, price_tier):
 --   invoice_cost_usd = user + background + retry + unlogged + non_token   (on every row)
 -- Non-token charges (search, storage, credits) get their own row per account, model '__non_token__'.
 -- status: 'final' (invoiced and settled), 'provisional' (cost export not arrived, so catalog
 -- prices, or the provider's settling window not passed yet), 'estimated' (settled, but part of the
 -- usage is one the export never prices, priced from the catalog).
+-- allocation_basis: 'cost_line' (the cell's own cost lines), 'catalog_weights' (a share of a cost
+-- line coarser than the cell, or calls of several models weighed inside it), 'catalog_price'.
+-- '__all__' as billing_account, model or price_tier: the export was not grouped by it.
 create or replace temp table fct_spend_reconciliation as
 with allocations as (
     select
@@ -12,6 +15,7 @@ with allocations as (
         provider,
         billing_account,
         canonical_model,
+        price_tier,
         coalesce(sum(cost_pico) filter (where spend_class = 'user'), 0) as user_pico,
         coalesce(sum(cost_pico) filter (where spend_class = 'background'), 0) as background_pico,
         coalesce(sum(cost_pico) filter (where spend_class = 'retry'), 0) as retry_pico,
@@ -27,7 +31,8 @@ classes as (
         provider,
         billing_account,
         canonical_model,
-        sum(class_cost_usd) as invoice_cost_usd,
+        price_tier,
+        sum(class_cost_pico)::decimal(38, 0) * 0.000000000001 as invoice_cost_usd,
         sum(catalog_cost_usd) as catalog_cost_usd,
         bool_and(invoice_arrived) as invoice_arrived,
         bool_or(catalog_estimated) as catalog_estimated,
@@ -41,6 +46,8 @@ token_rows as (
         int_cells.provider,
         int_cells.billing_account,
         int_cells.model,
+        int_cells.price_tier,
+        int_cells.allocation_basis,
         ---------- money
         coalesce(classes.invoice_cost_usd, 0) as invoice_cost_usd,
         coalesce(classes.catalog_cost_usd, 0) as catalog_cost_usd,
@@ -56,27 +63,19 @@ token_rows as (
         coalesce(allocations.overlogged_tokens, 0) as overlogged_tokens,
         coalesce(classes.catalog_estimated, false) as catalog_estimated,
     from int_cells
-    left join classes using (usage_date, provider, billing_account, canonical_model)
-    left join allocations using (usage_date, provider, billing_account, canonical_model)
-),
-
-weighted_accounts as (
-    select distinct usage_date, provider, billing_account
-    from int_cell_classes
-    where catalog_cost_usd > 0
+    left join classes using (usage_date, provider, billing_account, canonical_model, price_tier)
+    left join allocations using (usage_date, provider, billing_account, canonical_model, price_tier)
 ),
 
 non_token_lines as (
-    select int_provider_costs.*
+    select usage_date, provider, billing_account, cost_usd
     from int_provider_costs
     where line_kind = 'non_token'
-        -- an unsplit total on an account with nothing to weight it by stays visible here
-        or (line_kind = 'unsplit' and not exists (
-            select 1 from weighted_accounts
-            where weighted_accounts.usage_date = int_provider_costs.usage_date
-                and weighted_accounts.provider = int_provider_costs.provider
-                and weighted_accounts.billing_account = int_provider_costs.billing_account
-        ))
+    union all
+    -- an unsplit total that covers no billed usage to weight it by stays visible here
+    select usage_date, provider, billing_account, cost_pico::decimal(38, 0) * 0.000000000001
+    from int_cost_shares
+    where not placed
 ),
 
 non_token_rows as (
@@ -85,6 +84,8 @@ non_token_rows as (
         provider,
         billing_account,
         '__non_token__' as model,
+        '__all__' as price_tier,
+        'cost_line' as allocation_basis,
         sum(cost_usd) as invoice_cost_usd,
         0 as catalog_cost_usd,
         0 as user_cost_usd,
@@ -112,6 +113,8 @@ select
     unioned.provider,
     unioned.billing_account,
     unioned.model,
+    unioned.price_tier,
+    unioned.allocation_basis,
     ---------- money (DECIMAL(38, 12) dollars)
     unioned.invoice_cost_usd::decimal(38, 12) as invoice_cost_usd,
     unioned.catalog_cost_usd::decimal(38, 12) as catalog_cost_usd,

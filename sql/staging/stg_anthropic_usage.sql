@@ -3,7 +3,11 @@
 -- so each class is a reported field as is. Hourly buckets are summed to the day; a later delivery
 -- of the day supersedes an earlier one. The report counts no requests. Priority Tier costs are
 -- never in cost_report, so that usage is priced from the catalog ('catalog'), the rest by the
--- invoice ('invoice'). workspace_id null is the default workspace.
+-- invoice ('invoice'). workspace_id null is the default workspace; a null model (a report not
+-- grouped by model) is the cell '__all__'. price_tier joins what changes a token's price:
+-- service_tier ('standard', 'batch', 'priority' for priority and priority_on_demand, 'flex',
+-- 'flex_discount'), '+long_context' (context_window '200k-1M'), '+geo_us' (inference_geo 'us')
+-- and '+fast' (speed 'fast'); '__all__' when the report was grouped by none of them.
 create or replace temp table stg_anthropic_usage as
 with source as (
     select * from bronze_anthropic_usage
@@ -27,7 +31,20 @@ renamed as (
         usage_date,
         'anthropic' as provider,
         coalesce(workspace_id, 'default') as billing_account,
-        model as export_model,
+        coalesce(model, '__all__') as export_model,
+        case
+            when service_tier is null and context_window is null and inference_geo is null and speed is null
+                then '__all__'
+            else concat_ws('+',
+                case
+                    when service_tier in ('priority', 'priority_on_demand') then 'priority'
+                    when service_tier in ('batch', 'flex', 'flex_discount') then service_tier
+                    else 'standard'
+                end,
+                case when context_window = '200k-1M' then 'long_context' end,
+                case when inference_geo = 'us' then 'geo_us' end,
+                case when speed = 'fast' then 'fast' end)
+        end as price_tier,
         ---------- token classes
         uncached_input_tokens as uncached_input,
         cache_read_input_tokens as cache_read,
@@ -47,6 +64,7 @@ select
     provider,
     billing_account,
     export_model as model,
+    price_tier,
     sum(uncached_input)::bigint as uncached_input,
     sum(cache_read)::bigint as cache_read,
     sum(cache_write_5m)::bigint as cache_write_5m,
@@ -55,4 +73,4 @@ select
     null::bigint as requests,
     priced_by,
 from renamed
-group by usage_date, provider, billing_account, export_model, priced_by
+group by usage_date, provider, billing_account, export_model, price_tier, priced_by

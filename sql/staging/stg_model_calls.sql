@@ -3,6 +3,8 @@
 -- read and cache creation tokens. The log's single cache-write count is split later, per cell.
 -- A call logged twice (an at-least-once shipper, or the app and a worker both logging it) counts
 -- once: the same provider and gen_ai.response.id, or, without an id, the same record content.
+-- log_tier is the price tier the record claims (batch, service_tier; an Anthropic call of more
+-- than 200k input tokens is long context), matched to the provider's cells later.
 -- The key is hashed to 128 bits (`md5_number`): partitioning millions of calls by a fixed-width
 -- number sorts faster than by the text, and a collision is beyond any realistic volume.
 create or replace temp table stg_model_calls as
@@ -49,6 +51,15 @@ select
     provider,
     coalesce(billing_account, '__unknown__') as billing_account,
     model,
+    concat_ws('+',
+        case
+            when batch then 'batch'
+            when lower(service_tier) in ('priority', 'priority_on_demand', 'fast') then 'priority'
+            when lower(service_tier) in ('flex', 'flex_discount', 'scale') then lower(service_tier)
+            else 'standard'
+        end,
+        case when provider = 'anthropic' and input_tokens > 200000 then 'long_context' end)
+        as log_tier,
     ---------- who spent it
     spend_class,
     case spend_class

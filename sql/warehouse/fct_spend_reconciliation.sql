@@ -3,12 +3,18 @@
 create table if not exists fct_spend_reconciliation as
 select * from read_parquet($path) limit 0;
 
+-- a warehouse published before the price tier existed: its rows were one tier, 'standard'
+alter table fct_spend_reconciliation add column if not exists price_tier varchar default 'standard';
+
+alter table fct_spend_reconciliation add column if not exists allocation_basis varchar default 'cost_line';
+
 create table if not exists restatements (
     restated_at timestamptz,
     usage_date date,
     provider varchar,
     billing_account varchar,
     model varchar,
+    price_tier varchar,
     old_status varchar,
     new_status varchar,
     old_invoice_cost_usd decimal(38, 12),
@@ -22,7 +28,9 @@ create table if not exists restatements (
     old_reconciled_at timestamptz
 );
 
-insert into restatements
+alter table restatements add column if not exists price_tier varchar;
+
+insert into restatements by name
 with published as (
     select * from fct_spend_reconciliation
     where usage_date = $usage_date
@@ -39,6 +47,7 @@ compared as (
         coalesce(incoming.provider, published.provider) as provider,
         coalesce(incoming.billing_account, published.billing_account) as billing_account,
         coalesce(incoming.model, published.model) as model,
+        coalesce(incoming.price_tier, published.price_tier) as price_tier,
         published.status as old_status,
         incoming.status as new_status,
         published.invoice_cost_usd as old_invoice_cost_usd,
@@ -53,7 +62,7 @@ compared as (
         published.reconciled_at as old_reconciled_at,
     from published
     full outer join incoming
-        using (usage_date, provider, billing_account, model)
+        using (usage_date, provider, billing_account, model, price_tier)
 )
 
 select * from compared

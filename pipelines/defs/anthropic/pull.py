@@ -24,10 +24,11 @@ API_URL_ENV = "DARKCOMPUTE_ANTHROPIC_API_URL"
 DEFAULT_API_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 
-# listing -> (landing prefix, API path, group_by[] values)
+# listing -> (landing prefix, API path, group_by[] values): every grouping that changes a token's
+# price (speed needs a beta header, so it is not asked for)
 ENDPOINTS = (
     ("anthropic/usage_report", "/v1/organizations/usage_report/messages",
-     ("workspace_id", "model", "service_tier", "context_window")),
+     ("workspace_id", "model", "service_tier", "context_window", "inference_geo")),
     ("anthropic/cost_report", "/v1/organizations/cost_report", ("workspace_id", "description")),
 )
 BUCKETS_PER_DAY = {"1d": 1, "1h": 24}  # `limit` counts buckets: one page holds the whole day

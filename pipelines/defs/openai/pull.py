@@ -22,7 +22,8 @@ KEY_ENV = "OPENAI_ADMIN_KEY"
 API_URL_ENV = "DARKCOMPUTE_OPENAI_API_URL"
 DEFAULT_API_URL = "https://api.openai.com"
 
-# listing -> (landing prefix, API path, group_by values)
+# listing -> (landing prefix, API path, group_by values): the finest grouping that changes money
+# (user_id and api_key_id would only be summed over)
 ENDPOINTS = (
     ("openai/usage/completions", "/v1/organization/usage/completions",
      ("project_id", "model", "batch", "service_tier")),

@@ -36,11 +36,15 @@ STAGING = (
     "staging/stg_bedrock_calls",
 )
 INTERMEDIATE = (
+    "intermediate/tier_pct",
     "intermediate/int_source_status",
     "intermediate/int_provider_usage",
+    "intermediate/int_grain",
     "intermediate/int_provider_costs",
     "intermediate/int_calls",
     "intermediate/int_logged_classes",
+    "intermediate/int_cell_rates",
+    "intermediate/int_cost_shares",
     "intermediate/int_cell_classes",
     "intermediate/int_allocations",
     "intermediate/int_cells",

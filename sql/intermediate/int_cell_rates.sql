@@ -1,0 +1,80 @@
+-- Every cell and token class the provider billed or the logs mention, with what prices it: billed
+-- and logged tokens, and the class's list rate per token as a fraction rate_num / rate_den (in
+-- picodollars). A cell of a known model takes the catalog's rate times its tier's percentage
+-- (tier_pct); a '__all__' model cell (a usage export not grouped by model) takes the average list
+-- rate of the tokens the logs put in it. From these: the class's catalog cost (`catalog_pico`) and
+-- its weight for sharing coarse cost lines: the catalog cost of the tokens the invoice prices
+-- (`invoiced_weight`, leaving out usage only the catalog prices, e.g. Anthropic Priority Tier).
+create or replace temp table int_cell_rates as
+with billed as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class,
+        sum(tokens)::bigint as billed_tokens,
+        coalesce(sum(tokens) filter (where priced_by = 'catalog'), 0)::bigint as catalog_only_tokens,
+    from int_provider_usage
+    unpivot (tokens for token_class in (uncached_input, cache_read, cache_write_5m, cache_write_1h, output))
+    group by all
+),
+
+logged as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class,
+        sum(tokens)::bigint as logged_tokens,
+        coalesce(sum(weight), 0)::hugeint as logged_weight,
+        bool_and(weight is not null) as logged_rated,
+        count(distinct (rate_model, log_tier)) as logged_rates,
+    from int_logged_classes
+    group by all
+),
+
+cell_classes as (
+    select usage_date, provider, billing_account, canonical_model, price_tier, token_class from billed
+    union
+    select usage_date, provider, billing_account, canonical_model, price_tier, token_class from logged
+),
+
+rated as (
+    select
+        cell_classes.*,
+        coalesce(billed.billed_tokens, 0) as billed_tokens,
+        coalesce(billed.catalog_only_tokens, 0) as catalog_only_tokens,
+        coalesce(logged.logged_tokens, 0) as logged_tokens,
+        coalesce(logged.logged_weight, 0) as logged_weight,
+        coalesce(logged.logged_rated, false) as logged_rated,
+        coalesce(logged.logged_rates, 0) as logged_rates,
+        case
+            when dim_price.rate_mtok is not null
+                then round(dim_price.rate_mtok * 1000000)::hugeint
+                    * tier_pct(cell_classes.provider, cell_classes.price_tier, cell_classes.token_class)
+            when cell_classes.canonical_model = '__all__' and logged.logged_rated and logged.logged_tokens > 0
+                then logged.logged_weight
+        end as rate_num,
+        case
+            when dim_price.rate_mtok is not null then 100::hugeint
+            when cell_classes.canonical_model = '__all__' and logged.logged_rated and logged.logged_tokens > 0
+                then logged.logged_tokens::hugeint
+        end as rate_den,
+    from cell_classes
+    left join billed using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
+    left join logged using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
+    left join dim_price using (provider, canonical_model, token_class)
+)
+
+select
+    *,
+    rate_num is not null as catalog_priced,
+    coalesce(billed_tokens * rate_num // rate_den, 0)::hugeint as catalog_pico,
+    coalesce(catalog_only_tokens * rate_num // rate_den, 0)::hugeint as catalog_only_pico,
+    coalesce((billed_tokens - catalog_only_tokens) * rate_num // rate_den, 0)::hugeint as invoiced_weight,
+    billed_tokens - catalog_only_tokens as invoiced_tokens,
+from rated
