@@ -39,9 +39,9 @@ MINI, FOUR_O = "gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06"
 
 # (project, model, input, output, requests): the truth, before any grouping
 USAGE_CELLS = [("proj_a", MINI, 20_000, 2_000, 4), ("proj_b", FOUR_O, 2_000, 200, 2)]
-# (project, line_item, dollars): the invoice at its finest
-COST_LINES = [("proj_a", f"{MINI}, input", "0.0027"), ("proj_a", f"{MINI}, output", "0.00108"),
-              ("proj_b", f"{FOUR_O}, input", "0.0045"), ("proj_b", f"{FOUR_O}, output", "0.0018")]
+# (project, line_item, dollars, tokens): the invoice at its finest
+COST_LINES = [("proj_a", f"{MINI}, input", "0.0027", 20_000), ("proj_a", f"{MINI}, output", "0.00108", 2_000),
+              ("proj_b", f"{FOUR_O}, input", "0.0045", 2_000), ("proj_b", f"{FOUR_O}, output", "0.0018", 200)]
 
 APP = [call(**usage(10_000, 1_000, feature="chat"), gen_ai__request__model="gpt-4o-mini",
             billing__account="proj_a")]
@@ -75,21 +75,26 @@ def grouped_usage(group_by: tuple[str, ...]) -> str:
     return usage_page(DAY, list(groups.values()))
 
 
-def grouped_costs(group_by: tuple[str, ...]) -> str:
-    """The Costs API page for `group_by`, amounts summed per group as exact JSON number literals."""
+def grouped_costs(group_by: tuple[str, ...], quantities: bool = True) -> str:
+    """The Costs API page for `group_by`, amounts summed per group as exact JSON number literals;
+    a line grouped by line_item carries its tokens as `quantity` (unless `quantities` is off)."""
     groups: dict[tuple, Decimal] = {}
-    for project, line_item, amount in COST_LINES:
+    tokens: dict[tuple, int] = {}
+    for project, line_item, amount, quantity in COST_LINES:
         key = (project if "project_id" in group_by else None, line_item if "line_item" in group_by else None)
         groups[key] = groups.get(key, D(0)) + D(amount)
-    return cost_page(groups)
+        tokens[key] = tokens.get(key, 0) + quantity
+    return cost_page(groups, tokens if quantities and "line_item" in group_by else {})
 
 
-def cost_page(groups: dict[tuple, Decimal]) -> str:
+def cost_page(groups: dict[tuple, Decimal], tokens: dict[tuple, int] | None = None) -> str:
+    tokens = tokens or {}
     results = ",".join(
         '{"object": "organization.costs.result", "amount": {"value": %s, "currency": "usd"}, "line_item": %s, '
-        '"project_id": %s, "api_key_id": null, "quantity": null, "quantity_unit": null}'
-        % (format(amount, "f"), json.dumps(line_item), json.dumps(project))
-        for (project, line_item), amount in groups.items()
+        '"project_id": %s, "api_key_id": null, "quantity": %s, "quantity_unit": %s}'
+        % (format(amount, "f"), json.dumps(line_item), json.dumps(project), json.dumps(tokens.get(key)),
+           json.dumps("tokens" if key in tokens else None))
+        for key, amount in groups.items() for project, line_item in [key]
     )
     return ('{"object": "page", "data": [{"object": "bucket", "start_time": %d, "end_time": %d, "results": [%s]}], '
             '"has_more": false, "next_page": null}' % (unix(DAY), unix(DAY) + 86400, results))
@@ -129,9 +134,9 @@ def test_every_grouping_reconciles_to_the_cent_and_puts_dark_compute_where_the_l
     assert dark(out) == {"summarize": D("0.00315"), "__unlogged__": D("0.00504")}
     recon = out["fct_spend_reconciliation"].to_pylist()
     assert {r["status"] for r in recon} == {"final"}
-    # a cell priced by its own cost lines, each with calls of one model, is 'cost_line'; a share of a
-    # line without line_item, or calls of both models in one '__all__' cell, is 'catalog_weights'
-    own_lines = "line_item" in COST_GROUPINGS[cost_grouping] and usage_grouping != "none"
+    # a cell priced by its own cost lines is 'cost_line'; a share of a line without line_item, or
+    # calls weighed by list price inside a '__all__' model cell, is 'catalog_weights'
+    own_lines = "line_item" in COST_GROUPINGS[cost_grouping] and "model" in USAGE_GROUPINGS[usage_grouping]
     assert {r["allocation_basis"] for r in recon} == ({"cost_line"} if own_lines else {"catalog_weights"})
 
 
@@ -158,3 +163,17 @@ def test_coarse_costs_on_a_day_at_exact_list_price_still_show_the_dark_compute(t
     out = reconcile(tmp_path, [grouped_usage(("project_id", "model"))], [at_list])
     assert dark(out) == {"summarize": D("0.0035"), "__unlogged__": D("0.0056")}
     assert totals(out)["user"] == D("0.0021")
+
+
+def test_line_item_quantities_price_the_model_mix_of_an_ungrouped_usage_cell(tmp_path):
+    # only the gpt-4o-mini user call is logged; the unlogged half of the cell is mostly gpt-4o. The
+    # cost lines' quantities say what the 22,000 / 2,200 billed tokens were, so the user call is
+    # priced at its own list price less 10%: $0.00135 + $0.00054
+    out = reconcile(tmp_path, [grouped_usage(())], [grouped_costs(("project_id", "line_item"))], worker=[])
+    assert totals(out)["user"] == D("0.00189")
+    assert dark(out) == {"__unlogged__": D("0.01008") - D("0.00189")}
+    # without quantities, the logged calls' average price has to stand for the unlogged tokens too
+    out = reconcile(tmp_path / "no_quantity", [grouped_usage(())],
+                    [grouped_costs(("project_id", "line_item"), quantities=False)], worker=[])
+    # uncached $0.0072 x 10,000 / 22,000 and output $0.00288 x 1,000 / 2,200, each floored to the picodollar
+    assert totals(out)["user"] == D(7_200_000_000 * 10_000 // 22_000 + 2_880_000_000 * 1_000 // 2_200).scaleb(-12)

@@ -5,8 +5,9 @@
 -- When logs claim more than was billed, shares are scaled down and `overlogged_tokens` says so.
 -- Where calls of several models or tiers share a cell class (`use_weights`: a usage export not
 -- grouped by model or tier), a spender's tokens count at their list price: its share is
--- cost x weight / (logged weight x max(billed, logged) / logged), the same split as above when
--- every call has one price, and the logged calls together still take cost x logged / max(...).
+-- cost x weight / (list cost of the billed tokens), that list cost known from the cost lines'
+-- quantities (`mix_known`), or else estimated as logged weight x max(billed, logged) / logged
+-- (the same split as above when every call has one price).
 create or replace temp table int_allocations as
 with classes as (
     select
@@ -14,6 +15,9 @@ with classes as (
         class_cost_pico as cost_pico,
         greatest(billed_tokens, logged_tokens) as denominator,
         case
+            -- the list cost of what was billed, known from the cost lines, or the logged calls' if more
+            when use_weights and mix_known then greatest(catalog_pico, logged_weight)
+            -- else the logged calls' average list price stands for the unlogged tokens too
             when use_weights then logged_weight * greatest(billed_tokens, logged_tokens) // logged_tokens
         end as weight_denominator,
     from int_cell_classes

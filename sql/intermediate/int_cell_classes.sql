@@ -7,8 +7,9 @@
 -- allocation_basis: 'cost_line' (the cell's own cost lines), 'catalog_weights' (a share of a
 -- coarser line, or logged calls of several models or tiers weighed by list price inside the cell),
 -- 'catalog_price' (no cost line: priced from the catalog).
--- use_weights: logged calls of more than one (model, tier) share the cell class and all have a
--- list price, so each spender's share is weighed by list price (int_allocations).
+-- use_weights: the cell hides its model (or its cost lines show several models or tiers in it),
+-- or logged calls of more than one (model, tier) share it, and all have a list price: each spender's share is weighed by list price
+-- (int_allocations); mix_known: the cost lines priced the billed mix (int_cell_rates).
 create or replace temp table int_cell_classes as
 with invoiced as (
     select
@@ -37,8 +38,10 @@ priced as (
         coalesce(int_cell_rates.billed_tokens, 0) as billed_tokens,
         coalesce(int_cell_rates.logged_tokens, 0) as logged_tokens,
         coalesce(int_cell_rates.logged_weight, 0) as logged_weight,
-        coalesce(int_cell_rates.logged_rates > 1 and int_cell_rates.logged_rated
-            and int_cell_rates.logged_weight > 0, false) as use_weights,
+        coalesce(int_cell_rates.logged_rated and int_cell_rates.logged_weight > 0
+            and (int_cell_rates.logged_rates > 1 or cell_classes.canonical_model = '__all__'
+                or (int_cell_rates.mix_known and int_cell_rates.line_rates > 1)), false) as use_weights,
+        coalesce(int_cell_rates.mix_known, false) as mix_known,
         coalesce(int_cell_rates.catalog_pico, 0) as catalog_pico,
         coalesce(int_cell_rates.catalog_only_pico, 0) as catalog_only_pico,
         coalesce(int_cell_rates.catalog_only_tokens, 0) as catalog_only_tokens,
@@ -63,6 +66,8 @@ select
     logged_tokens,
     logged_weight,
     use_weights,
+    mix_known,
+    catalog_pico,
     (catalog_pico::decimal(38, 0) * 0.000000000001)::decimal(38, 12) as catalog_cost_usd,
     catalog_priced,
     invoice_arrived,

@@ -7,8 +7,9 @@
 -- (allocation_basis 'catalog_weights'), not the cell's own line ('cost_line').
 -- Tiers: a line covers cells of its own price tier; a 'standard' line also covers the tiers of its
 -- (account, model, class) that no line names (OpenAI folds some tiers into the plain label). When
--- none of the matching tiers billed anything, the line covers its account, model and class in any
--- tier. A token line that covers nothing billed becomes its own cell (all `unlogged`); an unsplit
+-- none of those billed anything, the line covers the cells of its base tier ('standard' for
+-- 'standard+long_context': a usage export not grouped by context window), and failing that its
+-- account, model and class in any tier. A token line that covers nothing billed becomes its own cell (all `unlogged`); an unsplit
 -- line that covers nothing stays unplaced and is reported as non-token (fct_spend_reconciliation).
 create or replace temp table int_cost_shares as
 with lines as (
@@ -60,8 +61,13 @@ candidates as (
         cells.token_class,
         cells.invoiced_weight,
         cells.invoiced_tokens,
-        lines.price_tier in ('__all__', cells.price_tier)
-            or (lines.price_tier = 'standard' and not cells.has_own_line) as tier_matches,
+        case
+            when lines.price_tier in ('__all__', cells.price_tier)
+                or (lines.price_tier = 'standard' and not cells.has_own_line) then 1
+            -- the usage was not split the way the line is ('standard+long_context' on a 'standard' cell)
+            when split_part(lines.price_tier, '+', 1) = split_part(cells.price_tier, '+', 1) then 2
+            else 3
+        end as tier_match,
         lines.billing_account = cells.billing_account
             and lines.canonical_model = cells.canonical_model
             and lines.price_tier = cells.price_tier
@@ -78,7 +84,7 @@ candidates as (
 tiered as (
     select
         *,
-        bool_or(tier_matches and invoiced_tokens > 0) over (partition by line_id) as tier_billed,
+        min(tier_match) filter (where invoiced_tokens > 0) over (partition by line_id) as best_tier_match,
     from candidates
 ),
 
@@ -87,9 +93,8 @@ covered as (
         *,
         sum(invoiced_weight) over (partition by line_id) as line_weight,
         sum(invoiced_tokens) over (partition by line_id) as line_tokens,
-        count(*) over (partition by line_id) as line_cells,
     from tiered
-    where tier_matches or not tier_billed
+    where tier_match = best_tier_match
 ),
 
 weighed as (
@@ -101,15 +106,18 @@ weighed as (
     where line_tokens > 0
 ),
 
+-- only the cells with a weight take part (a class the tier never billed gets nothing)
 shared as (
     select
         *,
+        count(*) over (partition by line_id) as line_cells,
         cost_pico * weight // total_weight as share_pico,
         row_number() over (
             partition by line_id
             order by weight desc, billing_account, canonical_model, price_tier, token_class
         ) as weight_rank,
     from weighed
+    where weight > 0
 ),
 
 placed as (

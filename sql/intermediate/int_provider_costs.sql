@@ -4,7 +4,8 @@
 -- grain (int_grain) is rolled up to it: its account, model or tier becomes '__all__' when no
 -- usage row carries that dimension. A line coarser than the usage ('__all__' account, model or
 -- tier) is shared over the cells it covers in int_cost_shares. A staging without a price_tier
--- column (Bedrock) has 'standard' token lines.
+-- column (Bedrock) has 'standard' token lines. rate_model, rate_tier and quantity_tokens (OpenAI:
+-- the line's billed tokens) keep what the roll-up hides, to price a rolled-up cell's model mix.
 create or replace temp table int_provider_costs as
 with unioned as (
     select * from stg_openai_costs
@@ -29,6 +30,9 @@ select
         when unioned.model is null or not coalesce(int_grain.by_model, true) then '__all__'
         else dim_model.canonical_model
     end as canonical_model,
+    -- the line's own model and tier, before the roll-up: they price its quantity_tokens
+    dim_model.canonical_model as rate_model,
+    coalesce(unioned.price_tier, 'standard') as rate_tier,
 from unioned
 left join dim_model
     on dim_model.provider = unioned.provider

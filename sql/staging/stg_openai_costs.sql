@@ -4,7 +4,8 @@
 -- Without project_id grouping the line is the organization's ('__all__'), shared out over the
 -- projects' usage cells later. The label's tier prefix ('priority | ', 'flex | ', 'batch | ') and
 -- long-context suffix (', long context') become price_tier ('standard' without them, e.g.
--- 'priority+long_context'); a line without line_item has price_tier '__all__'.
+-- 'priority+long_context'); a line without line_item has price_tier '__all__'. quantity_tokens:
+-- the line's billed tokens, which price the model mix of a usage cell not grouped by model.
 create or replace temp table stg_openai_costs as
 with source as (
     select * from bronze_openai_costs
@@ -51,7 +52,13 @@ select
             case when label.long_context <> '' then 'long_context' end)
     end as price_tier,
     amount as cost_usd,
-    quantity,
+    -- the billed tokens of a token line (quantity in `tokens` or `1000_tokens`; no unit: tokens)
+    case
+        when label.kind <> '' and quantity = floor(quantity) and coalesce(quantity_unit, 'tokens') = 'tokens'
+            then quantity::bigint
+        when label.kind <> '' and quantity * 1000 = floor(quantity * 1000) and quantity_unit = '1000_tokens'
+            then (quantity * 1000)::bigint
+    end as quantity_tokens,
     line_item,
     case
         when line_item is null then 'unsplit'
