@@ -100,6 +100,14 @@ def parser() -> argparse.ArgumentParser:
                    help="CUR 2.0 export as Parquet or gzipped CSV (default parquet)")
     s.add_argument("--cross-region", action="store_true",
                    help="send half the Bedrock Sonnet calls through the global cross-region profile")
+    s.add_argument("--openai-usage-group-by", default="project_id,model,batch,service_tier",
+                   help="group_by of the OpenAI Usage pages: some of project_id,model,batch,service_tier, or 'none' "
+                        "(default: all four)")
+    s.add_argument("--openai-cost-group-by", default="project_id,line_item",
+                   help="group_by of the OpenAI Costs pages: some of project_id,line_item, or 'none' (default: both)")
+    s.add_argument("--tiers", action="store_true",
+                   help="OpenAI batch and flex traffic: llm_judge_evaluation jobs via the Batch API, "
+                        "proactive_suggestions on flex (both at half price)")
 
     r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split")
     which = r.add_mutually_exclusive_group(required=True)
@@ -158,13 +166,28 @@ def simulate(args) -> int:
     if unknown or not providers:
         warn(f"--providers: expected some of openai, anthropic, aws.bedrock, got {args.providers!r}")
         return 2
+    from pipelines.simulate.openai import COST_GROUP_BY, USAGE_GROUP_BY
+
+    usage_group_by, cost_group_by = _group_by(args.openai_usage_group_by), _group_by(args.openai_cost_group_by)
+    for flag, given, allowed in (("--openai-usage-group-by", usage_group_by, USAGE_GROUP_BY),
+                                 ("--openai-cost-group-by", cost_group_by, COST_GROUP_BY)):
+        if set(given) - set(allowed):
+            warn(f"{flag}: expected some of {','.join(allowed)} or 'none', got {','.join(given)!r}")
+            return 2
     summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed,
                   providers=providers, otlp_share=args.otlp_share, cur_format=args.cur_format,
-                  cross_region=args.cross_region)
+                  cross_region=args.cross_region, openai_usage_group_by=usage_group_by,
+                  openai_cost_group_by=cost_group_by, tiers=args.tiers)
     console.print(f"wrote {args.out / 'sources'} and {args.out / 'ground_truth.json'}")
     for key, value in summary.items():
         console.print(f"  {key}: {value}")
     return 0
+
+
+def _group_by(text: str) -> tuple[str, ...]:
+    """`project_id,model` -> ("project_id", "model"); `none` (or nothing) -> ungrouped."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    return () if names in ((), ("none",)) else names
 
 
 def reconcile(args) -> int:

@@ -30,8 +30,8 @@ from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
 from .cur import cur_day, period, write_cur
-from .openai import write_openai_day
-from .providers import ANTHROPIC, BEDROCK, OPENAI, PROVIDERS, provider_codes, route_global
+from .openai import COST_GROUP_BY, USAGE_GROUP_BY, write_openai_day
+from .providers import ANTHROPIC, BEDROCK, OPENAI, PROVIDERS, provider_codes, route_global, with_tiers
 
 __all__ = ["simulate", "PROVIDERS"]
 MIX_STREAM = 0x5EED  # the provider mix draws from its own stream (an OpenAI-only world keeps its bytes)
@@ -56,7 +56,8 @@ def _added_up(non_token: list[dict]) -> list[dict]:
 def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed: int = 7, *,
              providers: tuple[str, ...] = PROVIDERS, otlp_share: float = 0.1, deprecated_share: float = 0.02,
              gzip_app_logs: bool = False, max_log_file_bytes: int | None = None, cur_format: str = "parquet",
-             cross_region: bool = False) -> dict:
+             cross_region: bool = False, openai_usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
+             openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -71,7 +72,11 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     whole day). `cur_format` writes the CUR 2.0 export as `parquet` or gzipped `csv` (the same
     rows). `cross_region` sends half the Bedrock Sonnet calls through the global cross-region
     profile (`global.anthropic...`, its own list price and `_Global` usage types) instead of the US
-    one. Deterministic: the same arguments give byte-identical files.
+    one. `openai_usage_group_by` / `openai_cost_group_by` are the `group_by` of the OpenAI
+    pages (any subset of project_id, model, batch, service_tier / project_id, line_item; empty:
+    ungrouped). `tiers` sends OpenAI's `llm_judge_evaluation` jobs through the Batch API and its
+    `proactive_suggestions` jobs on the flex tier (both billed at half the list price, and logged
+    with `batch` / `service_tier`). Deterministic: the same arguments give byte-identical files.
     An existing `out/sources/` is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
     """
@@ -84,6 +89,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     if cur_format not in CUR_FORMATS:
         raise ValueError(f"cur_format must be one of {CUR_FORMATS}, got {cur_format!r}")
     provider_codes(tuple(providers))  # refuses unknown providers
+    if set(openai_usage_group_by) - set(USAGE_GROUP_BY) or set(openai_cost_group_by) - set(COST_GROUP_BY):
+        raise ValueError(f"OpenAI group_by: usage takes some of {USAGE_GROUP_BY}, costs some of {COST_GROUP_BY}")
     out = Path(out)
     sources = out / "sources"
     if sources.exists():
@@ -105,7 +112,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         for s, n in enumerate(shards):  # shard by shard: the calls of one shard are in memory at a time
             shard_seed = world.shard_seed(seed, s)
             day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
-            calls = logs.choose_formats(mix, day_world.calls, otlp_share, deprecated_share)
+            calls = with_tiers(day_world.calls) if tiers else day_world.calls
+            calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share)
             if cross_region:
                 calls = route_global(calls)
             if BEDROCK in providers:
@@ -125,7 +133,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         billed = world.summarize(pl.concat(summaries))  # the day's calls, as the exports and truth need them
         day_truth: dict[str, dict] = {}
         if OPENAI in providers:
-            written, cost_lines = write_openai_day(sources, day, billed, _added_up(non_token))
+            written, cost_lines = write_openai_day(sources, day, billed, _added_up(non_token),
+                                                   usage_group_by=tuple(openai_usage_group_by),
+                                                   cost_group_by=tuple(openai_cost_group_by))
             files += written
             day_truth[OPENAI] = truth.day_truth(OPENAI, day, billed, cost_lines)
         if ANTHROPIC in providers:

@@ -7,50 +7,52 @@ Layout under the source root (one folder per usage day, holding only that day's 
     openai/costs/<day>/page-001.json                               one 1d bucket, by project and line item
 
 Tokens are summed per group by Polars; only the per-group sums are turned into JSON (a loop over
-a few dozen groups). Cost lines are `tokens x Decimal rate / 1e6`, exactly.
+a few dozen groups). Cost lines are `tokens x Decimal rate / 1e6`, exactly, at half the rate on
+the batch and flex tiers (line items `batch | <model>, input`, ...).
+
+`usage_group_by` and `cost_group_by` are the `group_by` the pages were pulled with (by default the
+finest the pull asks for); a dimension left out is null in every result, and results of one group
+are summed, as the APIs return them.
 """
 
 from __future__ import annotations
 
 import base64
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
-from .pricing import CACHE_READ, OUTPUT, UNCACHED_INPUT, CostLine, cost, dumps
+from .pricing import CACHE_READ, OUTPUT, TIER_PREFIX, UNCACHED_INPUT, CostLine, dumps, price_tier, tier_cost
 from .world import HOUR_MS, day_start_ms
 
 PROVIDER = "openai"
 HOURS_PER_PAGE = 12
 # Costs API line item suffix per token class.
 LINE_ITEM_SUFFIX = {UNCACHED_INPUT: "input", CACHE_READ: "cached input", OUTPUT: "output"}
+USAGE_GROUP_BY = ("project_id", "model", "batch", "service_tier")  # what the pull asks for
+COST_GROUP_BY = ("project_id", "line_item")
+# usage group_by value -> the column of the billed calls it groups
+USAGE_COLUMNS = {"project_id": "billing_account", "model": "model", "batch": "batch", "service_tier": "service_tier"}
 
 
-def write_openai_day(sources: Path, day: date, calls: pl.DataFrame, non_token: list[dict]) -> tuple[list[Path], list[CostLine]]:
-    """Write one usage day of OpenAI exports; returns the files and the cost lines written."""
+def write_openai_day(sources: Path, day: date, calls: pl.DataFrame, non_token: list[dict], *,
+                     usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
+                     cost_group_by: tuple[str, ...] = COST_GROUP_BY) -> tuple[list[Path], list[CostLine]]:
+    """Write one usage day of OpenAI exports, pages grouped as asked; returns the files and the
+    cost lines (ungrouped: each line is one project, model, tier and token class)."""
     calls = calls.filter(pl.col("provider") == PROVIDER)
     t0 = day_start_ms(day) // 1000
-    files = _completions(sources, day, t0, calls.filter(pl.col("operation") == "chat"))
-    files += _embeddings(sources, day, t0, calls.filter(pl.col("operation") == "embeddings"))
+    files = _completions(sources, day, t0, calls.filter(pl.col("operation") == "chat"), usage_group_by)
+    files += _embeddings(sources, day, t0, calls.filter(pl.col("operation") == "embeddings"), usage_group_by)
     lines = _cost_lines(day, calls) + [
         CostLine(billing_account=n["billing_account"], line_item=n["line_item"], amount=n["amount"])
         for n in non_token
         if n["provider"] == PROVIDER
     ]
     lines.sort(key=lambda c: (c.billing_account, c.line_item))
-    results = [
-        {
-            "object": "organization.costs.result",
-            "amount": {"value": c.amount, "currency": "usd"},
-            "line_item": c.line_item,
-            "project_id": c.billing_account,
-            "api_key_id": None,
-            "quantity": c.quantity,
-            "quantity_unit": None if c.quantity is None else "tokens",
-        }
-        for c in lines
-    ]
+    results = _cost_results(lines, cost_group_by)
     bucket = {"object": "bucket", "start_time": t0, "end_time": t0 + 86_400, "results": results}
     files.append(_write(sources / "openai" / "costs" / day.isoformat() / "page-001.json", _page([bucket], None)))
     return files, lines
@@ -75,10 +77,40 @@ def _sums(calls: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def _completions(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list[Path]:
+def _cost_results(lines: list[CostLine], group_by: tuple[str, ...]) -> list[dict]:
+    """Costs API results for `group_by`: the lines of one group summed (a few dozen lines)."""
+    groups: dict[tuple, list[CostLine]] = {}
+    for c in lines:
+        key = (c.billing_account if "project_id" in group_by else None, c.line_item if "line_item" in group_by else None)
+        groups.setdefault(key, []).append(c)
+    results = []
+    for (project, line_item), members in groups.items():
+        quantities = [c.quantity for c in members]
+        quantity = sum(quantities) if line_item is not None and None not in quantities else None
+        results.append({
+            "object": "organization.costs.result",
+            "amount": {"value": sum((c.amount for c in members), Decimal(0)), "currency": "usd"},
+            "line_item": line_item,
+            "project_id": project,
+            "api_key_id": None,
+            "quantity": quantity,
+            "quantity_unit": None if quantity is None else "tokens",
+        })
+    return results
+
+
+def _grouped(group_by: tuple[str, ...], names: tuple[str, ...]) -> dict[str, pl.Expr]:
+    """The usage dimensions as the page shows them: null unless grouped by."""
+    nulls = {"batch": pl.Boolean}
+    return {name: pl.col(USAGE_COLUMNS[name]) if name in group_by else pl.lit(None, dtype=nulls.get(name, pl.String))
+            for name in names}
+
+
+def _completions(sources: Path, day: date, t0: int, calls: pl.DataFrame, group_by: tuple[str, ...]) -> list[Path]:
+    dims = _grouped(group_by, ("project_id", "model", "batch", "service_tier"))
     hourly = _sums(
-        calls.with_columns(hour=((pl.col("ts_ms") - t0 * 1000) // HOUR_MS).cast(pl.Int64)),
-        ["hour", "billing_account", "model", "batch", "service_tier"],
+        calls.with_columns(hour=((pl.col("ts_ms") - t0 * 1000) // HOUR_MS).cast(pl.Int64), **dims),
+        ["hour", *dims],
     )
     by_hour: dict[int, list[dict]] = {h: [] for h in range(24)}
     for r in hourly.iter_rows(named=True):  # one row per hour and group, not per call
@@ -91,7 +123,7 @@ def _completions(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list
                 "input_uncached_tokens": r["input_uncached_tokens"],
                 "output_tokens": r["output_tokens"],
                 "num_model_requests": r["num_model_requests"],
-                "project_id": r["billing_account"],
+                "project_id": r["project_id"],
                 "user_id": None,
                 "api_key_id": None,
                 "model": r["model"],
@@ -113,14 +145,15 @@ def _completions(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list
     return files
 
 
-def _embeddings(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list[Path]:
-    daily = _sums(calls, ["billing_account", "model"])
+def _embeddings(sources: Path, day: date, t0: int, calls: pl.DataFrame, group_by: tuple[str, ...]) -> list[Path]:
+    dims = _grouped(group_by, ("project_id", "model"))
+    daily = _sums(calls.with_columns(**dims), list(dims))
     results = [
         {
             "object": "organization.usage.embeddings.result",
             "input_tokens": r["input_tokens"],
             "num_model_requests": r["num_model_requests"],
-            "project_id": r["billing_account"],
+            "project_id": r["project_id"],
             "user_id": None,
             "api_key_id": None,
             "model": r["model"],
@@ -133,7 +166,7 @@ def _embeddings(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list[
 
 
 def _cost_lines(day: date, calls: pl.DataFrame) -> list[CostLine]:
-    daily = _sums(calls, ["billing_account", "model", "operation"])
+    daily = _sums(calls.with_columns(price_tier=price_tier()), ["billing_account", "model", "operation", "price_tier"])
     lines = []
     for r in daily.iter_rows(named=True):
         classes = {UNCACHED_INPUT: r["input_uncached_tokens"], CACHE_READ: r["input_cached_tokens"],
@@ -145,8 +178,8 @@ def _cost_lines(day: date, calls: pl.DataFrame) -> list[CostLine]:
                 lines.append(
                     CostLine(
                         billing_account=r["billing_account"],
-                        line_item=f"{r['model']}, {LINE_ITEM_SUFFIX[token_class]}",
-                        amount=cost(PROVIDER, r["model"], day, token_class, tokens),
+                        line_item=f"{TIER_PREFIX.get(r['price_tier'], '')}{r['model']}, {LINE_ITEM_SUFFIX[token_class]}",
+                        amount=tier_cost(PROVIDER, r["model"], day, token_class, tokens, r["price_tier"]),
                         model=r["model"],
                         token_class=token_class,
                         quantity=int(tokens),

@@ -10,6 +10,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
+
 from pipelines.lib.prices import Rates, catalog_rates
 
 # Token classes of the catalog (see pipelines.lib.prices.TOKEN_CLASSES) that the simulator bills.
@@ -42,6 +44,24 @@ def cost(provider: str, model: str, day: date, token_class: str, tokens: int) ->
     """Exact list cost in dollars of `tokens` tokens of one class (rate is per million tokens)."""
     rate: Decimal = getattr(rates(provider, model, day), token_class)
     return (rate * int(tokens)).scaleb(-6)
+
+
+# Price tiers the simulator bills (OpenAI Batch API and Flex processing: half the list price), the
+# rest at list. `price_tier` names a call's tier the way the reconciliation's cells do.
+TIER_FACTOR = {"batch": Decimal("0.5"), "flex": Decimal("0.5")}
+TIER_PREFIX = {"batch": "batch | ", "flex": "flex | "}  # the Costs API line item's tier prefix
+
+
+def price_tier() -> pl.Expr:
+    """A call's price tier: `batch`, `flex`, or `standard` (Anthropic's Priority Tier is at list)."""
+    return (pl.when(pl.col("batch").fill_null(False)).then(pl.lit("batch"))
+            .when(pl.col("service_tier") == "flex").then(pl.lit("flex"))
+            .otherwise(pl.lit("standard")))
+
+
+def tier_cost(provider: str, model: str, day: date, token_class: str, tokens: int, tier: str) -> Decimal:
+    """Exact cost of `tokens` tokens of one class at the tier's price."""
+    return cost(provider, model, day, token_class, tokens) * TIER_FACTOR.get(tier, Decimal(1))
 
 
 def usd(value: Decimal) -> str:

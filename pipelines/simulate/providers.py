@@ -194,6 +194,22 @@ def route_global(calls: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+BATCH_JOB_TYPE_OPENAI = "llm_judge_evaluation"  # with tiers on: sent through OpenAI's Batch API
+FLEX_JOB_TYPE = "proactive_suggestions"  # with tiers on: OpenAI flex processing
+
+
+def with_tiers(calls: pl.DataFrame) -> pl.DataFrame:
+    """OpenAI calls of two job types on the cheaper tiers: the Batch API and flex processing
+    (every attempt of those jobs, logged or not). No random draw: the rest of the world keeps
+    its bytes."""
+    openai = pl.col("provider") == OPENAI
+    return calls.with_columns(
+        batch=pl.when(openai & (pl.col("job_type") == BATCH_JOB_TYPE_OPENAI)).then(True).otherwise(pl.col("batch")),
+        service_tier=pl.when(openai & (pl.col("job_type") == FLEX_JOB_TYPE)).then(pl.lit("flex"))
+        .otherwise(pl.col("service_tier")),
+    )
+
+
 def names(calls: pl.DataFrame, day: date, seed: int) -> pl.DataFrame:
     """Model names and response ids per provider; drops the world's `model_code`."""
     code = calls["model_code"].to_numpy()

@@ -26,7 +26,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from .pricing import CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, cost, usd
+from .pricing import (CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, price_tier,
+                      tier_cost, usd)
 from .world import count
 
 USER, UNLOGGED = "__user__", "__unlogged__"
@@ -68,19 +69,21 @@ def class_tokens() -> dict[str, pl.Expr]:
 
 
 def priced(provider: str, day: date, calls: pl.DataFrame, key: str) -> dict[str, Decimal]:
-    """Exact catalog cost per value of `key` (rows with a null key are left out)."""
+    """Exact catalog cost, at each call's price tier, per value of `key` (rows with a null key are
+    left out)."""
     classes = class_tokens()
     sums = (
         calls.filter(pl.col(key).is_not_null())
-        .group_by([key, "model"])
+        .with_columns(price_tier=price_tier())
+        .group_by([key, "model", "price_tier"])
         .agg(**{name: expr.sum() for name, expr in classes.items()})
-        .sort([key, "model"])
+        .sort([key, "model", "price_tier"])
     )
     out: dict[str, Decimal] = defaultdict(Decimal)
-    for r in sums.iter_rows(named=True):  # one row per key and model
+    for r in sums.iter_rows(named=True):  # one row per key, model and tier
         for token_class in classes:
             if r[token_class]:
-                out[r[key]] += cost(provider, r["model"], day, token_class, r[token_class])
+                out[r[key]] += tier_cost(provider, r["model"], day, token_class, r[token_class], r["price_tier"])
     return dict(out)
 
 

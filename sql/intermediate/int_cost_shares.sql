@@ -39,13 +39,20 @@ named_tiers as (
     where line_kind = 'token'
 ),
 
+-- whether a line of the cell's own tier covers it (an organization-level line covers every account)
 cells as (
     select
         int_cell_rates.*,
-        named_tiers.price_tier is not null as has_own_line,
+        exists (
+            select 1 from named_tiers
+            where named_tiers.usage_date = int_cell_rates.usage_date
+                and named_tiers.provider = int_cell_rates.provider
+                and named_tiers.billing_account in ('__all__', int_cell_rates.billing_account)
+                and named_tiers.canonical_model in ('__all__', int_cell_rates.canonical_model)
+                and named_tiers.token_class = int_cell_rates.token_class
+                and named_tiers.price_tier = int_cell_rates.price_tier
+        ) as has_own_line,
     from int_cell_rates
-    left join named_tiers
-        using (usage_date, provider, billing_account, canonical_model, token_class, price_tier)
 ),
 
 candidates as (
