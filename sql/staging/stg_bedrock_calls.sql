@@ -45,7 +45,8 @@ select
     'aws.bedrock' as provider,
     coalesce(billing_account, '__unknown__') as billing_account,
     model,
-    'standard' as log_tier,  -- the price tier; Bedrock's tier fields are not in bronze yet
+    -- the price tier, as stg_bedrock_usage names it
+    case when coalesce(service_tier, 'default') = 'default' then 'standard' else service_tier end as log_tier,
     ---------- who spent it
     case when attempt >= 2 then 'retry' else 'background' end as spend_class,
     case when attempt >= 2 then 'retry:' || job_type else job_type end as job_type,
