@@ -369,8 +369,16 @@ def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
                 break
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            out.append(f"{day}: blocking check {evaluation.check_name} failed: {dict(evaluation.metadata)}")
+            out.append(f"{day}: blocking check {evaluation.check_name} failed: {_check_detail(evaluation)}")
     return out
+
+
+def _check_detail(evaluation) -> str:
+    """A failed check in one line: its own account of what to do when it gives one, else its
+    metadata as `key=value` (the values, not Dagster's wrappers)."""
+    if evaluation.description:
+        return first_line(evaluation.description)
+    return ", ".join(f"{key}={getattr(value, 'value', value)}" for key, value in evaluation.metadata.items())
 
 
 def benchmark(args) -> int:
