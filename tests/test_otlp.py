@@ -178,6 +178,8 @@ def test_a_genai_span_becomes_one_exact_row():
             "cache_read_tokens": 1000,
             "cache_creation_tokens": 100,
             "reasoning_tokens": 64,
+            "request_count": 1,
+            "gateway_cost_usd": None,
             "billing_account": "proj_a",
             "service_tier": "default",
             "batch": False,
@@ -203,7 +205,7 @@ def test_a_genai_span_becomes_one_exact_row():
     assert got.rejects.num_rows == 0
     assert got.files.to_pylist() == [
         {"source": "app_logs", "file": KEY, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-         "lines_read": 1, "records": 1, "skipped": 0, "rejected": 0}
+         "lines_read": 1, "records": 1, "skipped": 0, "rejected": 0, "unrecognized": 0, "sample_keys": None}
     ]
 
 
@@ -397,7 +399,7 @@ def test_a_malformed_span_is_rejected_with_its_line_number():
         ({"gen_ai__usage__cache_read__input_tokens": {"int_value": "5"}},
          "gen_ai.usage.cache_read.input_tokens is not an integer"),          # not an AnyValue type
         ({"gen_ai__usage__output_tokens": i("-1")}, "negative token count"),
-        ({"gen_ai__usage__input_tokens": i("60000000")}, "token count above 50000000 for one call"),
+        ({"gen_ai__usage__input_tokens": i("10000000000001")}, "count above 10000000000000 in one record, more than any day could hold (DARKCOMPUTE_MAX_RECORD_TOKENS)"),
         ({"gen_ai__usage__input_tokens": i("100"), "gen_ai__usage__cache_read__input_tokens": i("101")},
          "input_tokens smaller than its cache read + cache creation tokens (they must be included)"),
         ({"attempt": i("0")}, "attempt is not a positive integer"),

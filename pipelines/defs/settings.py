@@ -18,6 +18,12 @@ DEFAULTS = {
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
     # days after the end of a usage day before its invoice is trusted as final, per provider
     "DARKCOMPUTE_SETTLE_DAYS": "openai=1,anthropic=1,aws.bedrock=2",
+    # a log record above this many tokens (or requests) in any class cannot be true, even for a
+    # whole job's aggregate: it is rejected as corrupt
+    "DARKCOMPUTE_MAX_RECORD_TOKENS": "10000000000000",
+    # overrides of the LiteLLM attribution rule (pipelines/defs/logs/litellm.py), e.g.
+    # "job_type=tag:job_type,metadata:job_type;billing.account=team_alias"
+    "DARKCOMPUTE_LITELLM_ATTRIBUTION": "",
 }
 
 
@@ -36,6 +42,14 @@ def settle_days() -> dict[str, int]:
             raise ValueError(f"DARKCOMPUTE_SETTLE_DAYS: expected provider=days pairs like 'openai=1', got {item!r}")
         out[provider.strip()] = int(days)
     return out
+
+
+def max_record_tokens() -> int:
+    """`DARKCOMPUTE_MAX_RECORD_TOKENS`: the largest count one log record may carry."""
+    text = setting("DARKCOMPUTE_MAX_RECORD_TOKENS").strip().replace("_", "")
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"DARKCOMPUTE_MAX_RECORD_TOKENS: expected a positive whole number of tokens, got {text!r}")
+    return int(text)
 
 
 def duckdb_temp_dir() -> str:

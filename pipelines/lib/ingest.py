@@ -28,6 +28,8 @@ FILES_SCHEMA = pa.schema(
         ("records", pa.int64()),
         ("skipped", pa.int64()),
         ("rejected", pa.int64()),
+        ("unrecognized", pa.int64()),  # of the skipped: JSON objects no rule knows (logs)
+        ("sample_keys", pa.string()),  # their keys, names only (logs)
     ]
 )
 
@@ -109,6 +111,7 @@ def file_table(source: str, files: list[tuple[str, str, int]], counts: pa.Table,
                 "source": source, "file": key, "sha256": sha, "bytes": size,
                 "lines_read": c["lines_read"] + extra.get(key, 0), "records": c["records"],
                 "skipped": c["skipped"], "rejected": c["rejected"] + extra.get(key, 0),
+                "unrecognized": c.get("unrecognized", 0), "sample_keys": c.get("sample_keys"),
             }
         )
     return pa.Table.from_pylist(rows + list(extra_rows), schema=FILES_SCHEMA)

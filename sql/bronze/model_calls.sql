@@ -1,8 +1,15 @@
 -- Model-call log lines -> one typed row per flat line and one per OTLP span, each with its
 -- outcome: 'record', 'skipped' (not a model call) or 'rejected' (with a reason).
--- Inputs: the registered Arrow table `lines(file, line, raw)` and the temp table `otlp_spans`
--- (`otlp_spans.sql`, run first). A line is flat JSONL unless `otlp_spans` claims it; a flat line
--- and the flattened attributes of a span (`doc`) go through the same checks below, once each.
+-- Inputs: the registered Arrow table `lines(file, line, raw)` and the temp tables `otlp_spans`
+-- and `litellm_lines` (`otlp_spans.sql`, then `litellm_payloads.sql`, run first). A line is flat
+-- JSONL unless one of them claims it; a flat line, the flattened attributes of a span and a
+-- LiteLLM payload's contract fields (`doc`) go through the same checks below, once each.
+-- A record may carry the usage of many requests (a Batch API job, a re-index): `request_count`
+-- says how many (1 when absent). Counts are rejected only when they cannot be true: negative,
+-- not an integer, or above `$max_record_tokens` (DARKCOMPUTE_MAX_RECORD_TOKENS) in one record.
+-- A valid JSON object that is neither a call nor a known non-call event (an `event` or
+-- `event.name` key: job lifecycle lines, OpenTelemetry log events) is skipped and marked
+-- `unrecognized`, with its keys (never its values) for the file's sample.
 -- `span_index` is null for flat lines (and for OTLP lines without spans or with a malformed
 -- envelope); `line_counts.sql` counts lines, not spans.
 --
@@ -22,7 +29,9 @@ with contract as (
         'gen_ai.usage.completion_tokens', 'gen_ai.usage.cache_read.input_tokens',
         'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens', 'gen_ai.response.id',
         'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt', 'status', 'request_id',
-        'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger', 'parent_request_id'
+        'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger', 'parent_request_id',
+        'request_count', 'gateway_cost_usd', 'openai.response.service_tier', 'gen_ai.openai.response.service_tier',
+        'openai.request.service_tier', 'gen_ai.openai.request.service_tier', 'event', 'event.name'
     ] as keys
 ),
 
@@ -35,6 +44,7 @@ flat_lines as (
         try(decode(raw)) as text,
     from lines
     anti join otlp_spans using (file, line)
+    anti join litellm_lines using (file, line)
 ),
 
 documents as (
@@ -56,6 +66,10 @@ documents as (
     select file, line, span_index, raw, text, doc, span_is_call, otlp_problem, timestamp_problem,
         false as is_flat, false as too_long, null::bigint as bytes,
     from otlp_spans
+    union all
+    select file, line, span_index, raw, text, doc, span_is_call, otlp_problem, timestamp_problem,
+        false as is_flat, false as too_long, null::bigint as bytes,
+    from litellm_lines
 ),
 
 extracted as (
@@ -89,7 +103,15 @@ extracted as (
             '$.job_type',
             '$.queue',
             '$.trigger',
-            '$.parent_request_id'
+            '$.parent_request_id',
+            '$.request_count',
+            '$.gateway_cost_usd',
+            '$."openai.response.service_tier"',
+            '$."gen_ai.openai.response.service_tier"',
+            '$."openai.request.service_tier"',
+            '$."gen_ai.openai.request.service_tier"',
+            '$.event',
+            '$."event.name"'
         ])) as v,
     from documents
 ),
@@ -117,7 +139,9 @@ fields as (
         v[13] ->> '$' as response_id,
         v[14] ->> '$' as operation,
         v[15] ->> '$' as billing_account,
-        v[16] ->> '$' as service_tier,
+        -- the flat key, else OpenTelemetry's: the tier that served the call over the one asked for
+        -- (`openai.*` are the GenAI conventions' current names, `gen_ai.openai.*` the deprecated ones)
+        coalesce(v[16] ->> '$', v[31] ->> '$', v[32] ->> '$', v[33] ->> '$', v[34] ->> '$') as service_tier,
         v[19] ->> '$' as status,
         v[20] ->> '$' as request_id,
         v[21] ->> '$' as user_id,
@@ -136,6 +160,9 @@ fields as (
         v[12] as reasoning_json,
         v[18] as attempt_json,
         v[17] as batch_json,
+        v[29] as request_count_json,
+        v[30] as gateway_cost_json,
+        coalesce(v[35], v[36]) is not null as is_event,
     from extracted
 ),
 
@@ -148,6 +175,7 @@ typed as (
         json_type(cache_creation_json) as cache_creation_type,
         json_type(reasoning_json) as reasoning_type,
         json_type(attempt_json) as attempt_type,
+        json_type(request_count_json) as request_count_type,
         try_cast(timestamp_text as timestamptz) as ts,
         coalesce(
             span_is_call,
@@ -192,6 +220,12 @@ checked as (
                 then 'gen_ai.usage.reasoning.output_tokens is not an integer'
             when attempt_type not in ('UBIGINT', 'BIGINT', 'NULL') or try_cast(attempt_json as bigint) < 1
                 then 'attempt is not a positive integer'
+            when request_count_type not in ('UBIGINT', 'BIGINT', 'NULL') or try_cast(request_count_json as hugeint) < 1
+                then 'request_count is not a positive integer'
+            when coalesce(json_type(gateway_cost_json), 'NULL') not in ('UBIGINT', 'BIGINT', 'DOUBLE', 'NULL')
+                then 'response_cost is not a number'
+            when try_cast(gateway_cost_json ->> '$' as decimal(38, 12)) is null and json_type(gateway_cost_json) <> 'NULL'
+                then 'response_cost out of range'
             when least(
                     try_cast(input_json as hugeint), try_cast(output_json as hugeint),
                     try_cast(cache_read_json as hugeint), try_cast(cache_creation_json as hugeint),
@@ -200,9 +234,11 @@ checked as (
                 then 'negative token count'
             when greatest(
                     try_cast(input_json as hugeint), try_cast(output_json as hugeint),
-                    try_cast(cache_read_json as hugeint), try_cast(cache_creation_json as hugeint)
-                ) > $max_tokens_per_call
-                then 'token count above ' || $max_tokens_per_call || ' for one call'
+                    try_cast(cache_read_json as hugeint), try_cast(cache_creation_json as hugeint),
+                    try_cast(reasoning_json as hugeint), try_cast(request_count_json as hugeint)
+                ) > $max_record_tokens
+                then 'count above ' || $max_record_tokens
+                    || ' in one record, more than any day could hold (DARKCOMPUTE_MAX_RECORD_TOKENS)'
             when try_cast(input_json as bigint)
                 < coalesce(try_cast(cache_read_json as bigint), 0) + coalesce(try_cast(cache_creation_json as bigint), 0)
                 then 'input_tokens smaller than its cache read + cache creation tokens (they must be included)'
@@ -246,6 +282,16 @@ select
             )))
         ))::varchar, 4096), json_object('bytes', bytes)::varchar)  -- too deep for json_structure: its length
     end as rejected_raw,
+    -- a JSON object no rule knows: its keys only (never values), for the file's sample
+    case
+        when reason is null and is_json and not looks_like_call and not is_event and is_flat
+            then json_type(text) = 'OBJECT'
+        else false
+    end as unrecognized,
+    case
+        when reason is null and is_json and not looks_like_call and not is_event and is_flat
+            then case when json_type(text) = 'OBJECT' then json_keys(text) end
+    end as unrecognized_keys,
     ts,
     provider_raw as provider,
     request_model,
@@ -261,6 +307,9 @@ select
     service_tier,
     try_cast(batch_json as boolean) as batch,
     coalesce(try_cast(attempt_json as integer), 1) as attempt,
+    coalesce(try_cast(request_count_json as bigint), 1) as request_count,
+    -- the number as written (JSON numbers reach DuckDB as the shortest text of their double), to Decimal
+    try_cast(gateway_cost_json ->> '$' as decimal(38, 12)) as gateway_cost_usd,
     status,
     request_id,
     user_id,

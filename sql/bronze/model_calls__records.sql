@@ -13,13 +13,17 @@ select
     request_model,
     response_model,
     operation,
-    ---------- usage, as logged (OpenTelemetry: input includes cache read and creation)
+    ---------- usage, as logged (OpenTelemetry: input includes cache read and creation), of
+    ---------- `request_count` requests (an aggregate record: a batch job, a re-index); the gateway's
+    ---------- own cost estimate (LiteLLM's response_cost), never used to split the invoice
     input_tokens is not null as usage_known,
     input_tokens,
     coalesce(output_tokens, case when input_tokens is not null then 0 end) as output_tokens,
     coalesce(cache_read_tokens, 0) as cache_read_tokens,
     coalesce(cache_creation_tokens, 0) as cache_creation_tokens,
     reasoning_tokens,
+    request_count,
+    gateway_cost_usd,
     ---------- attribution
     billing_account,
     service_tier,

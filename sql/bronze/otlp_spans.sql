@@ -37,7 +37,8 @@ with contract as (
         'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens',
         'gen_ai.response.id', 'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt',
         'status', 'request_id', 'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger',
-        'parent_request_id'
+        'parent_request_id', 'request_count', 'openai.response.service_tier', 'gen_ai.openai.response.service_tier',
+        'openai.request.service_tier', 'gen_ai.openai.request.service_tier'
     ] as keys
 ),
 

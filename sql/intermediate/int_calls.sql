@@ -27,7 +27,7 @@ grouped as (
         calls.spend_class,
         calls.job_type,
         calls.usage_known,
-        count(*) as calls,
+        sum(calls.request_count)::bigint as calls,  -- an aggregate record stands for request_count requests
         sum(calls.uncached_input)::bigint as uncached_input,
         sum(calls.cache_read)::bigint as cache_read,
         sum(calls.cache_write)::bigint as cache_write,

@@ -5,6 +5,9 @@
 -- once: the same provider and gen_ai.response.id, or, without an id, the same record content.
 -- log_tier is the price tier the record claims (batch, service_tier; an Anthropic call of more
 -- than 200k input tokens is long context), matched to the provider's cells later.
+-- A record may be an aggregate (a batch job's or a re-index's usage on one line): its tokens are
+-- counted like any call's, and `request_count` says how many requests it stands for (an
+-- aggregate is long context when its requests average more than 200k input tokens).
 -- The key is hashed to 128 bits (`md5_number`): partitioning millions of calls by a fixed-width
 -- number sorts faster than by the text, and a collision is beyond any realistic volume.
 create or replace temp table stg_model_calls as
@@ -20,7 +23,7 @@ keyed as (
             'id:' || response_id,
             'md5:' || md5(concat_ws('|', ts, model, request_model, input_tokens, output_tokens, cache_read_tokens,
                 cache_creation_tokens, billing_account, attempt, status, request_id, user_id, tenant_id,
-                feature, job_id, job_type, queue, trigger, parent_request_id, operation))
+                feature, job_id, job_type, queue, trigger, parent_request_id, operation, nullif(request_count, 1)))
         )) as call_key,
     from source
 ),
@@ -58,7 +61,7 @@ select
             when lower(service_tier) in ('flex', 'flex_discount', 'scale') then lower(service_tier)
             else 'standard'
         end,
-        case when provider = 'anthropic' and input_tokens > 200000 then 'long_context' end)
+        case when provider = 'anthropic' and input_tokens > 200000 * request_count then 'long_context' end)
         as log_tier,
     ---------- who spent it
     spend_class,
@@ -67,6 +70,7 @@ select
         when 'background' then coalesce(job_type, 'unspecified')
     end as job_type,
     usage_known,
+    request_count,  -- the requests the record stands for (1 for one call; more for a job's aggregate)
     ---------- token classes
     input_tokens - cache_read_tokens - cache_creation_tokens as uncached_input,
     cache_read_tokens as cache_read,

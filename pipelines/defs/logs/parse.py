@@ -1,8 +1,10 @@
 """Parse application and worker model-call logs (JSONL, optionally gzipped).
 
-A line is either a flat record (OpenTelemetry GenAI attribute names as keys) or, per line, an
-OpenTelemetry Collector file exporter line in OTLP/JSON (`{"resourceSpans": [...]}`), whose
-spans with GenAI attributes are model calls. Pure functions: bytes in, Arrow tables out, no
+A line is a flat record (OpenTelemetry GenAI attribute names as keys), an OpenTelemetry Collector
+file exporter line in OTLP/JSON (`{"resourceSpans": [...]}`), whose spans with GenAI attributes
+are model calls, or a LiteLLM logging payload (`StandardLoggingPayload`, attributed by
+`litellm.py`'s rule); detected per line. A record may carry the usage of many requests
+(`request_count`). Pure functions: bytes in, Arrow tables out, no
 Dagster. The lines are split with NumPy and parsed set-based by DuckDB (`sql/bronze/otlp_spans.sql`
 unnests the spans, `sql/bronze/model_calls.sql` checks spans and flat lines alike); Python never
 loops over lines or spans.
@@ -26,11 +28,10 @@ from pipelines.lib.ingest import REJECTS_SCHEMA, Ingested, Sink, Streamed, colle
 from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches
 from pipelines.lib.store import SourceFile
 
-# A single call above this many tokens in any class is treated as corrupt, not as usage.
-MAX_TOKENS_PER_CALL = 50_000_000
+from ..settings import max_record_tokens as configured_max_record_tokens
+from .litellm import configured_rule, rule_params
 
 LOG_SOURCES = {"app": "app_logs", "worker": "worker_logs"}
-
 
 
 def parse_log_files(
@@ -39,6 +40,8 @@ def parse_log_files(
     log_source: str,
     folder_date: date,
     con: duckdb.DuckDBPyConnection | None = None,
+    max_record_tokens: int | None = None,
+    attribution: dict[str, tuple[str, ...]] | None = None,
 ) -> Ingested:
     """Parse one day-folder of `app` or `worker` logs into bronze rows.
 
@@ -59,12 +62,15 @@ def parse_log_files(
 
 
 def parse_log_files_into(
-    con: duckdb.DuckDBPyConnection, files: Iterable[SourceFile], sink: Sink, *, log_source: str, folder_date: date
+    con: duckdb.DuckDBPyConnection, files: Iterable[SourceFile], sink: Sink, *, log_source: str, folder_date: date,
+    max_record_tokens: int | None = None, attribution: dict[str, tuple[str, ...]] | None = None,
 ) -> Streamed:
     """`parse_log_files`, handing the records to `sink` a batch at a time (each batch in file and
     line order, batches in the order the files came); returns the rejects and per-file counts.
     `files` may be an iterator: files are read batch by batch, so memory holds one batch."""
     source = LOG_SOURCES[log_source]
+    limit = max_record_tokens or configured_max_record_tokens()
+    rule = rule_params(attribution or configured_rule())
     damaged, meta, rejects, counts = [], [], [], []
     for batch in at_least_one(line_batches(files)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
@@ -73,7 +79,8 @@ def parse_log_files_into(
         con.register("lines", lines)
         try:
             sql.run(con, "bronze/otlp_spans")
-            sql.run(con, "bronze/model_calls", folder_date=folder_date, max_tokens_per_call=MAX_TOKENS_PER_CALL)
+            sql.run(con, "bronze/litellm_payloads", **rule)
+            sql.run(con, "bronze/model_calls", folder_date=folder_date, max_record_tokens=limit)
             sink(sql.table(con, "bronze/model_calls__records", log_source=log_source, folder_date=folder_date))
             rejects.append(sql.table(con, "bronze/rejects", source=source).cast(REJECTS_SCHEMA))
             counts.append(sql.table(con, "bronze/line_counts"))
@@ -81,6 +88,7 @@ def parse_log_files_into(
             con.unregister("lines")
             con.execute("drop table if exists parsed_lines")
             con.execute("drop table if exists otlp_spans")
+            con.execute("drop table if exists litellm_lines")
 
     return Streamed(rejects=quarantine(rejects, damaged),
                     files=file_table(source, meta, pa.concat_tables(counts), damaged))

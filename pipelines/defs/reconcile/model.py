@@ -87,7 +87,7 @@ def register_bronze(con: duckdb.DuckDBPyConnection, lake: Lake, day: date) -> di
         files = lake.existing("bronze", table, view_days)
         counts[view] = len(files)
         if files:
-            rel = con.read_parquet(files, hive_partitioning=True)
+            rel = con.read_parquet(files, hive_partitioning=True, union_by_name=True)  # older partitions may lack new columns
             if "date" in rel.columns and "folder_date" not in rel.columns:
                 rel = rel.select("*, date::date as folder_date")
         else:

@@ -21,6 +21,8 @@ MODEL_CALLS = pa.schema(
         ("cache_read_tokens", pa.int64()),
         ("cache_creation_tokens", pa.int64()),
         ("reasoning_tokens", pa.int64()),
+        ("request_count", pa.int64()),  # requests whose usage the record carries (1 for one call)
+        ("gateway_cost_usd", pa.decimal128(38, 12)),  # LiteLLM's response_cost: the gateway's estimate
         ("billing_account", pa.string()),
         ("service_tier", pa.string()),
         ("batch", pa.bool_()),
