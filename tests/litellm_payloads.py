@@ -17,8 +17,9 @@ def payload(*, provider: str = "anthropic", model: str = "claude-3-5-sonnet-2024
             team_alias: str | None = "search-team", key_alias: str | None = "search-backend",
             tags: list[str] = ("feature:search_answer",), spend_metadata: dict | None = None,
             status: str = "success", call_type: str = "acompletion", end_user: str | None = "u-42",
-            usage_in_hidden_params: bool = False) -> str:
-    """One payload line. `cost` is written as a JSON number literal exactly as given."""
+            usage_in_hidden_params: bool = False, details_only: bool = False) -> str:
+    """One payload line. `cost` is written as a JSON number literal exactly as given.
+    `details_only`: the usage object as for OpenAI (cached tokens only in `prompt_tokens_details`)."""
     started = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
     usage = {
         "completion_tokens": completion_tokens,
@@ -28,9 +29,9 @@ def payload(*, provider: str = "anthropic", model: str = "claude-3-5-sonnet-2024
         "prompt_tokens_details": {"cached_tokens": cache_read or 0, "text_tokens": None, "audio_tokens": None,
                                   "image_tokens": None},
     }
-    if cache_read is not None:
+    if cache_read is not None and not details_only:
         usage["cache_read_input_tokens"] = cache_read
-    if cache_creation is not None:
+    if cache_creation is not None and not details_only:
         usage["cache_creation_input_tokens"] = cache_creation
     metadata = {
         "user_api_key_hash": "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",

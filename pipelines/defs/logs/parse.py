@@ -57,7 +57,8 @@ def parse_log_files(
     and rejects tables may hold more rows than that for OTLP files.
     """
     con = con or sql.connect()
-    return collect(lambda sink: parse_log_files_into(con, files, sink, log_source=log_source, folder_date=folder_date),
+    return collect(lambda sink: parse_log_files_into(con, files, sink, log_source=log_source, folder_date=folder_date,
+                                                     max_record_tokens=max_record_tokens, attribution=attribution),
                    bronze.MODEL_CALLS)
 
 

@@ -130,8 +130,10 @@ def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehou
 
 @dg.asset(partitions_def=daily, deps=list(BRONZE), group_name="reconcile", kinds={"duckdb", "parquet"})
 def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Each source's delivery for the day: ok, empty, failed (every line rejected) or missing
-    (no file, though the source delivered within the past week), with files, lines and records."""
+    """Each source's delivery for the day: ok, empty, failed (every line rejected), unrecognized
+    (JSON lines, none of them a call or a known event) or missing (no file, though the source
+    delivered within the past week), with files, lines and records; plus a row for each
+    unrecognized file, with the keys it held."""
     day = partition_day(context)
     the_lake = lake.lake()
     week = [day - timedelta(days=i) for i in range(8)]
@@ -145,7 +147,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
         table = pa.table({"delivery_date": pa.array([], pa.date32()), "source": pa.array([], pa.string()),
                           "status": pa.array([], pa.string())})
     the_lake.write("marts", "source_status", day, table)
-    statuses = {r["source"]: r["status"] for r in table.to_pylist()}
+    statuses = {r["source"]: r["status"] for r in table.to_pylist() if r.get("file") is None}
     return dg.MaterializeResult(metadata={"dagster/row_count": table.num_rows, **statuses})
 
 
@@ -224,6 +226,19 @@ def no_rejected_lines(context: dg.AssetCheckExecutionContext, lake: LakeStore, w
         passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN,
         metadata={"rejected_lines": outcome.metadata["rejected_lines"],
                   "by_reason": dg.MetadataValue.md(outcome.metadata["by_reason"])},
+    )
+
+
+@dg.asset_check(asset="source_status", partitions_def=daily)
+def no_unrecognized_files(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """No delivered file was made of JSON lines of which none is a model call or a known event
+    (a logger writing a shape darkcompute does not read): warns, naming each file."""
+    outcome = checks.unrecognized(warehouse.compute(), _mart_path(context, lake, "source_status"))
+    return dg.AssetCheckResult(
+        passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN,
+        description=("unrecognized: " + ", ".join(outcome.metadata["files"])) if not outcome.passed else None,
+        metadata={"unrecognized_files": outcome.metadata["unrecognized_files"],
+                  "by_file": dg.MetadataValue.md(outcome.metadata.get("by_file", ""))},
     )
 
 

@@ -75,6 +75,20 @@ def rejected(con: duckdb.DuckDBPyConnection, path: Path) -> Outcome:
     )
 
 
+def unrecognized(con: duckdb.DuckDBPyConnection, path: Path) -> Outcome:
+    """No delivered file was a file of JSON lines that no rule recognizes (e.g. a new logger's
+    format): each one is named with its line count and the keys it held."""
+    if "file" not in sql.run(con, "checks/columns", path=str(path)).fetchone()[0]:
+        return Outcome(True, {"unrecognized_files": 0})  # a partition written before files were named
+    rows = sql.run(con, "checks/unrecognized", path=str(path)).fetchall()
+    table = "\n".join(f"| {s} | {f} | {n} | {k} |" for s, f, n, k in rows)
+    return Outcome(
+        not rows,
+        {"unrecognized_files": len(rows), "files": [f for _, f, _, _ in rows],
+         "by_file": "| source | file | lines | keys seen |\n|---|---|---|---|\n" + table},
+    )
+
+
 def conservation(con: duckdb.DuckDBPyConnection, files: list[str], records: list[str]) -> Outcome:
     """For every file delivered that day: lines read = records + skipped + rejected, and the
     records it claims are exactly the bronze rows that carry its name. Nothing lost, nothing

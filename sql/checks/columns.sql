@@ -1,0 +1,2 @@
+-- The column names of a mart partition file (checks on columns added later read older files too).
+select list(name) from parquet_schema($path)
