@@ -67,7 +67,7 @@ def test_definitions_load(definitions):
                     "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables"}
     check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}
     assert check_names == {"identity_holds", "invoice_coverage", "invoice_not_missing", "no_rejected_lines",
-                           "lines_conserved"}
+                           "lines_conserved", "no_unrecognized_files"}
     assert definitions.resolve_job_def("nightly_reconciliation").partitions_def.start == datetime(
         2024, 1, 1, tzinfo=timezone.utc)
 
@@ -91,7 +91,7 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {"identity_holds": True, "invoice_coverage": True, "invoice_not_missing": True,
                            "no_rejected_lines": False,
-                           "lines_conserved": True}
+                           "lines_conserved": True, "no_unrecognized_files": True}
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     assert con.execute(

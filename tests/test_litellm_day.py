@@ -30,8 +30,10 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from pipelines.cli import main
@@ -208,3 +210,45 @@ def test_no_file_darkcompute_or_dagster_writes_holds_the_prompt_or_the_completio
     holding = [str(p) for p in written if MARKER.encode() in _text_of(p)]
     assert holding == []
     assert MARKER not in captured.out + captured.err
+
+
+# ---------------------------------------------------------------------------------------------
+# a file of JSON lines that no rule recognizes
+
+
+def test_an_unrecognized_file_has_its_own_status_and_a_warning_naming_it(tmp_path):
+    from pipelines.definitions import defs
+
+    from .test_dagster import materialize, write_sources
+
+    definitions = defs()
+    write_sources(tmp_path / "sources")
+    other = tmp_path / "sources" / f"worker_logs/{DAY}/gateway-x.jsonl"
+    other.write_text("".join(json.dumps({"request": {"model": "gpt-4o-mini"}, "usage_usd": 0.5, "who": f"{MARKER}"})
+                             + "\n" for _ in range(3)))
+    materialize(definitions, tmp_path, ["openai_usage", "openai_costs", "app_calls", "worker_calls"])
+    result = materialize(definitions, tmp_path, dg.AssetSelection.assets("source_status")
+                         | dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("source_status"),
+                                                                     "no_unrecognized_files")))
+    status = pq.read_table(Lake(tmp_path / "lake").partition_file("marts", "source_status", DAY))
+    assert rows(status.filter(pa.compute.equal(status["source"], "worker_logs")),
+                ["file", "status", "files", "lines_read", "records", "sample_keys"]) == [
+        (None, "ok", 2, 5, 1, None),
+        (f"worker_logs/{DAY}/gateway-x.jsonl", "unrecognized", 1, 3, 0, "request, usage_usd, who")]
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description == f"unrecognized: worker_logs/{DAY}/gateway-x.jsonl"
+    assert evaluation.metadata["unrecognized_files"].value == 1
+    assert MARKER not in json.dumps(status.to_pylist(), default=str)
+
+
+def test_a_source_of_only_unrecognized_files_is_unrecognized_not_empty(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    ingested = parse_log_files([SourceFile(f"app_logs/{DAY}/x.jsonl", b'{"a": 1}\n{"a": 2, "b": 3}\n')],
+                               log_source="app", folder_date=DAY)
+    lake.write("bronze", "app_calls_files", DAY, ingested.files)
+    path = str(lake.partition_file("bronze", "app_calls_files", DAY))
+    table = sql.table(sql.connect(), "marts/source_status", day_files=[path], recent_files=[path], delivered=True,
+                      delivery_date=DAY)
+    assert rows(table, ["source", "file", "status", "lines_read", "sample_keys"]) == [
+        ("app_logs", None, "unrecognized", 2, None), ("app_logs", f"app_logs/{DAY}/x.jsonl", "unrecognized", 2, "a, b")]
