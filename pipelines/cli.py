@@ -108,6 +108,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tiers", action="store_true",
                    help="OpenAI batch and flex traffic: llm_judge_evaluation jobs via the Batch API, "
                         "proactive_suggestions on flex (both at half price)")
+    s.add_argument("--litellm-share", type=float, default=0.0,
+                   help="share of first-attempt calls logged as LiteLLM proxy payloads (default 0)")
+    s.add_argument("--aggregate-jobs", action="store_true",
+                   help="worker jobs log one aggregate record per job and cell, with request_count")
 
     r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split")
     which = r.add_mutually_exclusive_group(required=True)
@@ -177,7 +181,8 @@ def simulate(args) -> int:
     summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed,
                   providers=providers, otlp_share=args.otlp_share, cur_format=args.cur_format,
                   cross_region=args.cross_region, openai_usage_group_by=usage_group_by,
-                  openai_cost_group_by=cost_group_by, tiers=args.tiers)
+                  openai_cost_group_by=cost_group_by, tiers=args.tiers, litellm_share=args.litellm_share,
+                  aggregate_jobs=args.aggregate_jobs)
     console.print(f"wrote {args.out / 'sources'} and {args.out / 'ground_truth.json'}")
     for key, value in summary.items():
         console.print(f"  {key}: {value}")

@@ -5,7 +5,9 @@ logs must report. Invoices must match to the cent; every (day, provider, job typ
 (only picodollar rounding may differ).
 """
 
+import gzip
 import json
+import re
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -20,13 +22,23 @@ from pipelines.simulate import simulate
 START = date(2026, 10, 5)
 
 
-@pytest.fixture(scope="module", params=["one shard", "three shards"])
+@pytest.fixture(scope="module", params=["one shard", "three shards", "litellm and job aggregates"])
 def reconciled(request, tmp_path_factory):
     """The world as tests write it, and as benches write big days: in shards of calls, each
-    logging into its own gzipped, rotated files (three shards of ~1,333 calls here)."""
+    logging into its own gzipped, rotated files (three shards of ~1,333 calls here); and a world
+    where 30% of the first attempts go through a LiteLLM proxy and worker jobs log one aggregate
+    record per job and cell."""
     root = tmp_path_factory.mktemp("world")
     if request.param == "one shard":
         simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005)
+    elif request.param == "litellm and job aggregates":
+        simulate(root / "world", START, 2, calls_per_day=4000, seed=20261005, litellm_share=0.3, aggregate_jobs=True)
+        app = root / "world" / "sources" / "app_logs" / "2026-10-05"
+        text = "".join(p.read_text() for p in sorted(app.iterdir()))
+        assert text.count('"call_type":') > 300  # LiteLLM payloads among the app lines
+        worker = root / "world" / "sources" / "worker_logs" / "2026-10-05"
+        counts = [int(n) for p in worker.iterdir() for n in re.findall(rb'"request_count":(\d+)', gzip.decompress(p.read_bytes()))]
+        assert len(counts) > 100 and sum(counts) > 2 * len(counts)  # jobs of many calls on one line
     else:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(simulate_package, "SHARD_CALLS", 1500)
@@ -91,3 +103,14 @@ def test_dark_spend_by_job_type_matches_within_a_hundredth_of_a_percent(reconcil
     assert checked >= 2 * 8  # five job types, retries and __unlogged__ on each day
     truth_types = {(d, p, j) for d, ps in truth.items() for p, v in ps.items() for j in v["dark_usd_by_job_type"]}
     assert set(got) <= truth_types  # nothing reconciled under a job type the world did not have
+
+
+def test_logged_calls_count_every_request_an_aggregate_stands_for(reconciled):
+    """OpenAI and Anthropic calls are counted from the logs alone (Bedrock adds the invocations its
+    requestMetadata attributes), whether a job logged each call or one aggregate record."""
+    _, truth, con = reconciled
+    got = {(str(d), p): n for d, p, n in con.execute(
+        "select usage_date, provider, sum(logged_calls) from fct_spend_reconciliation group by all").fetchall()}
+    for day, providers in truth.items():
+        for provider in ("openai", "anthropic"):
+            assert got[(day, provider)] == providers[provider]["logged_calls"], (day, provider)

@@ -4,7 +4,8 @@
                   that does not log, SDK-internal retries) plus how each call reaches the logs
     providers.py  which provider serves each call: accounts, models, cache writes, request metadata
     logs.py       app_logs/<day>/app-NN.jsonl and worker_logs/<day>/worker-NN.jsonl.gz (flat lines,
-                  deprecated names, and OTLP/JSON lines from otlp.py)
+                  deprecated names, OTLP/JSON lines from otlp.py, LiteLLM payloads and job
+                  aggregate records from litellm.py)
     openai.py     OpenAI Usage API (completions, embeddings) and Costs API pages
     anthropic.py  Anthropic usage_report and cost_report pages
     bedrock.py    Bedrock model invocation logs (every Bedrock call) in their S3 layout
@@ -57,14 +58,17 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              providers: tuple[str, ...] = PROVIDERS, otlp_share: float = 0.1, deprecated_share: float = 0.02,
              gzip_app_logs: bool = False, max_log_file_bytes: int | None = None, cur_format: str = "parquet",
              cross_region: bool = False, openai_usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
-             openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False) -> dict:
+             openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False, litellm_share: float = 0.0,
+             aggregate_jobs: bool = False) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
     30% Anthropic, 20% Bedrock, renormalized over the ones chosen; embeddings stay on OpenAI).
     `otlp_share` of the app-log lines are OTLP/JSON, `deprecated_share` of the flat lines use
-    the deprecated attribute names. `gzip_app_logs` gzips the app logs as shippers write them
-    (`app-NN.jsonl.gz`); `max_log_file_bytes` rotates every log file into parts of about that many
+    the deprecated attribute names. `litellm_share` of the first attempts with usage are LiteLLM
+    proxy payloads instead, and with `aggregate_jobs` the other worker calls log one aggregate
+    record (`request_count`) per job and cell (see logs.choose_formats). `gzip_app_logs` gzips
+    the app logs as shippers write them (`app-NN.jsonl.gz`); `max_log_file_bytes` rotates every log file into parts of about that many
     uncompressed bytes (`app-NN-000.jsonl`, ...). With either, the day's lines are rendered and
     written 250,000 at a time (the same lines, in bounded memory), and a day of more than
     `SHARD_CALLS` calls is generated in shards, each logging into its own files (the exports
@@ -84,8 +88,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         raise ValueError("days must be at least 1")
     if calls_per_day < 1:
         raise ValueError("calls_per_day must be at least 1")
-    if not (0 <= otlp_share <= 1 and 0 <= deprecated_share <= 1):
-        raise ValueError("otlp_share and deprecated_share must be between 0 and 1")
+    if not (0 <= otlp_share <= 1 and 0 <= deprecated_share <= 1 and 0 <= litellm_share <= 1):
+        raise ValueError("otlp_share, deprecated_share and litellm_share must be between 0 and 1")
     if cur_format not in CUR_FORMATS:
         raise ValueError(f"cur_format must be one of {CUR_FORMATS}, got {cur_format!r}")
     provider_codes(tuple(providers))  # refuses unknown providers
@@ -113,7 +117,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             shard_seed = world.shard_seed(seed, s)
             day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
             calls = with_tiers(day_world.calls) if tiers else day_world.calls
-            calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share)
+            calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
             if cross_region:
                 calls = route_global(calls)
             if BEDROCK in providers:

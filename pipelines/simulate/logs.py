@@ -2,7 +2,10 @@
 
 Most lines are flat JSON objects; a share of them use the deprecated names (`gen_ai.system`,
 `gen_ai.usage.prompt_tokens`, `gen_ai.usage.completion_tokens`), and a share of app-log lines are
-the OpenTelemetry Collector file exporter's OTLP/JSON (see otlp.py). Each line is assembled
+the OpenTelemetry Collector file exporter's OTLP/JSON (see otlp.py). Optionally, a share of the
+calls are logged by a LiteLLM proxy (its `StandardLoggingPayload`, see litellm.py), and worker
+jobs log their usage once per job and cell as an aggregate record with a `request_count`. Each
+line is assembled
 column-wise by one Polars `concat_str` (a key whose value is null is left out of its line), the
 lines of a folder are sorted by file and timestamp, and every file is a zero-copy slice of the
 resulting Arrow buffer. Python loops only over folders, files and the few corrupted lines. Every
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import otlp
+from . import litellm, otlp
 from .files import FileSink, write_files
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
@@ -37,19 +40,34 @@ OTLP_PAIR_P = 0.3  # of OTLP lines: written together with the next OTLP call of 
 
 
 def choose_formats(mix: np.random.Generator, calls: pl.DataFrame, otlp_share: float,
-                   deprecated_share: float) -> pl.DataFrame:
-    """`log_format` of every logged call (`flat`, `deprecated` or `otlp`) and `otlp_pair`.
+                   deprecated_share: float, litellm_share: float = 0.0, aggregate_jobs: bool = False) -> pl.DataFrame:
+    """`log_format` of every logged call (`flat`, `deprecated`, `otlp`, `litellm` or `aggregate`)
+    and `otlp_pair`.
 
     OTLP lines are app-log lines that are not corrupted; deprecated names go to flat lines of
-    either log. Shares of 0 draw nothing, so a world without them keeps its bytes."""
+    either log. LiteLLM payloads (`litellm_share` of the rest) carry no attempt number and always
+    carry usage, so they are first attempts with usage on the standard tier, not batch (the
+    payload has no tier). With `aggregate_jobs`, the remaining flat worker calls of that kind
+    (OpenAI and Anthropic; a logged Bedrock call must carry its requestId) are logged once per job
+    and cell. Shares of 0 draw nothing, so a world without them keeps its bytes."""
     n = calls.height
     app = (calls["log_kind"] == "app").fill_null(False).to_numpy() & calls["corrupt_cut"].is_null().to_numpy()
     otlp_rows = app & (mix.random(n) < otlp_share) if otlp_share > 0 else np.zeros(n, dtype=bool)
     deprecated = ~otlp_rows & (mix.random(n) < deprecated_share) if deprecated_share > 0 else np.zeros(n, dtype=bool)
     pair = otlp_rows & (mix.random(n) < OTLP_PAIR_P) if otlp_share > 0 else np.zeros(n, dtype=bool)
     fmt = np.where(otlp_rows, 2, np.where(deprecated, 1, 0))
-    return calls.with_columns(log_format=pl.Series(np.array(["flat", "deprecated", "otlp"])[fmt]),
-                              otlp_pair=pl.Series(pair))
+    if litellm_share > 0 or aggregate_jobs:
+        simple = (calls["log_kind"].is_not_null() & calls["corrupt_cut"].is_null() & (calls["attempt"] == 1)
+                  & calls["usage_logged"]).to_numpy() & (fmt != 2)
+        if litellm_share > 0:
+            tierless = (calls["service_tier"].fill_null("default").is_in(["default", "standard"])
+                        & ~calls["batch"].fill_null(False)).to_numpy()
+            fmt = np.where(simple & tierless & (mix.random(n) < litellm_share), 3, fmt)
+        if aggregate_jobs:
+            worker = ((calls["log_kind"] == "worker") & (calls["provider"] != "aws.bedrock")).fill_null(False).to_numpy()
+            fmt = np.where(simple & worker & (fmt == 0), 4, fmt)
+    formats = np.array(["flat", "deprecated", "otlp", "litellm", "aggregate"])
+    return calls.with_columns(log_format=pl.Series(formats[fmt]), otlp_pair=pl.Series(pair))
 
 
 def _timestamp() -> pl.Expr:
@@ -81,21 +99,52 @@ def _n(name: str, column: str | pl.Expr | None = None) -> tuple[str, pl.Expr, bo
 def render_call_lines(calls: pl.DataFrame, day: date, seed: int = 0) -> pl.DataFrame:
     """Model-call log lines of the logged calls of one generated day (LINES_SCHEMA)."""
     flat, spans = _logged(calls)
-    lines = _render_flat(flat, day)
+    lines = _render_flat(flat.filter(pl.col("log_format") != "aggregate"), day)
     if spans.height:
         lines = pl.concat([lines, otlp.render_lines(spans.with_columns(_folder(day)), day, seed)])
-    return lines
+    return concat_lines([lines, render_aggregate_lines(flat.filter(pl.col("log_format") == "aggregate"), day)])
 
 
 def _logged(calls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The logged calls with what their line says (`seq`, `logged_*`), split into the flat and
-    deprecated-name ones and the OTLP ones."""
+    """The logged calls with what their line says (`seq`, `logged_*`), split into the flat ones
+    (flat, deprecated-name, LiteLLM and aggregated) and the OTLP ones."""
     logged = calls.filter(pl.col("log_kind").is_not_null())
     if "log_format" not in logged.columns:
         logged = logged.with_columns(log_format=pl.lit("flat"), otlp_pair=pl.lit(False))
     _check_plain(logged)
     logged = logged.with_columns(seq=pl.int_range(pl.len(), dtype=pl.Int64), **_said())
     return logged.filter(pl.col("log_format") != "otlp"), logged.filter(pl.col("log_format") == "otlp")
+
+
+def render_aggregate_lines(rows: pl.DataFrame, day: date) -> pl.DataFrame:
+    """One line per job and cell of `rows` (calls with `seq` and `logged_*`): the job's summed usage
+    and its `request_count`, at the time of its last call (LINES_SCHEMA)."""
+    if rows.height == 0:
+        return empty_lines()
+    line = _json_line(
+        [
+            _s("timestamp", _timestamp()),
+            _s("gen_ai.provider.name", "provider"),
+            _s("gen_ai.operation.name", "operation"),
+            _s("gen_ai.request.model", "request_model"),
+            _n("gen_ai.usage.input_tokens", "logged_input"),
+            _n("gen_ai.usage.output_tokens", "logged_output"),
+            _n("gen_ai.usage.cache_read.input_tokens", "logged_cache_read"),
+            _n("gen_ai.usage.cache_creation.input_tokens", "logged_cache_creation"),
+            _n("request_count"),
+            _s("billing.account", "billing_account"),
+            _s("service_tier"),
+            _n("batch"),
+            _s("status", pl.lit("ok")),
+            _s("tenant_id"),
+            _s("job_id"),
+            _s("job_type"),
+            _s("queue"),
+            _s("trigger"),
+            _s("parent_request_id"),
+        ]
+    )
+    return litellm.aggregate(rows).select(_folder(day), "log_kind", "log_file", "ts_ms", "seq", line.alias("line"))
 
 
 def _said() -> dict[str, pl.Expr]:
@@ -148,7 +197,10 @@ def _flat_line() -> pl.Expr:
 
 def _render_flat(logged: pl.DataFrame, day: date) -> pl.DataFrame:
     """The flat (and deprecated-name) lines of `logged` rows, in their order (LINES_SCHEMA)."""
-    lines = _parallel_select(logged, [_folder(day), "log_kind", "log_file", "ts_ms", "seq", _flat_line().alias("line")])
+    line = _flat_line()
+    if "log_format" in logged.columns and (logged["log_format"] == "litellm").any():
+        line = pl.when(pl.col("log_format") == "litellm").then(litellm.litellm_line()).otherwise(line)
+    lines = _parallel_select(logged, [_folder(day), "log_kind", "log_file", "ts_ms", "seq", line.alias("line")])
     # Truncate the few corrupted lines mid-JSON (a writer that died mid-line; the newline follows).
     idx = np.flatnonzero(logged["corrupt_cut"].is_not_null().to_numpy())
     if idx.size:
@@ -226,20 +278,23 @@ def write_day_bounded(sources: Path, day: date, calls: pl.DataFrame | None, life
     carried lines (the folder after the last day).
     """
     key = ["log_kind", "log_file", "ts_ms", "seq"]
-    flat = spans = None
+    flat = spans = jobs = None
     if calls is not None:  # rows of `calls` are gathered chunk by chunk: no copy of the logged calls
         if "log_format" not in calls.columns:
             calls = calls.with_columns(log_format=pl.lit("flat"), otlp_pair=pl.lit(False))
         _check_plain(calls)
         logged = calls.select(row=pl.int_range(pl.len(), dtype=pl.Int64), otlp=pl.col("log_format") == "otlp",
+                              job=pl.col("log_format") == "aggregate",
                               kind=pl.col("log_kind")).filter(pl.col("kind").is_not_null())
         logged = logged.with_columns(seq=pl.int_range(pl.len(), dtype=pl.Int64))
         spans = calls[logged.filter("otlp")["row"]].with_columns(seq=logged.filter("otlp")["seq"], **_said())
-        flat = logged.filter(~pl.col("otlp")).select("row", "seq")
+        jobs = calls[logged.filter("job")["row"]].with_columns(seq=logged.filter("job")["seq"], **_said())
+        flat = logged.filter(~pl.col("otlp") & ~pl.col("job")).select("row", "seq")
     few = concat_lines([
         carry,
         otlp.render_lines(spans.with_columns(_folder(day)), day, seed) if spans is not None and spans.height
         else empty_lines(),
+        render_aggregate_lines(jobs, day) if jobs is not None else empty_lines(),
         render_lifecycle_lines(lifecycle, day) if lifecycle is not None else empty_lines(),
     ])
     parts = [few.select("folder_date", *key, row=-1 - pl.int_range(pl.len(), dtype=pl.Int64))]

@@ -1,0 +1,104 @@
+"""Log lines in the LiteLLM proxy's logging payload (`StandardLoggingPayload`), and job-level
+aggregate records (one line with a whole job's usage and its `request_count`).
+
+A LiteLLM line is what the proxy's logging callbacks write for a call: `custom_llm_provider`
+(openai, anthropic, bedrock), `model` (the alias the application asked for), `prompt_tokens`
+(cache read and creation included, as LiteLLM's OpenAI-format usage counts them),
+`completion_tokens`, the usage object in `metadata.usage_object` (`prompt_tokens_details.cached_tokens`
+for OpenAI; `cache_read_input_tokens` and `cache_creation_input_tokens` for Anthropic and
+Bedrock), `startTime` in Unix seconds, `id` (the provider's response id) and `trace_id` (the
+application's request id), the virtual key's team and alias, `end_user`, and request tags that
+the default attribution rule reads: `billing.account:<x>`, `feature:<x>`, `tenant_id:<x>`,
+`job_type:<x>`, `job_id:<x>`. `messages` and `response` hold a placeholder, as a proxy with
+message logging on would hold the text. `response_cost` is a rough estimate, as the gateway's is.
+
+Built column-wise with Polars `concat_str`; values are ids, vocabulary words and numbers (no
+JSON escaping needed, see logs._check_plain).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+GATEWAY_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "aws.bedrock": "bedrock"}
+PLACEHOLDER = "(simulated text)"
+
+
+def _str(value: pl.Expr) -> pl.Expr:
+    return pl.lit('"') + value + pl.lit('"')
+
+
+def _null_or(value: pl.Expr, render) -> pl.Expr:
+    return pl.when(value.is_null()).then(pl.lit("null")).otherwise(render(value))
+
+
+def _tag(name: str, column: str) -> pl.Expr:
+    """`"name:value"`, or null (left out of the tag list) when the value is null."""
+    return pl.lit(f'"{name}:') + pl.col(column) + pl.lit('"')
+
+
+def litellm_line() -> pl.Expr:
+    """The payload of every row (with the `logged_*` columns of logs._said), ending in a newline."""
+    prompt, completion = pl.col("logged_input"), pl.col("logged_output").fill_null(0)
+    read, written = pl.col("logged_cache_read").fill_null(0), pl.col("logged_cache_creation").fill_null(0)
+    seconds = pl.concat_str([(pl.col("ts_ms") // 1000).cast(pl.String), pl.lit("."),
+                             (pl.col("ts_ms") % 1000).cast(pl.String).str.zfill(3)])
+    end_seconds = pl.concat_str([((pl.col("ts_ms") + 1500) // 1000).cast(pl.String), pl.lit("."),
+                                 ((pl.col("ts_ms") + 1500) % 1000).cast(pl.String).str.zfill(3)])
+    openai = pl.col("provider") == "openai"
+    usage = pl.concat_str([
+        pl.lit('{"completion_tokens":'), completion.cast(pl.String),
+        pl.lit(',"prompt_tokens":'), prompt.cast(pl.String),
+        pl.lit(',"total_tokens":'), (prompt + completion).cast(pl.String),
+        pl.lit(',"prompt_tokens_details":{"cached_tokens":'), read.cast(pl.String), pl.lit("}"),
+        pl.when(openai).then(pl.lit("")).otherwise(pl.concat_str([
+            pl.lit(',"cache_read_input_tokens":'), read.cast(pl.String),
+            pl.lit(',"cache_creation_input_tokens":'), written.cast(pl.String)])),
+        pl.lit("}"),
+    ])
+    cost = ((prompt * 3 + completion * 12) / 10_000_000).round(9).cast(pl.String)
+    tags = pl.concat_str([_tag("billing.account", "billing_account"), _tag("feature", "feature"),
+                          _tag("tenant_id", "tenant_id"), _tag("job_type", "job_type"), _tag("job_id", "job_id")],
+                         separator=",", ignore_nulls=True)
+    team = pl.coalesce(pl.col("feature"), pl.col("job_type"))
+    return pl.concat_str([
+        pl.lit('{"id":'), _null_or(pl.col("response_id"), _str),
+        pl.lit(',"trace_id":'), _null_or(pl.coalesce(pl.col("request_id"), pl.col("job_id")), _str),
+        pl.lit(',"call_type":'), pl.when(pl.col("operation") == "embeddings").then(pl.lit('"aembedding"'))
+        .otherwise(pl.lit('"acompletion"')),
+        pl.lit(',"stream":false,"response_cost":'), cost,
+        pl.lit(',"status":'), pl.when(pl.col("status") == "error").then(pl.lit('"failure"')).otherwise(pl.lit('"success"')),
+        pl.lit(',"custom_llm_provider":"'), pl.col("provider").replace_strict(GATEWAY_PROVIDER), pl.lit('"'),
+        pl.lit(',"total_tokens":'), (prompt + completion).cast(pl.String),
+        pl.lit(',"prompt_tokens":'), prompt.cast(pl.String),
+        pl.lit(',"completion_tokens":'), completion.cast(pl.String),
+        pl.lit(',"startTime":'), seconds, pl.lit(',"endTime":'), end_seconds,
+        pl.lit(',"model":"'), pl.col("request_model"), pl.lit('","model_group":"'), pl.col("request_model"),
+        pl.lit('","api_base":null,"metadata":{"user_api_key_hash":"sim","user_api_key_alias":'),
+        _null_or(team, lambda v: _str(v + pl.lit("-key"))),
+        pl.lit(',"user_api_key_team_id":"team-sim","user_api_key_team_alias":'),
+        _null_or(team, lambda v: _str(v + pl.lit("-team"))),
+        pl.lit(',"user_api_key_user_id":null,"spend_logs_metadata":null,"usage_object":'), usage,
+        pl.lit('},"cache_hit":null,"request_tags":['), tags.fill_null(""),
+        pl.lit('],"end_user":'), _null_or(pl.col("user_id"), _str),
+        pl.lit(f',"messages":[{{"role":"user","content":"{PLACEHOLDER}"}}],"response":{{"choices":[{{"message":'
+               f'{{"role":"assistant","content":"{PLACEHOLDER}"}}}}]}},"error_str":null,"model_parameters":{{}},'
+               '"hidden_params":{"litellm_model_name":"'), pl.col("request_model"),
+        pl.lit('","response_cost":'), cost,
+        pl.lit("}}\n"),
+    ])
+
+
+AGGREGATE_KEYS = ["log_kind", "log_file", "late", "provider", "operation", "request_model", "billing_account",
+                  "service_tier", "batch", "tenant_id", "job_id", "job_type", "queue", "trigger", "parent_request_id"]
+
+
+def aggregate(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per job and cell of the rows written as aggregates: summed logged usage, the number
+    of requests (`request_count`), the last call's time."""
+    return rows.group_by(AGGREGATE_KEYS, maintain_order=True).agg(
+        pl.col("ts_ms").max(), pl.col("seq").min(),
+        pl.col("logged_input").sum(), pl.col("logged_output").sum(),
+        pl.col("logged_cache_read").sum(), pl.col("logged_cache_creation").sum(),
+        request_count=pl.len(),
+    )
