@@ -13,6 +13,8 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.defs.logs.litellm import DEFAULT_RULE, parse_rule
 from pipelines.defs.logs.parse import parse_log_files
@@ -300,3 +302,33 @@ def test_otlp_spans_carry_the_service_tier_and_request_count():
     got = parse({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [span]}]}]})
     assert [(r["service_tier"], r["request_count"], r["input_tokens"]) for r in got.records.to_pylist()] == [
         ("flex", 1000, 800_000_000)]
+
+
+# ---------------------------------------------------------------------------------------------
+# arbitrary values in a payload's fields
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+FIELDS = ["custom_llm_provider", "model", "prompt_tokens", "completion_tokens", "startTime", "id", "status",
+          "response_cost", "request_tags", "metadata", "end_user", "call_type", "trace_id"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(FIELDS), JSON_VALUES), min_size=1, max_size=4))
+def test_any_field_value_is_a_record_or_a_reason_and_never_leaks_content(changes):
+    record = json.loads(payload())
+    for field, value in changes:
+        record[field] = value
+    got = parse(record, payload(call_id="ok"))
+    lines_read, records, skipped, rejected = counts(got)
+    assert (lines_read, skipped) == (2, 0) and records + rejected == 2
+    assert got.records.num_rows == records and got.rejects.num_rows == rejected
+    assert all(r["reason"] for r in got.rejects.to_pylist())
+    for r in got.records.to_pylist():
+        assert r["provider"] in ("openai", "anthropic", "aws.bedrock") and r["request_count"] == 1
+        assert r["input_tokens"] is None or 0 <= r["input_tokens"] <= 10**13
+    assert MARKER not in everything_written(got)
