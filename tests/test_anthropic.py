@@ -144,7 +144,7 @@ def test_documented_usage_example_becomes_one_exact_row():
     assert got.rejects.num_rows == 0
     assert got.files.to_pylist() == [
         {"source": "anthropic/usage_report", "file": key, "sha256": sha(data), "bytes": len(data),
-         "lines_read": 1, "records": 1, "skipped": 0, "rejected": 0, "unrecognized": 0, "sample_keys": None}
+         "lines_read": 1, "records": 1, "skipped": 0, "rejected": 0, "unrecognized": None, "sample_keys": None}
     ]
 
 
@@ -355,7 +355,7 @@ def test_documented_cost_example_cents_become_exact_dollars():
     assert pc.sum(got.records["amount_usd"]).as_py() == D("413.30")
     assert got.files.to_pylist() == [
         {"source": "anthropic/cost_report", "file": key, "sha256": sha(data), "bytes": len(data),
-         "lines_read": 2, "records": 2, "skipped": 0, "rejected": 0, "unrecognized": 0, "sample_keys": None}
+         "lines_read": 2, "records": 2, "skipped": 0, "rejected": 0, "unrecognized": None, "sample_keys": None}
     ]
 
 

@@ -143,7 +143,7 @@ def test_completions_result_becomes_one_exact_row_with_inclusive_input_tokens():
     assert got.rejects.num_rows == 0
     assert got.files.to_pylist() == [
         {"source": "openai/usage/completions", "file": key, "sha256": sha(data), "bytes": len(data),
-         "lines_read": 1, "records": 1, "skipped": 0, "rejected": 0, "unrecognized": 0, "sample_keys": None}
+         "lines_read": 1, "records": 1, "skipped": 0, "rejected": 0, "unrecognized": None, "sample_keys": None}
     ]
 
 
@@ -341,7 +341,7 @@ def test_cost_rows_are_exact_decimal_dollars():
     assert pc.sum(got.records["amount"]).as_py() == Decimal("12.4056")
     assert got.files.to_pylist() == [
         {"source": "openai/costs", "file": key, "sha256": sha(data), "bytes": len(data),
-         "lines_read": 2, "records": 2, "skipped": 0, "rejected": 0, "unrecognized": 0, "sample_keys": None}
+         "lines_read": 2, "records": 2, "skipped": 0, "rejected": 0, "unrecognized": None, "sample_keys": None}
     ]
 
 

@@ -28,7 +28,7 @@ FILES_SCHEMA = pa.schema(
         ("records", pa.int64()),
         ("skipped", pa.int64()),
         ("rejected", pa.int64()),
-        ("unrecognized", pa.int64()),  # of the skipped: JSON objects no rule knows (logs)
+        ("unrecognized", pa.int64()),  # of the skipped: JSON objects no rule knows (logs; null for other sources)
         ("sample_keys", pa.string()),  # their keys, names only (logs)
     ]
 )
@@ -103,6 +103,7 @@ def file_table(source: str, files: list[tuple[str, str, int]], counts: pa.Table,
     (files counted without being read) follow."""
     by_file = {r["file"]: r for r in counts.to_pylist()}  # one row per file, not per line
     extra = {d["file"]: 1 for d in damaged}
+    counted = 0 if "unrecognized" in counts.column_names else None  # counted by the log parser only
     rows = []
     for key, sha, size in files:
         c = by_file.get(key, {"lines_read": 0, "records": 0, "skipped": 0, "rejected": 0})
@@ -111,7 +112,7 @@ def file_table(source: str, files: list[tuple[str, str, int]], counts: pa.Table,
                 "source": source, "file": key, "sha256": sha, "bytes": size,
                 "lines_read": c["lines_read"] + extra.get(key, 0), "records": c["records"],
                 "skipped": c["skipped"], "rejected": c["rejected"] + extra.get(key, 0),
-                "unrecognized": c.get("unrecognized", 0), "sample_keys": c.get("sample_keys"),
+                "unrecognized": c.get("unrecognized", counted), "sample_keys": c.get("sample_keys"),
             }
         )
     return pa.Table.from_pylist(rows + list(extra_rows), schema=FILES_SCHEMA)

@@ -51,6 +51,7 @@ select
     case when attempt >= 2 then 'retry' else 'background' end as spend_class,
     case when attempt >= 2 then 'retry:' || job_type else job_type end as job_type,
     usage_known,
+    1::bigint as request_count,  -- one invocation each
     ---------- token classes
     input_tokens as uncached_input,
     cache_read_tokens as cache_read,
