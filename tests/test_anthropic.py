@@ -499,7 +499,8 @@ def test_staged_usage_sums_hours_per_cell_and_keeps_priority_tier_for_the_catalo
     assert fetch(con, "select column_name, column_type from (describe stg_anthropic_usage)") == [
         ("usage_date", "DATE"), ("provider", "VARCHAR"), ("billing_account", "VARCHAR"), ("model", "VARCHAR"),
         ("price_tier", "VARCHAR"), ("uncached_input", "BIGINT"), ("cache_read", "BIGINT"), ("cache_write_5m", "BIGINT"),
-        ("cache_write_1h", "BIGINT"), ("output", "BIGINT"), ("requests", "BIGINT"), ("priced_by", "VARCHAR"),
+        ("cache_write_1h", "BIGINT"), ("output", "BIGINT"), ("requests", "BIGINT"), ("web_search_requests", "BIGINT"),
+        ("priced_by", "VARCHAR"),
     ]
 
 

@@ -26,6 +26,7 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.defs.reconcile.model import reconcile_day
@@ -177,3 +178,24 @@ def test_line_item_quantities_price_the_model_mix_of_an_ungrouped_usage_cell(tmp
                     [grouped_costs(("project_id", "line_item"), quantities=False)], worker=[])
     # uncached $0.0072 x 10,000 / 22,000 and output $0.00288 x 1,000 / 2,200, each floored to the picodollar
     assert totals(out)["user"] == D(7_200_000_000 * 10_000 // 22_000 + 2_880_000_000 * 1_000 // 2_200).scaleb(-12)
+
+
+def test_a_warehouse_published_before_price_tiers_takes_the_new_rows_and_restates_by_tier(tmp_path):
+    """A warehouse whose marts predate price_tier and allocation_basis: its rows were one tier,
+    'standard'; publishing a day adds the columns and compares rows tier by tier."""
+    out = reconcile(tmp_path, [grouped_usage(("project_id", "model"))], [grouped_costs(("project_id", "line_item"))])
+    con = sql.connect(tmp_path / "w.duckdb")
+    for mart in ("fct_spend_reconciliation", "fct_dark_compute"):
+        path = tmp_path / f"{mart}.parquet"
+        pq.write_table(out[mart], path)
+        con.execute(f"create table {mart} as select * exclude (price_tier, allocation_basis) "
+                    f"from read_parquet('{path}')")  # the old shape, published
+        sql.run_script(con, f"warehouse/{mart}", path=str(path), usage_date=DAY)
+    rows = con.execute("select billing_account, price_tier, allocation_basis, invoice_cost_usd "
+                       "from fct_spend_reconciliation order by 1").fetchall()
+    assert rows == [("proj_a", "__all__", "cost_line", D("0.00378")), ("proj_b", "__all__", "cost_line", D("0.0063"))]
+    # the old rows read as 'standard', the new ones '__all__' (usage not grouped by tier): a restatement
+    # of each, whose deltas cancel to zero over the day
+    deltas = con.execute("select price_tier, sum(invoice_delta_usd) from restatements group by 1 order by 1").fetchall()
+    assert deltas == [("__all__", D("0.01008")), ("standard", D("-0.01008"))]
+    assert con.execute("select count(*) from fct_dark_compute where price_tier is null").fetchone() == (0,)

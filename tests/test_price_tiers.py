@@ -84,7 +84,7 @@ WORKER = [anthropic_call(200_000, 50_000, batch=True, job_type="batch_eval"),
           anthropic_call(1_000_000, 5_000, job_type="long_doc")]
 
 
-def anthropic_day(tmp_path, usage_results=USAGE, cost_results=COSTS):
+def anthropic_day(tmp_path, usage_results=USAGE, cost_results=COSTS, con=None):
     lake = write_day(tmp_path / "lake", DAY, app_lines=APP, worker_lines=WORKER)
     folder = DAY.isoformat()
     pages = {
@@ -100,11 +100,16 @@ def anthropic_day(tmp_path, usage_results=USAGE, cost_results=COSTS):
         lake.write("bronze", table, DAY, ingested.records)
         lake.write("bronze", f"{table}_files", DAY, ingested.files)
         lake.write("bronze", f"{table}_rejects", DAY, ingested.rejects)
-    return reconcile_day(sql.connect(), lake, DAY, RECONCILED_AT)
+    return reconcile_day(con or sql.connect(), lake, DAY, RECONCILED_AT)
 
 
 def test_batch_long_context_cache_writes_and_web_search_are_priced_in_their_own_cells(tmp_path):
-    out = anthropic_day(tmp_path)
+    con = sql.connect()
+    out = anthropic_day(tmp_path, con=con)
+    # staging keeps every dimension that changes the price, and the web searches the cell made
+    assert con.execute("select price_tier, uncached_input, cache_write_5m, cache_write_1h, web_search_requests "
+                       "from stg_anthropic_usage order by all").fetchall() == [
+        ("batch", 200_000, 0, 0, 0), ("standard", 100_000, 40_000, 10_000, 3), ("standard+long_context", 1_000_000, 0, 0, 0)]
     recon = {(r["model"], r["price_tier"]): r for r in out["fct_spend_reconciliation"].to_pylist()
              if r["provider"] == "anthropic"}
     cols = ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "unlogged_cost_usd", "non_token_cost_usd")
@@ -198,3 +203,18 @@ def test_long_context_lines_on_a_usage_report_not_grouped_by_context_window_land
     for r in recon.values():
         assert r["invoice_cost_usd"] == (r["user_cost_usd"] + r["background_cost_usd"] + r["retry_cost_usd"]
                                          + r["unlogged_cost_usd"] + r["non_token_cost_usd"])
+
+
+def test_an_audio_line_item_lands_on_its_models_cell(tmp_path):
+    # "<model> audio, input": the audio part of the model's input, billed apart ($0.01 here); the
+    # usage counts those tokens in input_tokens, so it is the standard cell's money too
+    costs = openai_costs([(f"{MINI}, input", "0.003"), (f"{MINI} audio, input", "0.01"), (f"{MINI}, output", "0.0012"),
+                          (f"flex | {MINI}, input", "0.0003"), (f"flex | {MINI}, output", "0.00012")])
+    lake = write_day(tmp_path / "lake", DAY, usage_pages=[OPENAI_USAGE], cost_pages=[costs], app_lines=OPENAI_APP,
+                     worker_lines=OPENAI_WORKER)
+    out = reconcile_day(sql.connect(), lake, DAY, RECONCILED_AT)
+    recon = {r["price_tier"]: (r["model"], r["invoice_cost_usd"], r["user_cost_usd"], r["allocation_basis"])
+             for r in out["fct_spend_reconciliation"].to_pylist()}
+    # the user call: half the input tokens ($0.013 / 2) and half the output ($0.0012 / 2)
+    assert recon == {"standard": (MINI, D("0.0142"), D("0.0071"), "catalog_weights"),
+                     "flex": (MINI, D("0.00042"), 0, "cost_line")}

@@ -8,6 +8,8 @@
 -- service_tier ('standard', 'batch', 'priority' for priority and priority_on_demand, 'flex',
 -- 'flex_discount'), '+long_context' (context_window '200k-1M'), '+geo_us' (inference_geo 'us')
 -- and '+fast' (speed 'fast'); '__all__' when the report was grouped by none of them.
+-- web_search_requests (server_tool_use) are counted per cell; their cost is the cost report's
+-- 'Web Search Usage' line, a non-token row of the workspace.
 create or replace temp table stg_anthropic_usage as
 with source as (
     select * from bronze_anthropic_usage
@@ -51,6 +53,7 @@ renamed as (
         cache_creation_5m_input_tokens as cache_write_5m,
         cache_creation_1h_input_tokens as cache_write_1h,
         output_tokens as output,
+        coalesce(web_search_requests, 0) as web_search_requests,
         ---------- who prices it
         case
             when service_tier in ('priority', 'priority_on_demand') then 'catalog'
@@ -71,6 +74,7 @@ select
     sum(cache_write_1h)::bigint as cache_write_1h,
     sum(output)::bigint as output,
     null::bigint as requests,
+    sum(web_search_requests)::bigint as web_search_requests,
     priced_by,
 from renamed
 group by usage_date, provider, billing_account, export_model, price_tier, priced_by

@@ -2,9 +2,11 @@
 -- into (model, token class); lines that name no token class (web search, storage) are non-token;
 -- without line_item grouping a line is an 'unsplit' total, shared out by catalog weights later.
 -- Without project_id grouping the line is the organization's ('__all__'), shared out over the
--- projects' usage cells later. The label's tier prefix ('priority | ', 'flex | ', 'batch | ') and
--- long-context suffix (', long context') become price_tier ('standard' without them, e.g.
--- 'priority+long_context'); a line without line_item has price_tier '__all__'. quantity_tokens:
+-- projects' usage cells later. The label's tier prefix ('priority | ', 'flex | ', 'batch | '),
+-- long-context suffix (', long context') and an audio or image modality after the model name
+-- ('gpt-audio-mini audio, input': the model's audio tokens, priced apart) become price_tier
+-- ('standard' without them, e.g. 'priority+long_context', 'standard+audio'); a line without
+-- line_item has price_tier '__all__'. quantity_tokens:
 -- the line's billed tokens, which price the model mix of a usage cell not grouped by model.
 create or replace temp table stg_openai_costs as
 with source as (
@@ -28,8 +30,8 @@ parsed as (
         *,
         regexp_extract(
             line_item,
-            '^(?:([a-z_]+) \| )?(.+?), (input|output|cached input|cache writes?)(, long context)?$',
-            ['tier', 'model', 'kind', 'long_context']
+            '^(?:([a-z_]+) \| )?(.+?)(?: (text|audio|image))?, (input|output|cached input|cache writes?)(, long context)?$',
+            ['tier', 'model', 'modality', 'kind', 'long_context']
         ) as label,
     from distinct_pages
 )
@@ -49,7 +51,8 @@ select
     case
         when line_item is null or label.kind = '' then '__all__'
         else concat_ws('+', coalesce(nullif(lower(label.tier), ''), 'standard'),
-            case when label.long_context <> '' then 'long_context' end)
+            case when label.long_context <> '' then 'long_context' end,
+            case when label.modality in ('audio', 'image') then label.modality end)
     end as price_tier,
     amount as cost_usd,
     -- the billed tokens of a token line (quantity in `tokens` or `1000_tokens`; no unit: tokens)
