@@ -252,3 +252,26 @@ def test_a_source_of_only_unrecognized_files_is_unrecognized_not_empty(tmp_path)
                       delivery_date=DAY)
     assert rows(table, ["source", "file", "status", "lines_read", "sample_keys"]) == [
         ("app_logs", None, "unrecognized", 2, None), ("app_logs", f"app_logs/{DAY}/x.jsonl", "unrecognized", 2, "a, b")]
+
+
+def test_a_warehouse_made_before_these_columns_takes_a_new_day(tmp_path):
+    """ingest_files.unrecognized/sample_keys and source_status.file/sample_keys are added to an
+    existing warehouse's tables, not refused by `insert by name`."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create table source_status (delivery_date date, source varchar, status varchar, files bigint, "
+                "lines_read bigint, records bigint, rejected bigint, date date)")  # date: the lake's hive partition
+    con.execute("create table ingest_files (delivery_date date, source varchar, file varchar, sha256 varchar, "
+                "bytes bigint, lines_read bigint, records bigint, skipped bigint, rejected bigint, date date)")
+    ingested = parse_log_files([SourceFile(f"app_logs/{DAY}/x.jsonl", b'{"a": 1}\n{"a": 2, "b": 3}\n')],
+                               log_source="app", folder_date=DAY)
+    lake = Lake(tmp_path / "lake")
+    lake.write("bronze", "app_calls_files", DAY, ingested.files)
+    files = str(lake.partition_file("bronze", "app_calls_files", DAY))
+    lake.write("marts", "source_status", DAY, sql.table(con, "marts/source_status", day_files=[files],
+                                                        recent_files=[files], delivered=True, delivery_date=DAY))
+    sql.run_script(con, "warehouse/source_status", path=str(lake.partition_file("marts", "source_status", DAY)),
+                   delivery_date=DAY)
+    sql.run_script(con, "warehouse/ingest_files", paths=[files], delivery_date=DAY)
+    assert con.execute("select file, status, sample_keys from source_status order by file nulls first").fetchall() == [
+        (None, "unrecognized", None), (f"app_logs/{DAY}/x.jsonl", "unrecognized", "a, b")]
+    assert con.execute("select unrecognized, sample_keys from ingest_files").fetchall() == [(2, "a, b")]
