@@ -332,3 +332,12 @@ def test_any_field_value_is_a_record_or_a_reason_and_never_leaks_content(changes
         assert r["provider"] in ("openai", "anthropic", "aws.bedrock") and r["request_count"] == 1
         assert r["input_tokens"] is None or 0 <= r["input_tokens"] <= 10**13
     assert MARKER not in everything_written(got)
+
+
+def test_the_key_sample_comes_from_the_first_hundred_unrecognized_lines():
+    items = [{"a": i} for i in range(150)]
+    items[99] = {"a": 1, "seen": 1}
+    items[120] = {"a": 1, "too_late": 1}
+    got = parse(*items)
+    [row] = got.files.to_pylist()
+    assert (row["unrecognized"], row["sample_keys"]) == (150, "a, seen")

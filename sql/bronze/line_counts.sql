@@ -6,7 +6,15 @@
 -- rejected when any of its spans (or its envelope) was rejected, else as skipped (no span of it
 -- is a model call, or it has no span at all).
 with line_outcomes as (
-    select file, outcome, unrecognized, unrecognized_keys,
+    select
+        file,
+        outcome,
+        unrecognized,
+        -- the sample's keys come from a file's first 100 unrecognized lines
+        case
+            when unrecognized and row_number() over (partition by file, unrecognized order by line) <= 100
+                then unrecognized_keys
+        end as unrecognized_keys,
     from parsed_lines
     where span_index is null
     union all
