@@ -275,3 +275,15 @@ def test_a_warehouse_made_before_these_columns_takes_a_new_day(tmp_path):
     assert con.execute("select file, status, sample_keys from source_status order by file nulls first").fetchall() == [
         (None, "unrecognized", None), (f"app_logs/{DAY}/x.jsonl", "unrecognized", "a, b")]
     assert con.execute("select unrecognized, sample_keys from ingest_files").fetchall() == [(2, "a, b")]
+
+
+def test_a_call_both_the_proxy_and_a_worker_logged_counts_once_under_the_worker(tmp_path):
+    worker = [json.dumps({"timestamp": "2026-11-02T02:00:00Z", "gen_ai.provider.name": "openai",
+                          "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.id": "chatcmpl-b2",
+                          "gen_ai.usage.input_tokens": 3_000, "gen_ai.usage.output_tokens": 1_000,
+                          "billing.account": "proj_a", "job_type": "digest_worker"})]
+    lake = _write(tmp_path / "lake", DAY, usage={"completions": [CHAT_USAGE]}, costs=[CHAT_COSTS], app=PROXY,
+                  worker=worker)
+    out = reconcile_day(sql.connect(), lake, DAY, RECONCILED_AT)
+    assert rows(out["fct_dark_compute"], ["dark_class", "job_type", "calls", "cost_usd"]) == [
+        ("background", "digest_worker", 1, D("0.00084")), ("unlogged", "__unlogged__", 3, D("0.00084"))]
