@@ -447,7 +447,7 @@ def stage(deliveries: list[tuple], day: date = NOV_02):
     con.from_arrow(pa.concat_tables([u.records for _, u, _ in deliveries])).create_view("bronze_anthropic_usage")
     con.from_arrow(pa.concat_tables([c.records for _, _, c in deliveries])).create_view("bronze_anthropic_costs")
     con.from_arrow(pa.concat_tables(files)).create_view("bronze_anthropic_costs_files")
-    for name in ("stg_anthropic_usage", "stg_anthropic_costs", "stg_anthropic_source_status"):
+    for name in ("anthropic_price_tier", "stg_anthropic_usage", "stg_anthropic_costs", "stg_anthropic_source_status"):
         sql.run(con, f"staging/{name}", usage_date=day)
     return con
 

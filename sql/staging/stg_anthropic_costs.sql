@@ -3,8 +3,8 @@
 -- (no token_type, or a report not grouped by description) is 'unsplit', shared out by catalog
 -- weights later; web search, code execution and session usage are non-token. Priority Tier
 -- costs are never here (see stg_anthropic_usage). A later delivery of the day supersedes.
--- price_tier is built as in stg_anthropic_usage, from the line's own service_tier,
--- context_window, inference_geo and speed ('__all__' for a line that carries none of them).
+-- price_tier comes from the line's own service_tier, context_window, inference_geo and speed
+-- (staging/anthropic_price_tier, as in stg_anthropic_usage; '__all__' for a non-token line).
 create or replace temp table stg_anthropic_costs as
 with source as (
     select * from bronze_anthropic_costs
@@ -54,18 +54,8 @@ select
     case when line_kind <> 'non_token' then model end as model,
     case when line_kind <> 'non_token' then token_class end as token_class,
     case
-        when line_kind = 'non_token'
-            or (service_tier is null and context_window is null and inference_geo is null and speed is null)
-            then '__all__'
-        else concat_ws('+',
-            case
-                when service_tier in ('priority', 'priority_on_demand') then 'priority'
-                when service_tier in ('batch', 'flex', 'flex_discount') then service_tier
-                else 'standard'
-            end,
-            case when context_window = '200k-1M' then 'long_context' end,
-            case when inference_geo = 'us' then 'geo_us' end,
-            case when speed = 'fast' then 'fast' end)
+        when line_kind = 'non_token' then '__all__'
+        else anthropic_price_tier(service_tier, context_window, inference_geo, speed)
     end as price_tier,
     amount_usd as cost_usd,
     description as line_item,

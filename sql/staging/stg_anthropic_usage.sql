@@ -34,19 +34,7 @@ renamed as (
         'anthropic' as provider,
         coalesce(workspace_id, 'default') as billing_account,
         coalesce(model, '__all__') as export_model,
-        case
-            when service_tier is null and context_window is null and inference_geo is null and speed is null
-                then '__all__'
-            else concat_ws('+',
-                case
-                    when service_tier in ('priority', 'priority_on_demand') then 'priority'
-                    when service_tier in ('batch', 'flex', 'flex_discount') then service_tier
-                    else 'standard'
-                end,
-                case when context_window = '200k-1M' then 'long_context' end,
-                case when inference_geo = 'us' then 'geo_us' end,
-                case when speed = 'fast' then 'fast' end)
-        end as price_tier,
+        anthropic_price_tier(service_tier, context_window, inference_geo, speed) as price_tier,
         ---------- token classes
         uncached_input_tokens as uncached_input,
         cache_read_input_tokens as cache_read,

@@ -23,6 +23,7 @@ LOOKBEHIND_DAYS = 1
 LOOKAHEAD_DAYS = 1
 
 STAGING = (
+    "staging/anthropic_price_tier",
     "staging/stg_openai_usage",
     "staging/stg_openai_costs",
     "staging/stg_openai_source_status",
