@@ -18,12 +18,14 @@ def write_bronze(
 ) -> dg.MaterializeResult:
     """Replace the day's partition of `table`, its `_rejects` and its `_files`; report the counts.
 
-    The three files are each replaced atomically; records are written last so a reader never
-    sees records without their line counts.
+    The three are replaced together or not at all: each is written under a temporary name, and
+    renamed into place only when all three are complete (records last). A failed write (a full
+    disk) removes the temporary files and leaves the day's old three files as they were.
     """
-    lake.write("bronze", f"{table}_files", day, ingested.files)
-    lake.write("bronze", f"{table}_rejects", day, ingested.rejects)
-    lake.write("bronze", table, day, ingested.records)
+    with lake.replace_together() as batch:
+        batch.write("bronze", f"{table}_files", day, ingested.files)
+        batch.write("bronze", f"{table}_rejects", day, ingested.rejects)
+        batch.write("bronze", table, day, ingested.records)
     return _result(ingested, ingested.records.num_rows, ingested.records, extra, preview)
 
 
@@ -33,13 +35,14 @@ def write_bronze_streamed(
 ) -> dg.MaterializeResult:
     """`write_bronze` for a day of millions of calls: `parse` hands the records to a sink batch by
     batch, which writes them straight into the partition's Parquet file (a day is never held
-    whole, nothing spills). The file takes its name last, after the `_files` and `_rejects`
-    partitions; if parsing fails, none of the three changes. `totals(path)` reads the written
-    file for the metadata (whole numbers)."""
-    with lake.partition_writer("bronze", table, day, schema) as writer:
+    whole, nothing spills). The three files are renamed into place only when all are complete
+    (records last); if parsing or any write fails, none of the three changes. `totals(path)`
+    reads the written file for the metadata (whole numbers)."""
+    with lake.replace_together() as batch:
+        writer = batch.writer("bronze", table, day, schema)
         streamed = parse(writer.write)
-        lake.write("bronze", f"{table}_files", day, streamed.files)
-        lake.write("bronze", f"{table}_rejects", day, streamed.rejects)
+        batch.write("bronze", f"{table}_files", day, streamed.files)
+        batch.write("bronze", f"{table}_rejects", day, streamed.rejects)
     extra = {k: int(v) for k, v in totals(lake.partition_file("bronze", table, day)).items()} if totals else {}
     ingested = Ingested(records=writer.head, rejects=streamed.rejects, files=streamed.files)
     return _result(ingested, writer.rows, writer.head, extra, preview)

@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.lib import runlock, sql
+from pipelines.lib.disk import explained
 from pipelines.lib.lake import Lake
 from pipelines.lib.pages import all_empty
 from pipelines.lib.store import LocalStore, SourceFile, open_store
@@ -74,8 +75,10 @@ class LakeStore(dg.ConfigurableResource):
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file (`DARKCOMPUTE_WAREHOUSE`) and the settings every DuckDB session uses.
 
-    Only the `warehouse` asset writes the file (Dagster pool `duckdb_warehouse`, limit 1);
-    everything else computes in an in-memory session over the lake.
+    Only the `warehouse_tables` asset writes the file (Dagster pool `duckdb_warehouse`, limit 1),
+    and never in place: it writes a new file and renames it over the old one (see
+    `reconcile/publish.py`), so readers are never blocked. Everything else computes in an
+    in-memory session over the lake.
     """
 
     path: str
@@ -87,12 +90,28 @@ class Warehouse(dg.ConfigurableResource):
         """An in-memory session for computing (reads the lake, writes nothing shared)."""
         return self._connect(":memory:")
 
-    def writer(self) -> duckdb.DuckDBPyConnection:
-        return self._connect(self.path)
+    def session(self, path: str) -> duckdb.DuckDBPyConnection:
+        """A session on the DuckDB file at `path` (the publisher's new warehouse file)."""
+        return self._connect(path)
 
     def _connect(self, path: str) -> duckdb.DuckDBPyConnection:
-        return sql.connect(path, threads=self.threads or None, memory_limit=self.memory_limit or None,
-                           temp_directory=self.temp_directory or None)
+        with storage_errors():
+            return sql.connect(path, threads=self.threads or None, memory_limit=self.memory_limit or None,
+                               temp_directory=self.temp_directory or None)
+
+
+def storage_places() -> list[tuple[str, str]]:
+    """Every folder or file darkcompute writes, with the setting that chose it, most specific
+    first (the spill and landing folders lie inside the lake by default)."""
+    return [(duckdb_temp_dir(), "DARKCOMPUTE_DUCKDB_TEMP_DIR"), (landing_dir(), "DARKCOMPUTE_LANDING_DIR"),
+            (setting("DARKCOMPUTE_WAREHOUSE"), "DARKCOMPUTE_WAREHOUSE"),
+            (setting("DARKCOMPUTE_LAKE_DIR"), "DARKCOMPUTE_LAKE_DIR")]
+
+
+def storage_errors(during: str = ""):
+    """A block whose disk errors (full, read-only, permission denied, a path of the wrong type,
+    DuckDB's spill folder full) name the path, the setting that chose it and what to do."""
+    return explained(storage_places(), during=during)
 
 
 def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:

@@ -24,14 +24,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .runlock import process_alive
+from .disk import explain, is_disk_error
 
 ROW_GROUP_SIZE = 500_000
 COMPRESSION = "zstd"
 
 
 class Lake:
-    def __init__(self, root: str | Path):
+    """The lake under `root`; `setting` is the environment variable that chose the root, named in
+    every filesystem error (with the path and what to do)."""
+
+    def __init__(self, root: str | Path, setting: str = "DARKCOMPUTE_LAKE_DIR"):
         self.root = Path(root)
+        self.setting = setting
 
     def table_dir(self, layer: str, table: str) -> Path:
         return self.root / layer / table
@@ -42,6 +47,18 @@ class Lake:
     def glob(self, layer: str, table: str) -> str:
         return str(self.table_dir(layer, table) / "date=*" / "*.parquet")
 
+    def days(self, layer: str, table: str) -> list[date]:
+        """Every day `table` has a partition file for, in order."""
+        found = set()
+        for folder in self.table_dir(layer, table).glob("date=*"):
+            try:
+                day = date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if any(folder.glob("*.parquet")):
+                found.add(day)
+        return sorted(found)
+
     def existing(self, layer: str, table: str, days: list[date]) -> list[str]:
         """The partition files of `days` that exist, as strings (for DuckDB's read_parquet)."""
         files = [self.partition_file(layer, table, d) for d in days]
@@ -49,51 +66,141 @@ class Lake:
 
     def write(self, layer: str, table: str, day: date, data: pa.Table) -> Path:
         """Replace one partition with `data`, atomically."""
-        target = self.partition_file(layer, table, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _sweep(target)
-        tmp = temp_path(target)
-        pq.write_table(data, tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
-        os.replace(tmp, target)
-        return target
+        with self.replace_together() as batch:
+            batch.write(layer, table, day, data)
+        return self.partition_file(layer, table, day)
 
     @contextmanager
     def partition_writer(self, layer: str, table: str, day: date, schema: pa.Schema) -> Iterator[PartitionWriter]:
         """Replace one partition with rows written a batch at a time (`writer.write(table)`): the
         file takes its name when the block ends, and is discarded if the block raises."""
-        target = self.partition_file(layer, table, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _sweep(target)
-        writer = PartitionWriter(temp_path(target), schema)
+        with self.replace_together() as batch:
+            yield batch.writer(layer, table, day, schema)
+
+    @contextmanager
+    def replace_together(self) -> Iterator[Replacement]:
+        """Replace several partitions together or not at all: every `batch.write(...)` and
+        `batch.writer(...)` goes to a temporary file beside its target; when the block ends and
+        every file is complete, they are renamed into place one after the other (nothing can
+        fail between the renames but a crash of the machine). If the block or a write raises,
+        the temporary files are removed and every old partition stays whole."""
+        batch = Replacement(self)
         try:
-            yield writer
-            writer.close()
-        except BaseException:
-            writer.abort()
-            if not any(target.parent.iterdir()):  # a partition that never existed leaves no folder
-                target.parent.rmdir()
+            yield batch
+            batch.finish()
+            batch.publish()
+        except BaseException as exc:
+            batch.abort()
+            path = batch.path_of(exc) if isinstance(exc, OSError) and is_disk_error(exc) else None
+            if path is not None:
+                raise explain(exc, path, self.setting, during="writing the lake") from exc
             raise
-        os.replace(writer.path, target)
+
+    def read_previous(self, layer: str, table: str, day: date) -> tuple[pa.Table | None, str | None]:
+        """The partition as it is now: (table, None); (None, None) if there is none; (None,
+        why) if its file cannot be read (truncated, not Parquet): derived state that a write heals."""
+        target = self.partition_file(layer, table, day)
+        if not target.exists():
+            return None, None
+        try:
+            return pq.read_table(target), None
+        except (pa.ArrowException, OSError) as exc:
+            return None, f"{target} could not be read ({str(exc).strip()})"
 
     def write_if_changed(
         self, layer: str, table: str, day: date, data: pa.Table, ignore: list[str] | None = None
     ) -> bool:
         """Write the partition only if its content differs from what is there, ignoring the
         `ignore` columns; return whether it was written. Re-runs that change nothing leave the
-        file byte-identical."""
-        target = self.partition_file(layer, table, day)
-        if target.exists():
-            _sweep(target)
-            old = pq.read_table(target)
-            keep = [c for c in data.column_names if c not in (ignore or [])]
-            if old.schema == data.schema and old.select(keep).equals(data.select(keep)):
-                return False
+        file byte-identical. A file that cannot be read counts as changed and is overwritten."""
+        if not self.differs(layer, table, day, data, ignore):
+            return False
         self.write(layer, table, day, data)
         return True
+
+    def differs(self, layer: str, table: str, day: date, data: pa.Table, ignore: list[str] | None = None) -> bool:
+        """Whether `data` differs from the partition's content (ignoring the `ignore` columns);
+        a missing or unreadable file differs from anything."""
+        old, _unreadable = self.read_previous(layer, table, day)
+        keep = [c for c in data.column_names if c not in (ignore or [])]
+        return not (old is not None and old.schema == data.schema and old.select(keep).equals(data.select(keep)))
 
     def existing_tables(self, layer: str, tables: list[str], day: date) -> list[str]:
         """The partition files of `day` that exist among `tables`."""
         return [str(p) for t in tables if (p := self.partition_file(layer, t, day)).exists()]
+
+
+class Replacement:
+    """The files of one `Lake.replace_together` block: written under temporary names, renamed
+    into place only when all of them are complete."""
+
+    def __init__(self, lake: Lake):
+        self.lake = lake
+        self._files: list[tuple[Path, Path]] = []  # (temporary, target)
+        self._writers: list[tuple[PartitionWriter, Path]] = []  # (writer, its target), until closed
+        self._streamed: list[tuple[PartitionWriter, Path]] = []
+        self._new_folders: list[Path] = []
+        self._current: Path | None = None  # the target of the file being written, for errors
+
+    def write(self, layer: str, table: str, day: date, data: pa.Table, name: str = "data.parquet") -> Path:
+        """Write `data` as the partition's next file `name` (temporary until the block ends)."""
+        tmp = self._temporary(self.lake.partition_file(layer, table, day).with_name(name))
+        self._current = tmp.parent / name
+        pq.write_table(data, tmp, compression=COMPRESSION, row_group_size=ROW_GROUP_SIZE)
+        return tmp
+
+    def writer(self, layer: str, table: str, day: date, schema: pa.Schema) -> PartitionWriter:
+        """A `PartitionWriter` for the partition (temporary until the block ends)."""
+        target = self.lake.partition_file(layer, table, day)
+        writer = PartitionWriter(self._temporary(target), schema)
+        self._current = target
+        self._writers.append((writer, target))
+        self._streamed.append((writer, target))
+        return writer
+
+    def _temporary(self, target: Path) -> Path:
+        if not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._new_folders.append(target.parent)
+        _sweep(target)
+        tmp = temp_path(target)
+        self._files.append((tmp, target))
+        return tmp
+
+    def finish(self) -> None:
+        """Complete every streamed file (its last row group and footer)."""
+        while self._writers:
+            writer, self._current = self._writers[0]
+            writer.close()
+            self._writers.pop(0)
+
+    def publish(self) -> None:
+        """Rename every file into place, streamed ones (a day's records) last."""
+        streamed = {target for _, target in self._streamed}
+        for tmp, target in sorted(self._files, key=lambda f: f[1] in streamed):
+            self._current = target
+            os.replace(tmp, target)
+
+    def abort(self) -> None:
+        for writer, _ in self._writers:
+            try:
+                writer.abort()
+            except Exception:  # the first error is the one to report
+                pass
+        for tmp, _ in self._files:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(self._new_folders):  # a partition that never existed leaves no folder
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+
+    def path_of(self, exc: OSError) -> Path | None:
+        """The lake file an error is about: its own `filename` when that lies in the lake (an
+        error about another place, such as a landing download, is not the lake's), else the
+        target of the file being written."""
+        if exc.filename:
+            named = Path(os.path.abspath(exc.filename))
+            return named if Path(os.path.abspath(self.lake.root)) in named.parents else None
+        return self._current
 
 
 class PartitionWriter:

@@ -62,7 +62,10 @@ def run_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None
             con.execute(statement, used) if used else con.execute(statement)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass  # a failed commit (a full disk) already ended the transaction: report its cause, not this
         raise
 
 

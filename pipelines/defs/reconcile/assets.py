@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import dagster as dg
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -15,10 +16,11 @@ from pipelines.lib.ingest import REJECTS_SCHEMA
 from pipelines.lib.preview import markdown
 
 from ..partitions import daily, around_day
-from ..resources import LakeStore, Warehouse, partition_day
+from ..resources import LakeStore, Warehouse, partition_day, storage_errors
 from ..settings import setting, settle_days
 from . import checks
 from .model import reconcile_day
+from .publish import RESTATEMENTS, publish, restatement_file_name, restatement_rows
 
 BRONZE = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "bedrock_invocations", "app_calls",
           "worker_calls")
@@ -70,14 +72,31 @@ def _total(table, column) -> str:
     partitions_def=daily,
 )
 def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse):
-    """Run staging -> intermediate -> marts for the day over the bronze lake and write both marts."""
+    """Run staging -> intermediate -> marts for the day over the bronze lake and write both marts.
+
+    What the new fct_spend_reconciliation changes against the day's previous one is recorded
+    in the lake (`marts/restatements/date=<day>/restated-<as of>-<digest>.parquet`, written
+    together with the mart), so the warehouse's `restatements` can always be rebuilt. A previous
+    mart file that cannot be read (truncated) counts as changed and is overwritten."""
     day = partition_day(context)
     the_lake = lake.lake()
-    out = reconcile_day(warehouse.compute(), the_lake, day, as_of(context), settle_days())
-    recon, dark = out["fct_spend_reconciliation"], out["fct_dark_compute"]
-    # a re-run that changes no number keeps the published file (and its reconciled_at) as is
-    recon_changed = the_lake.write_if_changed("marts", "fct_spend_reconciliation", day, recon, ignore=["reconciled_at"])
-    the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
+    with storage_errors("reconciling"):
+        con = warehouse.compute()
+        out = reconcile_day(con, the_lake, day, as_of(context), settle_days())
+        recon, dark = out["fct_spend_reconciliation"], out["fct_dark_compute"]
+        previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
+        if unreadable:
+            context.log.warning(f"{unreadable}: overwritten with the recomputed mart (no restatement can be "
+                                "recorded against it)")
+        restated = restatement_rows(con, previous, recon, as_of(context))
+        # a re-run that changes no number keeps the published file (and its reconciled_at) as is
+        recon_changed = the_lake.differs("marts", "fct_spend_reconciliation", day, recon, ignore=["reconciled_at"])
+        if recon_changed:
+            with the_lake.replace_together() as batch:
+                if restated is not None and restated.num_rows:
+                    batch.write("marts", RESTATEMENTS, day, restated, name=restatement_file_name(restated, as_of(context)))
+                batch.write("marts", "fct_spend_reconciliation", day, recon)
+        the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
     statuses = sorted(set(recon["status"].to_pylist()))
     yield dg.MaterializeResult(
         asset_key="fct_spend_reconciliation",
@@ -86,6 +105,8 @@ def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehou
             **{c: _total(recon, c) for c in MONEY_COLUMNS},
             "status": ", ".join(statuses) or "no rows",
             "changed": recon_changed,
+            "restated_rows": restated.num_rows if restated is not None else 0,
+            **({"healed": unreadable} if unreadable else {}),
             "preview": dg.MetadataValue.md(
                 markdown(recon, ["provider", "billing_account", "model", *MONEY_COLUMNS[:5], "status"])
             ),
@@ -116,12 +137,13 @@ def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehou
     day = partition_day(context)
     the_lake = lake.lake()
     paths = bronze_files(the_lake, "_rejects", day)
-    con = warehouse.compute()
-    if paths:
-        table = sql.table(con, "marts/rejected_records", paths=paths, delivery_date=day)
-    else:
-        table = REJECTS_SCHEMA.empty_table().add_column(0, "delivery_date", pa.array([], pa.date32()))
-    the_lake.write("marts", "rejected_records", day, table)
+    with storage_errors("collecting rejected records"):
+        con = warehouse.compute()
+        if paths:
+            table = sql.table(con, "marts/rejected_records", paths=paths, delivery_date=day)
+        else:
+            table = REJECTS_SCHEMA.empty_table().add_column(0, "delivery_date", pa.array([], pa.date32()))
+        the_lake.write("marts", "rejected_records", day, table)
     return dg.MaterializeResult(
         metadata={"dagster/row_count": table.num_rows,
                   "preview": dg.MetadataValue.md(markdown(table, ["source", "file", "line", "reason"]))}
@@ -139,14 +161,15 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
     week = [day - timedelta(days=i) for i in range(8)]
     recent = sorted({p for d in week for p in bronze_files(the_lake, "_files", d)})
     today = bronze_files(the_lake, "_files", day)
-    if recent:
-        # before the day's ingest has run at all, every recent source counts as missing
-        table = sql.table(warehouse.compute(), "marts/source_status", day_files=today or recent,
-                          delivered=bool(today), recent_files=recent, delivery_date=day)
-    else:
-        table = pa.table({"delivery_date": pa.array([], pa.date32()), "source": pa.array([], pa.string()),
-                          "status": pa.array([], pa.string())})
-    the_lake.write("marts", "source_status", day, table)
+    with storage_errors("computing source status"):
+        if recent:
+            # before the day's ingest has run at all, every recent source counts as missing
+            table = sql.table(warehouse.compute(), "marts/source_status", day_files=today or recent,
+                              delivered=bool(today), recent_files=recent, delivery_date=day)
+        else:
+            table = pa.table({"delivery_date": pa.array([], pa.date32()), "source": pa.array([], pa.string()),
+                              "status": pa.array([], pa.string())})
+        the_lake.write("marts", "source_status", day, table)
     statuses = {r["source"]: r["status"] for r in table.to_pylist() if r.get("file") is None}
     return dg.MaterializeResult(metadata={"dagster/row_count": table.num_rows, **statuses})
 
@@ -161,27 +184,28 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 def warehouse_tables(
     context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """The DuckDB file for ad-hoc SQL: the day's rows of both marts, rejected_records and the
-    per-file line counts, replaced in one transaction each. Runs only when the blocking identity
-    check passed, so a wrong number never reaches it."""
+    """The DuckDB file for ad-hoc SQL: the day's rows of both marts, rejected_records,
+    source_status, the per-file line counts and the lake's restatements. Published by rename (a
+    new file: a copy of the old one with the day applied, checkpointed, renamed over it), so a
+    reader with the warehouse open never blocks it and never sees half a day; a warehouse that
+    cannot be opened is rebuilt from every day the lake holds. Runs only when the blocking
+    identity check passed, so a wrong number never reaches it."""
     day = partition_day(context)
     the_lake = lake.lake()
-    con = warehouse.writer()
+    out = publish(warehouse.path, the_lake, [day], connect=warehouse.session,
+                  day_files=lambda d: bronze_files(the_lake, "_files", d), temp_directory=warehouse.temp_directory)
+    if out.notice:
+        context.log.warning(out.notice)
+    con = duckdb.connect(warehouse.path, read_only=True)
     try:
-        for mart in ("fct_spend_reconciliation", "fct_dark_compute"):
-            sql.run_script(con, f"warehouse/{mart}", path=str(the_lake.partition_file("marts", mart, day)),
-                           usage_date=day)
-        sql.run_script(con, "warehouse/rejected_records",
-                       path=str(the_lake.partition_file("marts", "rejected_records", day)), delivery_date=day)
-        sql.run_script(con, "warehouse/source_status",
-                       path=str(the_lake.partition_file("marts", "source_status", day)), delivery_date=day)
-        files = bronze_files(the_lake, "_files", day)
-        if files:
-            sql.run_script(con, "warehouse/ingest_files", paths=files, delivery_date=day)
         rows = con.execute("select count(*) from fct_spend_reconciliation where usage_date = $d", {"d": day}).fetchone()
     finally:
         con.close()
-    return dg.MaterializeResult(metadata={"path": warehouse.path, "reconciliation_rows": rows[0]})
+    return dg.MaterializeResult(metadata={
+        "path": warehouse.path, "reconciliation_rows": rows[0], "restatements": out.restatements,
+        "seconds_copying_old_file": round(out.seconds_copy, 3),
+        **({"rebuilt": out.notice} if out.rebuilt else {}),
+    })
 
 
 def _mart_path(context, lake: LakeStore, table: str):

@@ -1,0 +1,275 @@
+"""Publishing days into the warehouse file without ever blocking or confusing a reader.
+
+The warehouse (`DARKCOMPUTE_WAREHOUSE`) is derived state: everything in it is rebuilt from the
+lake's marts (`lake/marts/<table>/date=<day>/`), restatements included. A day is published by
+writing a whole new file beside the old one (a copy of it, or a rebuild from the lake when the
+old one cannot be opened), applying the day to the copy, checkpointing and closing it, and
+renaming it over the old one. A reader with the old file open (`darkcompute sql` in another
+process, a read-only DuckDB connection) keeps reading the old file until it reconnects, never
+holds a lock the publisher needs, and never sees half a day.
+
+No Dagster here: `warehouse_tables` calls `publish`; tests call it directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.lib import sql
+from pipelines.lib.disk import explained, is_disk_error
+from pipelines.lib.lake import Lake
+
+log = logging.getLogger("darkcompute")
+
+RESTATEMENTS = "restatements"  # lake/marts/restatements/date=<usage day>/restated-<as of>-<digest>.parquet
+MIGRATED = "migrated-from-warehouse.parquet"  # restatements an older warehouse held only in itself
+
+
+@dataclass
+class Published:
+    """What one publication did."""
+
+    path: str
+    days: list[date]
+    rebuilt: bool = False
+    rebuilt_days: list[date] = field(default_factory=list)
+    skipped_days: list[str] = field(default_factory=list)
+    restatements: int = 0
+    seconds_copy: float = 0.0
+    notice: str = ""
+
+
+def restatement_rows(con: duckdb.DuckDBPyConnection, published: pa.Table | None, incoming: pa.Table,
+                     restated_at: datetime) -> pa.Table | None:
+    """The rows `marts/restatements.sql` finds between the day's mart as published and as
+    recomputed; None when there was nothing published to compare with."""
+    if published is None:
+        return None
+    con.register("published", published)
+    con.register("incoming", incoming)
+    try:
+        return sql.table(con, "marts/restatements", restated_at=restated_at)
+    finally:
+        con.unregister("published")
+        con.unregister("incoming")
+
+
+def restatement_file_name(rows: pa.Table, restated_at: datetime) -> str:
+    """A name per restatement: when, and a digest of what changed (a re-run that restates the same
+    rows as of the same time writes the same file again instead of a second copy)."""
+    digest = hashlib.sha256(repr(rows.to_pylist()).encode()).hexdigest()[:12]
+    return f"restated-{restated_at.strftime('%Y%m%dT%H%M%SZ')}-{digest}.parquet"
+
+
+def publish(
+    path: str | Path, lake: Lake, days: list[date], *, connect: Callable[[str], duckdb.DuckDBPyConnection],
+    day_files: Callable[[date], list[str]], temp_directory: str = "",
+) -> Published:
+    """Publish `days` from the lake into the warehouse file at `path`, by rename.
+
+    `connect(path)` opens a DuckDB session with the project's settings; `day_files(day)` lists a
+    delivery day's bronze `_files` partitions (for `ingest_files`). A warehouse that cannot be
+    opened is rebuilt from every day the lake's marts hold (days whose identity does not hold
+    are left out and named), and `Published.notice` says so. Every filesystem error names its
+    path and setting (`DARKCOMPUTE_WAREHOUSE`, `DARKCOMPUTE_DUCKDB_TEMP_DIR`, `DARKCOMPUTE_LAKE_DIR`).
+    """
+    target = Path(path)
+    places = [(target.parent, "DARKCOMPUTE_WAREHOUSE"), (lake.root, lake.setting)]
+    if temp_directory:
+        places.insert(0, (temp_directory, "DARKCOMPUTE_DUCKDB_TEMP_DIR"))
+    out = Published(path=str(target), days=list(days))
+    with explained(places, during="publishing the warehouse"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _sweep(target)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+        try:
+            problem = _copy_published(target, tmp, connect, out)
+            if problem is None:
+                try:
+                    _apply(tmp, lake, days, connect, day_files, out, migrate=True)
+                except (duckdb.Error, OSError) as exc:
+                    if is_disk_error(exc) or not _unreadable(exc):
+                        raise
+                    problem = str(exc).strip()  # a damaged block found only when the day touched it
+            if problem is not None:
+                _remove(tmp)
+                out.rebuilt = True
+                out.rebuilt_days = _rebuild_days(lake)
+                _apply(tmp, lake, sorted(set(out.rebuilt_days) | set(days)), connect, day_files, out, rebuild=True)
+                out.notice = _rebuild_notice(target, problem, out)
+                (log.warning if problem else log.info)(out.notice)
+            os.replace(tmp, target)
+            Path(f"{target}.wal").unlink(missing_ok=True)  # a log an in-place writer once left belongs to the old file
+        finally:
+            _remove(tmp)
+    return out
+
+
+def _copy_published(target: Path, tmp: Path, connect, out: Published) -> str | None:
+    """Copy the published file to `tmp` and check that DuckDB can open it and list its tables;
+    return why not (the file is then rebuilt), or None. No file at all is rebuilt silently."""
+    if not target.exists():
+        return ""
+    started = time.monotonic()
+    shutil.copyfile(target, tmp)
+    if Path(f"{target}.wal").exists():
+        shutil.copyfile(f"{target}.wal", f"{tmp}.wal")
+    out.seconds_copy = time.monotonic() - started
+    try:
+        con = connect(str(tmp))
+    except duckdb.Error as exc:
+        if is_disk_error(exc):
+            raise
+        return str(exc).strip()
+    try:
+        for (table,) in con.execute("select table_name from duckdb_tables() where database_name = current_database()").fetchall():
+            con.execute(f'select count(*) from "{table}"').fetchall()
+    except duckdb.Error as exc:
+        if is_disk_error(exc):
+            raise
+        return str(exc).strip()
+    finally:
+        con.close()
+    return None
+
+
+def _apply(tmp: Path, lake: Lake, days: list[date], connect, day_files, out: Published,
+           migrate: bool = False, rebuild: bool = False) -> None:
+    con = connect(str(tmp))
+    try:
+        if migrate:
+            _migrate_restatements(con, lake)
+        for day in days:
+            _publish_day(con, lake, day, day_files(day))
+        con.register("incoming_restatements", _restatements(lake, None if rebuild else days))
+        sql.run_script(con, "warehouse/restatements", days=list(days))
+        con.unregister("incoming_restatements")
+        out.restatements = con.execute("select count(*) from restatements").fetchone()[0]
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def _publish_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, files: list[str]) -> None:
+    """The day's rows of both marts, rejected_records, source_status and ingest_files, each
+    replaced in one transaction (a mart the lake does not hold for the day is left as it is)."""
+    for mart in ("fct_spend_reconciliation", "fct_dark_compute"):
+        if (path := lake.partition_file("marts", mart, day)).exists():
+            sql.run_script(con, f"warehouse/{mart}", path=str(path), usage_date=day)
+    for table in ("rejected_records", "source_status"):
+        if (path := lake.partition_file("marts", table, day)).exists():
+            sql.run_script(con, f"warehouse/{table}", path=str(path), delivery_date=day)
+    if files:
+        sql.run_script(con, "warehouse/ingest_files", paths=files, delivery_date=day)
+
+
+def _restatements(lake: Lake, days: list[date] | None) -> pa.Table:
+    """Every restatement the lake holds for `days` (None: all days), as one Arrow table."""
+    folder = lake.table_dir("marts", RESTATEMENTS)
+    files = sorted(folder.glob("date=*/*.parquet")) if days is None else sorted(
+        p for d in days for p in (folder / f"date={d.isoformat()}").glob("*.parquet"))
+    tables = []
+    for file in files:
+        try:
+            tables.append(pq.read_table(file))
+        except (pa.ArrowException, OSError) as exc:
+            if isinstance(exc, OSError) and is_disk_error(exc):
+                raise
+            log.warning("restatements file %s could not be read (%s): its rows are not in the warehouse; "
+                        "move it away to silence this", file, str(exc).strip())
+    if not tables:
+        return _empty_restatements()
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def _empty_restatements() -> pa.Table:
+    con = duckdb.connect()
+    try:
+        empty = pa.table({c: pa.array([], t) for c, t in [
+            ("usage_date", pa.date32()), ("provider", pa.string()), ("billing_account", pa.string()),
+            ("model", pa.string()), ("price_tier", pa.string()), ("status", pa.string()), ("reconciled_at", pa.timestamp("us", "UTC")),
+            *[(f"{c}_cost_usd", pa.decimal128(38, 12)) for c in
+              ("invoice", "user", "background", "retry", "unlogged", "non_token")]]})
+        con.register("published", empty)
+        con.register("incoming", empty)
+        return sql.table(con, "marts/restatements", restated_at=datetime(1970, 1, 1))
+    finally:
+        con.close()
+
+
+def _migrate_restatements(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """A warehouse written before restatements were kept in the lake holds them only in itself:
+    copy them into the lake once (one file per usage day), so no publication or rebuild loses them."""
+    if lake.table_dir("marts", RESTATEMENTS).exists():
+        return
+    found = con.execute("select count(*) from duckdb_tables() where table_name = 'restatements' "
+                        "and database_name = current_database()").fetchone()[0]
+    if not found:
+        return
+    rows = con.sql("select * from restatements order by all").to_arrow_table()
+    if not rows.num_rows:
+        return
+    with lake.replace_together() as batch:
+        for day in sorted(set(rows["usage_date"].to_pylist())):
+            day_rows = rows.filter(pc.equal(rows["usage_date"], pa.scalar(day, pa.date32())))
+            batch.write("marts", RESTATEMENTS, day, day_rows, name=MIGRATED)
+
+
+def _rebuild_days(lake: Lake) -> list[date]:
+    return sorted({d for t in ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status")
+                   for d in lake.days("marts", t)})
+
+
+def _rebuild_notice(target: Path, problem: str, out: Published) -> str:
+    days = out.rebuilt_days
+    span = f"{len(days)} days, {days[0]} to {days[-1]}" if days else "no days"
+    why = f"could not be opened ({problem})" if problem else "did not exist"
+    return (f"the warehouse {target} {why}: rebuilt from the lake's marts ({span}) and its "
+            f"{out.restatements} restatements")
+
+
+def _unreadable(exc: BaseException) -> bool:
+    """DuckDB's words for a damaged file (as opposed to a bug in a query)."""
+    text = str(exc).lower()
+    return isinstance(exc, (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)) or any(
+        w in text for w in ("corrupt", "checksum", "could not read", "not a valid duckdb"))
+
+
+def _remove(tmp: Path) -> None:
+    tmp.unlink(missing_ok=True)
+    Path(f"{tmp}.wal").unlink(missing_ok=True)
+
+
+def _sweep(target: Path) -> None:
+    """Remove the temporary warehouse files of publishers that are no longer running (the pid
+    in the name says whose a file is)."""
+    prefix = f".{target.name}."
+    for stale in target.parent.glob(f"{prefix}*.tmp*"):
+        pid = stale.name.removeprefix(prefix).split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
