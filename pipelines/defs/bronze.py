@@ -12,6 +12,8 @@ from pipelines.lib.ingest import Ingested, Sink, Streamed
 from pipelines.lib.lake import Lake
 from pipelines.lib.preview import markdown
 
+from .settings import storage_errors
+
 
 def write_bronze(
     lake: Lake, table: str, day: date, ingested: Ingested, extra: dict | None = None, preview: list[str] | None = None
@@ -38,7 +40,7 @@ def write_bronze_streamed(
     whole, nothing spills). The three files are renamed into place only when all are complete
     (records last); if parsing or any write fails, none of the three changes. `totals(path)`
     reads the written file for the metadata (whole numbers)."""
-    with lake.replace_together() as batch:
+    with storage_errors(f"ingesting {table}"), lake.replace_together() as batch:  # a full spill folder too
         writer = batch.writer("bronze", table, day, schema)
         streamed = parse(writer.write)
         batch.write("bronze", f"{table}_files", day, streamed.files)

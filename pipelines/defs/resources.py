@@ -9,14 +9,13 @@ import dagster as dg
 import duckdb
 
 from pipelines.lib import runlock, sql
-from pipelines.lib.disk import explained
 from pipelines.lib.lake import Lake
 from pipelines.lib.pages import all_empty
 from pipelines.lib.store import LocalStore, SourceFile, open_store
 
 from .anthropic.pull import AnthropicAdminAPI
 from .openai.pull import OpenAIAdminAPI
-from .settings import duckdb_temp_dir, landing_dir, setting
+from .settings import duckdb_temp_dir, landing_dir, setting, storage_errors
 
 
 class SourceStore(dg.ConfigurableResource):
@@ -98,20 +97,6 @@ class Warehouse(dg.ConfigurableResource):
         with storage_errors():
             return sql.connect(path, threads=self.threads or None, memory_limit=self.memory_limit or None,
                                temp_directory=self.temp_directory or None)
-
-
-def storage_places() -> list[tuple[str, str]]:
-    """Every folder or file darkcompute writes, with the setting that chose it, most specific
-    first (the spill and landing folders lie inside the lake by default)."""
-    return [(duckdb_temp_dir(), "DARKCOMPUTE_DUCKDB_TEMP_DIR"), (landing_dir(), "DARKCOMPUTE_LANDING_DIR"),
-            (setting("DARKCOMPUTE_WAREHOUSE"), "DARKCOMPUTE_WAREHOUSE"),
-            (setting("DARKCOMPUTE_LAKE_DIR"), "DARKCOMPUTE_LAKE_DIR")]
-
-
-def storage_errors(during: str = ""):
-    """A block whose disk errors (full, read-only, permission denied, a path of the wrong type,
-    DuckDB's spill folder full) name the path, the setting that chose it and what to do."""
-    return explained(storage_places(), during=during)
 
 
 def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:

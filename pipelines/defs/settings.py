@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipelines.lib.disk import explained
+
 REPO = Path(__file__).resolve().parents[2]
 
 DEFAULTS = {
@@ -60,3 +62,17 @@ def duckdb_temp_dir() -> str:
 def landing_dir() -> str:
     """Where downloaded objects and pulled API pages land (raw, as delivered)."""
     return setting("DARKCOMPUTE_LANDING_DIR") or str(Path(setting("DARKCOMPUTE_LAKE_DIR")) / "landing")
+
+
+def storage_places() -> list[tuple[str, str]]:
+    """Every folder or file darkcompute writes, with the setting that chose it, most specific
+    first (the spill and landing folders lie inside the lake by default)."""
+    return [(duckdb_temp_dir(), "DARKCOMPUTE_DUCKDB_TEMP_DIR"), (landing_dir(), "DARKCOMPUTE_LANDING_DIR"),
+            (setting("DARKCOMPUTE_WAREHOUSE"), "DARKCOMPUTE_WAREHOUSE"),
+            (setting("DARKCOMPUTE_LAKE_DIR"), "DARKCOMPUTE_LAKE_DIR")]
+
+
+def storage_errors(during: str = ""):
+    """A block whose disk errors (full, read-only, permission denied, a path of the wrong type,
+    DuckDB's spill folder full) name the path, the setting that chose it and what to do."""
+    return explained(storage_places(), during=during)

@@ -21,6 +21,7 @@ and not fetched again. Files are written under a temporary name and renamed into
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ from botocore.exceptions import (
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
+from .disk import explain
 from .store import SourceFile, safe_key
 
 UNSAFE_KEY = "object key is not a plain relative path (.., //): not read"
@@ -322,6 +324,8 @@ def _land(path: Path, data: bytes, etag: str) -> None:
         _write_atomic(path, data)
         _write_atomic(_sidecar(path), json.dumps(meta).encode())
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS):
+            raise explain(exc, path, "DARKCOMPUTE_LANDING_DIR", during="landing an S3 object") from exc
         exc.add_note(f"while landing {path} (an object key that is also a folder of other keys?)")
         raise
 

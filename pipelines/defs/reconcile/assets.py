@@ -16,8 +16,8 @@ from pipelines.lib.ingest import REJECTS_SCHEMA
 from pipelines.lib.preview import markdown
 
 from ..partitions import daily, around_day
-from ..resources import LakeStore, Warehouse, partition_day, storage_errors
-from ..settings import setting, settle_days
+from ..resources import LakeStore, Warehouse, partition_day
+from ..settings import setting, settle_days, storage_errors
 from . import checks
 from .model import reconcile_day
 from .publish import RESTATEMENTS, publish, restatement_file_name, restatement_rows
@@ -198,7 +198,7 @@ def warehouse_tables(
         context.log.warning(out.notice)
     con = duckdb.connect(warehouse.path, read_only=True)
     try:
-        rows = con.execute("select count(*) from fct_spend_reconciliation where usage_date = $d", {"d": day}).fetchone()
+        rows = con.execute("select count(*) from fct_spend_reconciliation where usage_date = $d", {"d": day}).fetchall()[0]
     finally:
         con.close()
     return dg.MaterializeResult(metadata={

@@ -158,7 +158,7 @@ def _apply(tmp: Path, lake: Lake, days: list[date], connect, day_files, out: Pub
         con.register("incoming_restatements", _restatements(lake, None if rebuild else days))
         sql.run_script(con, "warehouse/restatements", days=list(days))
         con.unregister("incoming_restatements")
-        out.restatements = con.execute("select count(*) from restatements").fetchone()[0]
+        out.restatements = con.execute("select count(*) from restatements").fetchall()[0][0]
         con.execute("checkpoint")
     finally:
         con.close()
@@ -217,7 +217,7 @@ def _migrate_restatements(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     if lake.table_dir("marts", RESTATEMENTS).exists():
         return
     found = con.execute("select count(*) from duckdb_tables() where table_name = 'restatements' "
-                        "and database_name = current_database()").fetchone()[0]
+                        "and database_name = current_database()").fetchall()[0][0]
     if not found:
         return
     rows = con.sql("select * from restatements order by all").to_arrow_table()
