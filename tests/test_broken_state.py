@@ -15,11 +15,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data_samples" / "sources"
@@ -157,39 +157,45 @@ def test_restatements_an_older_warehouse_held_only_in_itself_move_into_the_lake(
 # 8. a reader with the warehouse open never makes the nightly run fail, and never sees half a day
 
 
-def test_an_idle_sql_prompt_neither_blocks_the_run_nor_sees_half_a_day(tmp_path):
+
+READER = textwrap.dedent('''
+    import duckdb, sys
+    con = duckdb.connect(sys.argv[1], read_only=True)  # as `darkcompute sql`, `duckdb -readonly` or a BI tool
+    print("ready", flush=True)
+    sys.stdin.readline()  # idle, holding the connection, until the test asks
+    print(repr(con.execute(sys.argv[2]).fetchall()), flush=True)
+''')
+
+
+def test_a_reader_holding_the_warehouse_open_neither_blocks_the_run_nor_sees_half_a_day(tmp_path):
     root = world(tmp_path, hold_back_costs=True)
     assert reconcile(root, DAY).returncode == 0
     by_status = ("select status, count(*) as n, sum(invoice_cost_usd) as usd from fct_spend_reconciliation "
                  "where provider = 'openai' group by status order by status")
     old = rows_of(root, by_status)
-    prompt = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "sql"], env=env(root), cwd=root,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    reader = subprocess.Popen([sys.executable, str(script), str(root / "w.duckdb"), by_status],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:  # until the prompt holds its read-only connection (a writer in place would now fail)
-            try:
-                duckdb.connect(str(root / "w.duckdb")).close()
-            except duckdb.IOException as exc:
-                assert "lock" in str(exc)
-                break
-            assert time.monotonic() < deadline and prompt.poll() is None
-            time.sleep(0.2)
+        assert reader.stdout.readline() == "ready\n"
+        with pytest.raises(duckdb.IOException, match="lock"):  # an in-place writer would fail right here
+            duckdb.connect(str(root / "w.duckdb"))
         deliver_costs(tmp_path, root)
 
-        run = reconcile(root, DAY)  # the day goes from provisional to final while the prompt is open
+        run = reconcile(root, DAY)  # the day goes from provisional to final while the reader is open
 
         assert run.returncode == 0, run.stderr
-        out, err = prompt.communicate(by_status + ";\n", timeout=60)
+        seen, _ = reader.communicate("go\n", timeout=60)
     finally:
-        prompt.kill()
+        reader.kill()
     new = rows_of(root, by_status)
     assert [r[0] for r in old] == ["provisional"] and [r[0] for r in new] == ["final"]
-    # the prompt saw one whole version of the day: every OpenAI row provisional (the file it had
-    # open) or every one final, with that version's row count and invoice to the picodollar
-    assert ("provisional" in out) != ("final" in out), out + err
-    status, count, usd = (old if "provisional" in out else new)[0]
-    assert [status, str(count), str(usd)] in [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines()], out
+    assert old != new  # 9 provisional rows became 10 final ones (the cost export adds a non-token row)
+    # the reader still sees the whole day as it was when it connected: every OpenAI row
+    # provisional, with that version's count and invoice to the picodollar; new readers see it final
+    assert seen.strip() == repr(old)
+    assert leftovers(root) == []
 
 
 # ---------------------------------------------------------------------------------------------
