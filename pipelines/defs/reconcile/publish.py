@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,7 +30,8 @@ import pyarrow.parquet as pq
 
 from pipelines.lib import sql
 from pipelines.lib.disk import explained, is_disk_error
-from pipelines.lib.lake import Lake
+from pipelines.lib.lake import Lake, temp_path
+from pipelines.lib.runlock import process_alive
 
 log = logging.getLogger("darkcompute")
 
@@ -95,7 +95,7 @@ def publish(
     with explained(places, during="publishing the warehouse"):
         target.parent.mkdir(parents=True, exist_ok=True)
         _sweep(target)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+        tmp = temp_path(target)
         try:
             problem = _copy_published(target, tmp, connect, out)
             if problem is None:
@@ -259,17 +259,7 @@ def _sweep(target: Path) -> None:
     in the name says whose a file is)."""
     prefix = f".{target.name}."
     for stale in target.parent.glob(f"{prefix}*.tmp*"):
-        pid = stale.name.removeprefix(prefix).split(".")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        pid = stale.name.removeprefix(prefix).partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
             continue
         stale.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
