@@ -243,9 +243,12 @@ def test_quiet_failure_is_the_failing_step_in_one_line(tmp_path):
     (tmp_path / "w.duckdb").mkdir()  # the warehouse path is a folder: publishing fails
     run = reconcile(tmp_path)
     assert run.returncode == 1
+    warehouse = tmp_path / "w.duckdb"
     assert run.stderr.splitlines() == [
-        f'2026-11-02: step warehouse_tables failed: _duckdb.IOException: IO Error: Could not read from file '
-        f'"{tmp_path / "w.duckdb"}": Is a directory',
+        f"2026-11-02: step warehouse_tables failed: pipelines.lib.disk.StorageError: publishing the warehouse: "
+        f"the path is a folder, not a file at {warehouse} (chosen by DARKCOMPUTE_WAREHOUSE={warehouse}); move that "
+        f"folder away or set DARKCOMPUTE_WAREHOUSE to another path, then run again. "
+        f"[[Errno 21] Is a directory: '{warehouse}']",
         "darkcompute reconcile: 1 failure(s); exit 1"]
 
 
