@@ -15,9 +15,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -135,6 +137,23 @@ def test_an_unreadable_warehouse_is_rebuilt_from_every_day_of_the_lake_restateme
     assert f"rebuilt from the lake's marts (2 days, {DAY} to {NEXT}) and its {len(restated)} restatements" in run.stderr
     assert snapshot(root) == before
     assert leftovers(root) == []
+
+    # a day whose mart breaks the identity was kept out of the warehouse by the blocking check;
+    # a rebuild keeps it out too, and says so
+    mart = root / "lake" / "marts" / "fct_spend_reconciliation" / f"date={DAY}" / "data.parquet"
+    table = pq.read_table(mart)
+    user = table["user_cost_usd"].to_pylist()
+    user[0] += Decimal("0.01")
+    pq.write_table(table.set_column(table.schema.get_field_index("user_cost_usd"), "user_cost_usd",
+                                    pa.array(user, table.schema.field("user_cost_usd").type)), mart)
+    truncate_half(root / "w.duckdb")
+
+    run = reconcile(root, NEXT)
+
+    assert run.returncode == 0, run.stderr
+    assert f"rebuilt from the lake's marts (1 day, {NEXT} to {NEXT})" in run.stderr
+    assert f"left out: {DAY} (identity broken on 1 rows, worst gap 0.010000000000 USD)" in run.stderr
+    assert rows_of(root, "select distinct usage_date::varchar from fct_spend_reconciliation") == [(NEXT,)]
 
 
 def test_restatements_an_older_warehouse_held_only_in_itself_move_into_the_lake(tmp_path):
@@ -321,3 +340,32 @@ def test_a_full_spill_folder_names_darkcompute_duckdb_temp_dir(tmp_path):
     assert run.returncode == 3, run.stderr
     assert f"reconciling: the file is larger than this process may write (file size limit) at {spill}/" in run.stdout
     assert f"(chosen by DARKCOMPUTE_DUCKDB_TEMP_DIR={spill})" in run.stdout
+
+
+LANDING_SCRIPT = textwrap.dedent('''
+    import resource, signal, sys
+    from pathlib import Path
+    from pipelines.lib.s3 import _land
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+    try:
+        _land(Path(sys.argv[1]), b"x" * 65536, "etag-1")
+    except OSError as exc:
+        print(str(exc))
+        sys.exit(3)
+''')
+
+
+def test_an_s3_download_that_does_not_fit_names_darkcompute_landing_dir(tmp_path):
+    script = tmp_path / "landing.py"
+    script.write_text(LANDING_SCRIPT)
+    landing = tmp_path / "landing"
+    target = landing / "s3" / "bucket" / "app_logs" / DAY / "app.jsonl"
+    run = subprocess.run([sys.executable, str(script), str(target)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO), "DARKCOMPUTE_LANDING_DIR": str(landing)})
+
+    assert run.returncode == 3, run.stderr
+    assert run.stdout.startswith(f"landing an S3 object: the file is larger than this process may write (file size "
+                                 f"limit) at {target} (chosen by DARKCOMPUTE_LANDING_DIR={landing}); ")
+    assert not target.exists() and leftovers(landing) == []

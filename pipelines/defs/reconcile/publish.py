@@ -108,8 +108,8 @@ def publish(
             if problem is not None:
                 _remove(tmp)
                 out.rebuilt = True
-                out.rebuilt_days = _rebuild_days(lake)
-                _apply(tmp, lake, sorted(set(out.rebuilt_days) | set(days)), connect, day_files, out, rebuild=True)
+                out.rebuilt_days, out.skipped_days = _rebuild_days(lake, set(days))
+                _apply(tmp, lake, out.rebuilt_days, connect, day_files, out, rebuild=True)
                 out.notice = _rebuild_notice(target, problem, out)
                 (log.warning if problem else log.info)(out.notice)
             os.replace(tmp, target)
@@ -229,17 +229,41 @@ def _migrate_restatements(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
             batch.write("marts", RESTATEMENTS, day, day_rows, name=MIGRATED)
 
 
-def _rebuild_days(lake: Lake) -> list[date]:
-    return sorted({d for t in ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status")
-                   for d in lake.days("marts", t)})
+def _rebuild_days(lake: Lake, publishing: set[date]) -> tuple[list[date], list[str]]:
+    """Every day the lake's marts hold, but those whose fct_spend_reconciliation breaks the
+    identity (the blocking check kept them from the warehouse once; a rebuild must too), with
+    why each was left out. The days being published passed their check in this run."""
+    found = sorted(publishing | {d for t in ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records",
+                                             "source_status") for d in lake.days("marts", t)})
+    keep, skipped = [], []
+    con = duckdb.connect()
+    try:
+        for day in found:
+            path = lake.partition_file("marts", "fct_spend_reconciliation", day)
+            if day not in publishing and path.exists():
+                try:
+                    violations, worst = sql.run(con, "checks/identity", path=str(path)).fetchall()[0]
+                except duckdb.Error as exc:
+                    if is_disk_error(exc):
+                        raise
+                    skipped.append(f"{day} ({path} could not be read: {str(exc).strip()})")
+                    continue
+                if violations:
+                    skipped.append(f"{day} (identity broken on {violations} rows, worst gap {worst} USD)")
+                    continue
+            keep.append(day)
+    finally:
+        con.close()
+    return keep, skipped
 
 
 def _rebuild_notice(target: Path, problem: str, out: Published) -> str:
     days = out.rebuilt_days
-    span = f"{len(days)} days, {days[0]} to {days[-1]}" if days else "no days"
+    span = f"{len(days)} day{'s' if len(days) > 1 else ''}, {days[0]} to {days[-1]}" if days else "no days"
     why = f"could not be opened ({problem})" if problem else "did not exist"
+    left_out = f"; left out: {'; '.join(out.skipped_days)}" if out.skipped_days else ""
     return (f"the warehouse {target} {why}: rebuilt from the lake's marts ({span}) and its "
-            f"{out.restatements} restatements")
+            f"{out.restatements} restatements{left_out}")
 
 
 def _unreadable(exc: BaseException) -> bool:
