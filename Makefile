@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .PHONY: setup demo test ui samples clean
 
-setup: $(VENV)/.synced
+setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -17,8 +17,11 @@ $(UV):
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --python $(PYTHON)
-	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	touch $@
+
+# Dagster's run history; `make clean` removes it, the next command makes it again.
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
 demo: setup
 	$(VENV)/bin/darkcompute reconcile --all

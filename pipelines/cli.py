@@ -221,6 +221,11 @@ def reconcile(args) -> int:
     if args.timings:
         args.timings.write_text(json.dumps({k: round(v, 3) for k, v in sorted(seconds.items())}, indent=1))
     unread = print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
+    if not args.quiet:
+        console.print("\nThe Admin API pulls (when a key is set) ask for the finest grouping that changes money:",
+                      soft_wrap=True)
+        for line in pull_groupings():
+            console.print(f"  {line}", soft_wrap=True)
     if unread and not failures:  # when a step failed, its own message says why
         failures.append(unread)
     for failure in failures:
@@ -432,6 +437,7 @@ def print_summary(warehouse: str, first: date, last: date) -> str | None:
         con = duckdb.connect(warehouse, read_only=True)
         try:
             rows = sql.run(con, "reports/summary", date_from=first, date_to=last).fetchall()
+            bases = sql.run(con, "reports/allocation_basis", date_from=first, date_to=last).fetchall()
         finally:
             con.close()
     except duckdb.CatalogException:
@@ -456,9 +462,31 @@ def print_summary(warehouse: str, first: date, last: date) -> str | None:
             cells = [_usd(values.get(d, Decimal(0))) for d in days]
             table.add_row(shown(line), *cells, _usd(sum(values.values(), Decimal(0))), style=style)
         console.print(table)
+        priced = [(basis, usd) for p, basis, usd in bases if p == provider]
+        total = sum((usd for _, usd in priced), Decimal(0))
+        if total:
+            parts = ", ".join(f"{BASES.get(b, b)} {_usd(usd)} ({usd / total:.1%})" for b, usd in priced)
+            console.print(f"invoice priced by: {parts}", soft_wrap=True)
     if not by_provider:
         console.print(f"no reconciled rows between {first} and {last}", style="yellow")
     return None
+
+
+# allocation_basis, as the summary names it
+BASES = {"cost_line": "its own cost lines", "catalog_weights": "coarser cost lines shared by list-price weights",
+         "catalog_price": "list prices (provisional)"}
+
+
+def pull_groupings() -> list[str]:
+    """What the Admin API pulls ask for, one line per provider (from the pulls' own settings)."""
+    from pipelines.defs.anthropic import pull as anthropic_pull
+    from pipelines.defs.openai import pull as openai_pull
+
+    lines = []
+    for name, module in (("OpenAI", openai_pull), ("Anthropic", anthropic_pull)):
+        asks = "; ".join(f"{prefix.split('/', 1)[1]} by {', '.join(group_by)}" for prefix, _, group_by in module.ENDPOINTS)
+        lines.append(f"{name} ({module.KEY_ENV}): {asks}")
+    return lines
 
 
 def _usd(value: Decimal) -> str:

@@ -30,3 +30,48 @@ def test_to_before_date_is_refused(capsys, tmp_path):
 def test_sql_without_a_warehouse_says_how_to_make_one(capsys, tmp_path):
     assert main(["sql", "select 1", "--warehouse", str(tmp_path / "none.duckdb")]) == 2
     assert "run `darkcompute reconcile`" in capsys.readouterr().err
+
+
+def test_summary_says_how_each_providers_invoice_was_priced(tmp_path, capsys):
+    """Under each provider's table, the invoice's dollars by allocation_basis, largest first, with
+    their shares: a coarse cost export's share is visible without SQL."""
+    from datetime import date
+
+    import duckdb
+
+    from pipelines.cli import print_summary
+
+    path = str(tmp_path / "w.duckdb")
+    con = duckdb.connect(path)
+    con.execute("""
+        create table fct_spend_reconciliation as select * from (values
+            (date '2026-11-02', 'openai', 'final', 'cost_line', 3.00::decimal(38, 12)),
+            (date '2026-11-02', 'openai', 'final', 'catalog_weights', 1.00::decimal(38, 12)),
+            (date '2026-11-02', 'anthropic', 'provisional', 'catalog_price', 2.50::decimal(38, 12))
+        ) v(usage_date, provider, status, allocation_basis, invoice_cost_usd)""")
+    con.execute("""alter table fct_spend_reconciliation add column user_cost_usd decimal(38, 12) default 0;
+                   alter table fct_spend_reconciliation add column unlogged_cost_usd decimal(38, 12) default 0;
+                   alter table fct_spend_reconciliation add column non_token_cost_usd decimal(38, 12) default 0;
+                   create table fct_dark_compute (usage_date date, provider varchar, dark_class varchar,
+                                                  job_type varchar, cost_usd decimal(38, 12))""")
+    con.close()
+
+    assert print_summary(path, date(2026, 11, 2), date(2026, 11, 2)) is None
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("invoice priced by")]
+    assert lines == [
+        "invoice priced by: list prices (provisional) 2.50 (100.0%)",
+        "invoice priced by: its own cost lines 3.00 (75.0%), coarser cost lines shared by list-price weights "
+        "1.00 (25.0%)",
+    ]
+
+
+def test_reconcile_says_which_groupings_the_pulls_ask_for():
+    """The demo names the pulls' groupings, from the pulls' own settings."""
+    from pipelines.cli import pull_groupings
+
+    assert pull_groupings() == [
+        "OpenAI (OPENAI_ADMIN_KEY): usage/completions by project_id, model, batch, service_tier; "
+        "usage/embeddings by project_id, model; costs by project_id, line_item",
+        "Anthropic (ANTHROPIC_ADMIN_KEY): usage_report by workspace_id, model, service_tier, context_window, "
+        "inference_geo; cost_report by workspace_id, description",
+    ]
