@@ -6,19 +6,23 @@ writing a whole new file beside the old one (a copy of it, or a rebuild from the
 old one cannot be opened), applying the day to the copy, checkpointing and closing it, and
 renaming it over the old one. A reader with the old file open (`darkcompute sql` in another
 process, a read-only DuckDB connection) keeps reading the old file until it reconnects, never
-holds a lock the publisher needs, and never sees half a day.
+holds a lock the publisher needs, and never sees half a day. Publishers take turns (an exclusive
+`flock` on `.<warehouse>.publish.lock`): two at once would start from the same old file, and the
+last rename would silently drop the other's days.
 
 No Dagster here: `warehouse_tables` calls `publish`; tests call it directly.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +41,7 @@ log = logging.getLogger("darkcompute")
 
 RESTATEMENTS = "restatements"  # lake/marts/restatements/date=<usage day>/restated-<as of>-<digest>.parquet
 MIGRATED = "migrated-from-warehouse.parquet"  # restatements an older warehouse held only in itself
+PUBLISH_WAIT_SECONDS = 900.0  # how long a publisher waits for another one to finish before failing
 
 
 @dataclass
@@ -94,29 +99,60 @@ def publish(
     out = Published(path=str(target), days=list(days))
     with explained(places, during="publishing the warehouse"):
         target.parent.mkdir(parents=True, exist_ok=True)
-        _sweep(target)
-        tmp = temp_path(target)
-        try:
-            problem = _copy_published(target, tmp, connect, out)
-            if problem is None:
-                try:
-                    _apply(tmp, lake, days, connect, day_files, out, migrate=True)
-                except (duckdb.Error, OSError) as exc:
-                    if is_disk_error(exc) or not _unreadable(exc):
-                        raise
-                    problem = str(exc).strip()  # a damaged block found only when the day touched it
-            if problem is not None:
-                _remove(tmp)
-                out.rebuilt = True
-                out.rebuilt_days, out.skipped_days = _rebuild_days(lake, set(days))
-                _apply(tmp, lake, out.rebuilt_days, connect, day_files, out, rebuild=True)
-                out.notice = _rebuild_notice(target, problem, out)
-                (log.warning if problem else log.info)(out.notice)
-            os.replace(tmp, target)
-            Path(f"{target}.wal").unlink(missing_ok=True)  # a log an in-place writer once left belongs to the old file
-        finally:
-            _remove(tmp)
+        with one_publisher_at_a_time(target):
+            _publish(target, lake, days, connect, day_files, out)
     return out
+
+
+@contextmanager
+def one_publisher_at_a_time(target: Path, wait: float = PUBLISH_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the warehouse's publish lock (an exclusive `flock` on `.<name>.publish.lock` beside
+    it) for the block, waiting up to `wait` seconds for another publisher to finish. The CLI's
+    run lock and Dagster's `duckdb_warehouse` pool keep most publishers apart, but not two lakes
+    or two Dagster instances sharing one warehouse file. The lock dies with its process."""
+    lock = target.with_name(f".{target.name}.publish.lock")
+    handle = open(lock, "a")
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"another process has been publishing the warehouse {target} for over {wait:.0f} s "
+                        f"(it holds {lock}): let it finish, or end it, and run again") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        handle.close()
+
+
+def _publish(target: Path, lake: Lake, days: list[date], connect, day_files, out: Published) -> None:
+    """`publish`'s work, with the publish lock held."""
+    _sweep(target)
+    tmp = temp_path(target)
+    try:
+        problem = _copy_published(target, tmp, connect, out)
+        if problem is None:
+            try:
+                _apply(tmp, lake, days, connect, day_files, out, migrate=True)
+            except (duckdb.Error, OSError) as exc:
+                if is_disk_error(exc) or not _unreadable(exc):
+                    raise
+                problem = str(exc).strip()  # a damaged block found only when the day touched it
+        if problem is not None:
+            _remove(tmp)
+            out.rebuilt = True
+            out.rebuilt_days, out.skipped_days = _rebuild_days(lake, set(days))
+            _apply(tmp, lake, out.rebuilt_days, connect, day_files, out, rebuild=True)
+            out.notice = _rebuild_notice(target, problem, out)
+            (log.warning if problem else log.info)(out.notice)
+        os.replace(tmp, target)
+        Path(f"{target}.wal").unlink(missing_ok=True)  # a log an in-place writer once left belongs to the old file
+    finally:
+        _remove(tmp)
 
 
 def _copy_published(target: Path, tmp: Path, connect, out: Published) -> str | None:
