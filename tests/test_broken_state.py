@@ -301,6 +301,22 @@ def test_a_full_warehouse_disk_reports_the_cause_and_leaves_the_published_wareho
     assert leftovers(root) == []
 
 
+def test_a_lake_folder_that_cannot_be_made_names_darkcompute_lake_dir(tmp_path):
+    root = world(tmp_path)
+    (root / "a-file").write_text("")
+
+    run = reconcile(root, DAY, DARKCOMPUTE_LAKE_DIR=str(root / "a-file" / "lake"))  # the run lock's folder
+
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert lines == [f"darkcompute reconcile failed: StorageError: taking the lake's run lock: a part of the path "
+                     f"is a file, not a folder at {root / 'a-file' / 'lake'} (chosen by DARKCOMPUTE_LAKE_DIR="
+                     f"{root / 'a-file' / 'lake'}); move that file away or set DARKCOMPUTE_LAKE_DIR to another "
+                     f"folder, then run again. [[Errno 20] Not a directory: '{root / 'a-file' / 'lake'}'] "
+                     f"(set DARKCOMPUTE_TRACEBACK=1 for the traceback)"]
+    assert (root / "a-file").read_text() == ""
+
+
 def test_a_spill_folder_that_cannot_be_used_is_named_with_its_setting(tmp_path):
     root = world(tmp_path)
     spill = tmp_path / "spill"

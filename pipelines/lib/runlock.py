@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines.lib.disk import explain
+
 LOCK_NAME = ".run.lock"
 EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): try again later
 
@@ -81,8 +83,11 @@ def release(lake: str | Path) -> None:
 
 
 def _acquire(path: Path, shared: bool):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+    except OSError as exc:  # the lake's folder cannot be made or written: say where, which setting, what to do
+        raise explain(exc, path.parent, "DARKCOMPUTE_LAKE_DIR", during="taking the lake's run lock") from exc
     try:
         fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
