@@ -143,6 +143,7 @@ def _publish(target: Path, lake: Lake, days: list[date], connect, day_files, out
                     raise
                 problem = str(exc).strip()  # a damaged block found only when the day touched it
         if problem is not None:
+            problem = problem.replace(str(tmp), str(target))  # DuckDB named the copy; the damage is the published file's
             _remove(tmp)
             out.rebuilt = True
             out.rebuilt_days, out.skipped_days = _rebuild_days(lake, set(days))
