@@ -48,7 +48,7 @@ priced as (
         coalesce(int_cell_rates.catalog_priced, false) as catalog_priced,
         invoiced.invoice_pico,
         coalesce(invoiced.coarse, false) as coarse,
-        coalesce(source_status.cost_status in ('ok', 'empty'), false) as invoice_arrived,
+        coalesce(source_status.invoice_arrived, false) as invoice_arrived,
     from cell_classes
     left join int_cell_rates using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join invoiced using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
