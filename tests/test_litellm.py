@@ -142,8 +142,25 @@ def test_start_time_is_checked_like_a_timestamp():
     late = payload(start="2026-11-05T10:00:00Z")
     got = parse(json.dumps(bad), late)
     reasons = [r["reason"] for r in got.rejects.to_pylist()]
-    assert reasons[0] == "startTime is not a number"
+    assert reasons[0] == "timestamp without a time zone: yesterday"
     assert "outside this folder's window" in reasons[1]
+
+
+def test_a_start_time_serialized_as_text_is_read_with_its_zone_and_rejected_without():
+    # LiteLLM's GCS Pub/Sub logger writes the payload's datetimes as text
+    # (tests/logging_callback_tests/gcs_pub_sub_body/standard_logging_payload.json in BerriAI/litellm):
+    # without a zone it cannot be placed on a UTC day, so it is rejected, saying why
+    naive, zoned, listed = json.loads(payload()), json.loads(payload(call_id="msg_02")), json.loads(payload())
+    naive["startTime"] = "2026-11-02 09:20:46.847371"
+    zoned["startTime"] = "2026-11-02T09:20:46.847371+00:00"
+    listed["startTime"] = [1]
+    got = parse(naive, zoned, listed)
+    assert counts(got) == (3, 1, 0, 2)
+    assert [r["ts"] for r in got.records.to_pylist()] == [datetime(2026, 11, 2, 9, 20, 46, 847371, tzinfo=UTC)]
+    assert [(r["line"], r["reason"]) for r in got.rejects.to_pylist()] == [
+        (1, "timestamp without a time zone: 2026-11-02 09:20:46.847371"),
+        (3, "startTime is neither a number nor a string"),
+    ]
 
 
 def test_tags_and_spend_metadata_attribute_by_the_default_rule():

@@ -18,7 +18,7 @@
 --                `hidden_params.usage_object`): `cache_read_input_tokens`, else
 --                `prompt_tokens_details.cached_tokens`; `cache_creation_input_tokens`, else
 --                `prompt_tokens_details.cache_creation_tokens`
---   timestamp    `startTime` (Unix seconds, a number; UTC)
+--   timestamp    `startTime` (Unix seconds, a number; UTC), or RFC 3339 text with its zone
 --   ids          `id` -> gen_ai.response.id (the provider's response id), `trace_id` -> request_id
 --   status       `success` -> ok, `failure` -> error
 --   cost         `response_cost` -> gateway_cost_usd (the gateway's own estimate, kept as written)
@@ -150,12 +150,16 @@ docs as (
         fields.line,
         case
             when start_json is null then 'missing startTime'
-            when json_type(start_json) not in ('DOUBLE', 'UBIGINT', 'BIGINT') then 'startTime is not a number'
+            when json_type(start_json) not in ('DOUBLE', 'UBIGINT', 'BIGINT', 'VARCHAR')
+                then 'startTime is neither a number nor a string'
         end as timestamp_problem,
         json_object(
             'timestamp', case
                 when json_type(start_json) in ('DOUBLE', 'UBIGINT', 'BIGINT')
                     then try(strftime(make_timestamp((start_json::double * 1e6)::bigint), '%Y-%m-%dT%H:%M:%S.%fZ'))
+                -- a payload serialized with its datetimes as text (LiteLLM's GCS Pub/Sub and custom
+                -- loggers): read like a flat record's timestamp, so one without a zone is rejected
+                when json_type(start_json) = 'VARCHAR' then start_json ->> '$'
             end,
             'gen_ai.provider.name', case
                 when llm_provider in ('openai', 'text-completion-openai') then 'openai'
