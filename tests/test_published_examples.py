@@ -129,3 +129,43 @@ def test_an_empty_cost_export_is_the_invoice_only_when_the_usage_export_is_empty
 
     assert status([]) == [("empty", True, True)]  # a $0 day, final
     assert status([reference_usage_page()]) == [("empty", False, False)]
+
+
+def test_a_cost_listing_cut_short_is_a_rejected_row_and_keeps_the_day_provisional(tmp_path):
+    # OpenAI's reference examples say has_more: true with a next_page; saved alone, the page after
+    # it is missing, and its dollars with it
+    cut = reference_cost_page(REFERENCE_COST).replace('"has_more": false, "next_page": null',
+                                                      '"has_more": true, "next_page": "AAAAAGdGxdEiJdKOAAAAAGcqsYA="')
+    lake = write_day(tmp_path / "lake", DAY, usage_pages=[reference_usage_page()], cost_pages=[cut],
+                     app_lines=LOGS[:1], worker_lines=LOGS[1:])
+    con = sql.connect()
+    out = reconcile_day(con, lake, DAY, AS_OF)
+    assert con.sql("select file, line, starts_with(reason, 'listing incomplete') from bronze_openai_costs_rejects"
+                   ).fetchall() == [("openai/costs/2026-11-02/p0.json", None, True)]
+    assert con.sql("select cost_status, invoice_arrived from source_status where provider = 'openai'"
+                   ).fetchall() == [("incomplete", False)]
+    # priced from the catalog like a missing export, the $0.06 of the cut listing not taken as the whole
+    assert row(out)["status"] == "provisional"
+    assert row(out)["invoice_cost_usd"] == D("0.000390000000")
+    assert row(out)["allocation_basis"] == "catalog_price"
+
+
+def test_a_listing_is_complete_when_its_last_page_says_no_more(tmp_path):
+    first = reference_cost_page("[]").replace('"has_more": false, "next_page": null',
+                                              '"has_more": true, "next_page": "p2"')
+    lake = write_day(tmp_path / "lake", DAY, usage_pages=[reference_usage_page()],
+                     cost_pages=[first, reference_cost_page(REFERENCE_COST)], app_lines=LOGS[:1],
+                     worker_lines=LOGS[1:])
+    out = reconcile_day(sql.connect(), lake, DAY, AS_OF)
+    assert (row(out)["status"], row(out)["invoice_cost_usd"]) == ("final", D("0.060000000000"))
+
+
+def test_an_openai_bucket_without_its_results_list_is_rejected_not_read_as_empty():
+    from pipelines.defs.openai.parse import parse_usage_pages
+    from pipelines.lib.store import SourceFile
+
+    page = reference_usage_page().replace('"results"', '"result"')  # the spelling of a generated reference
+    got = parse_usage_pages([SourceFile("openai/usage/completions/2026-11-02/p.json", page.encode())],
+                            endpoint="completions", folder_date=DAY)
+    assert got.records.num_rows == 0
+    assert [(r["line"], r["reason"]) for r in got.rejects.to_pylist()] == [(None, "bucket has no 'results' list")]

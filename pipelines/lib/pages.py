@@ -19,6 +19,8 @@ from .ingest import FILES_SCHEMA, Ingested, rejects_table
 from .money import loads
 from .store import SourceFile
 
+INCOMPLETE = ("listing incomplete: every page says has_more, so the page its next_page names was not "
+              "delivered; the folder's totals lack it (save every page, or pull the day again)")
 RAW_CHARS = 4096  # a rejected result keeps at most this much of its JSON shape
 # The fields of the providers' documented pages, buckets and results (OpenAI Usage and Costs,
 # Anthropic usage and cost reports): a rejected row keeps their values; any other key keeps only
@@ -52,11 +54,13 @@ def parse_pages(
     rows: list[dict] = []
     rejects: list[dict] = []
     stats: list[dict] = []
+    more: list[bool] = []  # per page that is a JSON object: whether it says another page follows
     for f in files:
         n_read = n_ok = n_bad = 0
         try:
             if f.refused:
                 raise Rejected(f.refused)
+            more.extend(says_more(f.data))
             buckets = page_buckets(f.data)
         except Rejected as exc:
             rejects.append(reject(source, f.key, None, str(exc), None if f.refused else f.data))
@@ -90,11 +94,27 @@ def parse_pages(
             {"source": source, "file": f.key, "sha256": f.sha256, "bytes": None if f.refused else len(f.data),
              "lines_read": n_read, "records": n_ok, "skipped": 0, "rejected": n_bad}
         )
+    if more and all(more) and stats:
+        # every page names a next one: the listing was cut short (saved pages of a pull that
+        # stopped, or an API reference example), so the day's totals lack the pages not here
+        rejects.append(reject(source, stats[-1]["file"], None, INCOMPLETE, None))
+        stats[-1]["lines_read"] += 1
+        stats[-1]["rejected"] += 1
     return Ingested(
         records=pa.Table.from_pylist(rows, schema=schema),
         rejects=rejects_table(rejects),
         files=pa.Table.from_pylist(stats, schema=FILES_SCHEMA),
     )
+
+
+def says_more(data: bytes) -> list[bool]:
+    """[True] when the page is a JSON object whose `has_more` is true, [False] for any other
+    object (the last page of its listing), [] when it is not a JSON object."""
+    try:
+        page = loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return []
+    return [page.get("has_more") is True] if isinstance(page, dict) else []
 
 
 def page_buckets(data: bytes) -> list[dict]:

@@ -49,9 +49,9 @@ def _parse_pages(files, source, folder_date, schema, to_row) -> Ingested:
 
 
 def _results(bucket: dict) -> list:
-    results = bucket.get("results") or []
-    if not isinstance(results, list):
-        raise Rejected("bucket 'results' is not a list")
+    results = bucket.get("results")
+    if not isinstance(results, list):  # absent too: a bucket without its list is not an empty one
+        raise Rejected("bucket has no 'results' list")
     return results
 
 
