@@ -169,3 +169,35 @@ def test_an_openai_bucket_without_its_results_list_is_rejected_not_read_as_empty
                             endpoint="completions", folder_date=DAY)
     assert got.records.num_rows == 0
     assert [(r["line"], r["reason"]) for r in got.rejects.to_pylist()] == [(None, "bucket has no 'results' list")]
+
+
+def test_a_lake_of_partitions_written_before_columns_were_added_still_reconciles(tmp_path):
+    """Bronze schema evolution: partitions from before request_count, gateway_cost_usd (logs),
+    service_tier and input_cache_write_tokens (OpenAI usage) read as nulls, alone or next to a
+    partition of today's shape, and the day's dollars are the same."""
+    import pyarrow.parquet as pq
+
+    old_columns = {"app_calls": ("request_count", "gateway_cost_usd"),
+                   "worker_calls": ("request_count", "gateway_cost_usd"),
+                   "openai_usage": ("service_tier", "input_cache_write_tokens")}
+    lake = write_day(tmp_path / "lake", DAY, usage_pages=[reference_usage_page()],
+                     cost_pages=[reference_cost_page(REFERENCE_COST)], app_lines=LOGS[:1], worker_lines=LOGS[1:])
+    for table, dropped in old_columns.items():
+        (path,) = lake.existing("bronze", table, [DAY])
+        old = pq.read_table(path)
+        assert all(name in old.column_names for name in dropped)
+        pq.write_table(old.drop_columns(list(dropped)), path)
+
+    expected = {"allocation_basis": "catalog_weights", "invoice_cost_usd": D("0.060000000000"),
+                "user_cost_usd": D("0.024230769230"), "background_cost_usd": D("0.011538461538"),
+                "unlogged_cost_usd": D("0.024230769232"), "logged_calls": 2, "status": "final"}
+    got = row(reconcile_day(sql.connect(), lake, DAY, AS_OF))
+    assert {k: got[k] for k in expected} == expected
+
+    # next to a partition of today's shape (a late line in the next day's folder)
+    late = json.loads(LOGS[1])
+    late.update({"gen_ai.response.id": "chatcmpl-3", "timestamp": "2026-11-02T23:59:00Z"})
+    write_day(tmp_path / "lake", DAY.replace(day=3), worker_lines=[json.dumps(late)])
+    got = row(reconcile_day(sql.connect(), lake, DAY, AS_OF))
+    # the late nightly_digest call doubles that job's tokens: cached 4/8, output 2/5 of the class
+    assert (got["logged_calls"], got["background_cost_usd"]) == (3, D("0.023076923077"))

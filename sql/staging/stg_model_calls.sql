@@ -12,7 +12,8 @@
 -- number sorts faster than by the text, and a collision is beyond any realistic volume.
 create or replace temp table stg_model_calls as
 with source as (
-    select * from bronze_model_calls
+    -- a record from a lake written before aggregates (request_count null) is one call
+    select * replace (coalesce(request_count, 1) as request_count) from bronze_model_calls
     where usage_date = $usage_date
 ),
 

@@ -93,6 +93,11 @@ def register_bronze(con: duckdb.DuckDBPyConnection, lake: Lake, day: date) -> di
             rel = con.read_parquet(files, hive_partitioning=True, union_by_name=True)  # older partitions may lack new columns
             if "date" in rel.columns and "folder_date" not in rel.columns:
                 rel = rel.select("*, date::date as folder_date")
+            if any(name not in rel.columns for name in schema.names):
+                # every partition predates a column: it is null, typed as today's schema says
+                rel.create_view(f"{view}__partitions", replace=True)
+                con.from_arrow(schema.empty_table()).create_view(f"{view}__schema", replace=True)
+                rel = con.sql(f"select * from {view}__schema union all by name select * from {view}__partitions")
         else:
             empty = schema.empty_table()
             if "folder_date" not in schema.names:
