@@ -121,8 +121,7 @@ def test_documented_usage_example_becomes_one_exact_row():
         "service_account_id": None, "model": SONNET, "service_tier": "batch",
         "context_window": "0-200k", "inference_geo": None, "a_field_added_next_year": {"x": 1},
     }
-    data = page([("2026-08-01T00:00:00Z", "2026-08-01T01:00:00Z", [result])],
-                has_more=True, next_page="page_MjAyNi0wOC0wMVQwMTowMDowMFo=")
+    data = page([("2026-08-01T00:00:00Z", "2026-08-01T01:00:00Z", [result])])  # the listing's last page
     key = "anthropic/usage_report/2026-08-01/page-001.json"
 
     got = usage([SourceFile(key, data)], folder=date(2026, 8, 1))
@@ -447,6 +446,9 @@ def stage(deliveries: list[tuple], day: date = NOV_02):
     con.from_arrow(pa.concat_tables([u.records for _, u, _ in deliveries])).create_view("bronze_anthropic_usage")
     con.from_arrow(pa.concat_tables([c.records for _, _, c in deliveries])).create_view("bronze_anthropic_costs")
     con.from_arrow(pa.concat_tables(files)).create_view("bronze_anthropic_costs_files")
+    rejects = [c.rejects.append_column("folder_date", pa.array([folder] * c.rejects.num_rows, pa.date32()))
+               for folder, _, c in deliveries]
+    con.from_arrow(pa.concat_tables(rejects)).create_view("bronze_anthropic_costs_rejects")
     for name in ("anthropic_price_tier", "stg_anthropic_usage", "stg_anthropic_costs", "stg_anthropic_source_status"):
         sql.run(con, f"staging/{name}", usage_date=day)
     return con

@@ -127,7 +127,7 @@ OPENAI_USAGE_PAGE = {  # provider-formats.md 1.8
              "batch": None, "service_tier": None},
         ],
     }],
-    "has_more": True, "next_page": "page_AAAAAGdGxdEiJdKOAAAAAGcqsYA=",
+    "has_more": False, "next_page": None,  # the last page (a page alone that says has_more is a cut listing)
 }
 OPENAI_COST_PAGE = {
     "object": "page",
@@ -156,7 +156,7 @@ ANTHROPIC_USAGE_PAGE = {  # provider-formats.md 2.7
             "context_window": "0-200k", "inference_geo": None,
         }],
     }],
-    "has_more": True, "next_page": "page_MjAyNi0wOC0wMVQwMTowMDowMFo=",
+    "has_more": False, "next_page": None,  # the last page
 }
 ANTHROPIC_COST_PAGE = {
     "data": [{
