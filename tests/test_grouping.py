@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.defs.reconcile.model import reconcile_day
+from pipelines.defs.reconcile.publish import restatement_rows
 from pipelines.lib import sql
 
 from .fixtures import DAY, call, unix, usage, usage_page, write_day
@@ -185,6 +186,7 @@ def test_a_warehouse_published_before_price_tiers_takes_the_new_rows_and_restate
     'standard'; publishing a day adds the columns and compares rows tier by tier."""
     out = reconcile(tmp_path, [grouped_usage(("project_id", "model"))], [grouped_costs(("project_id", "line_item"))])
     con = sql.connect(tmp_path / "w.duckdb")
+    old_mart = out["fct_spend_reconciliation"].drop_columns(["price_tier", "allocation_basis"])
     for mart in ("fct_spend_reconciliation", "fct_dark_compute"):
         path = tmp_path / f"{mart}.parquet"
         pq.write_table(out[mart], path)
@@ -196,6 +198,9 @@ def test_a_warehouse_published_before_price_tiers_takes_the_new_rows_and_restate
     assert rows == [("proj_a", "__all__", "cost_line", D("0.00378")), ("proj_b", "__all__", "cost_line", D("0.0063"))]
     # the old rows read as 'standard', the new ones '__all__' (usage not grouped by tier): a restatement
     # of each, whose deltas cancel to zero over the day
+    # (restatements are computed against the lake's previous mart, here one of the old shape)
+    restated = restatement_rows(sql.connect(), old_mart, out["fct_spend_reconciliation"], RECONCILED_AT)
+    con.register("restatements", restated)
     deltas = con.execute("select price_tier, sum(invoice_delta_usd) from restatements group by 1 order by 1").fetchall()
     assert deltas == [("__all__", D("0.01008")), ("standard", D("-0.01008"))]
     assert con.execute("select count(*) from fct_dark_compute where price_tier is null").fetchone() == (0,)

@@ -64,6 +64,10 @@ def restatement_rows(con: duckdb.DuckDBPyConnection, published: pa.Table | None,
     recomputed; None when there was nothing published to compare with."""
     if published is None:
         return None
+    for column in incoming.schema:  # a mart published before a column was added (price_tier, ...)
+        if column.name not in published.column_names:
+            fill = "standard" if column.name == "price_tier" else None  # its rows were one tier
+            published = published.append_column(column, pa.array([fill] * published.num_rows, column.type))
     con.register("published", published)
     con.register("incoming", incoming)
     try:
