@@ -15,7 +15,7 @@ from pipelines.defs.bedrock.cur import parse_cur_delivery
 from pipelines.defs.bedrock.parse import parse_invocation_logs
 from pipelines.defs.logs.parse import parse_log_files
 from pipelines.defs.openai.parse import parse_usage_pages
-from pipelines.lib.lines import max_line_bytes, split_lines
+from pipelines.lib.lines import decompress, max_file_bytes, max_line_bytes, split_lines
 from pipelines.lib.store import NOT_REGULAR, SYMLINK, LocalStore, SourceFile
 
 DAY = date(2026, 11, 2)
@@ -154,6 +154,49 @@ def test_a_bad_line_limit_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", value)
     with pytest.raises(ValueError, match="DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number"):
         max_line_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# a gzip file that unpacks past the limit (a "gzip bomb")
+
+
+def test_a_gzip_bomb_is_unpacked_only_to_the_limit_and_says_so(monkeypatch):
+    """Three calls, then 1 MiB of nothing that gzip packs into about a kilobyte: with a 4 KiB
+    limit the calls are records, the cut line is rejected, and one row names the setting."""
+    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", "4096")
+    head = jsonl(CALL, CALL, CALL)
+    packed = gzip.compress(head + b"A" * (1 << 20))
+    assert len(packed) < 4096  # smaller than the limit on disk
+    key = "app_logs/2026-11-02/bomb.jsonl.gz"
+    data, problem = decompress(SourceFile(key, packed))
+    assert data == (head + b"A" * (1 << 20))[:4096]
+    assert problem == "unpacks to more than DARKCOMPUTE_MAX_FILE_BYTES (4,096 bytes): lines past the limit not read"
+
+    got = logs(SourceFile(key, packed))
+    assert got.records.num_rows == 3
+    assert [(r["line"], r["reason"]) for r in got.rejects.to_pylist()] == [(4, "invalid JSON (truncated or malformed line)"), (5, problem)]
+    [counts] = got.files.to_pylist()
+    assert (counts["lines_read"], counts["records"], counts["skipped"], counts["rejected"]) == (5, 3, 0, 2)
+
+
+def test_the_limit_counts_every_member_and_a_damaged_stream_too(monkeypatch):
+    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", "100")
+    members = gzip.compress(b"x" * 60) + b"\x00\x00" + gzip.compress(b"y" * 60)  # 120 bytes unpacked
+    assert decompress(SourceFile("a.jsonl.gz", members)) == (
+        b"x" * 60 + b"y" * 40,
+        "unpacks to more than DARKCOMPUTE_MAX_FILE_BYTES (100 bytes): lines past the limit not read")
+    damaged = gzip.compress(b"z" * 10_000)[:-12]  # cut before its end: salvaged, still bounded
+    data, problem = decompress(SourceFile("b.jsonl.gz", damaged))
+    assert data == b"z" * 100 and problem.startswith("unpacks to more than DARKCOMPUTE_MAX_FILE_BYTES")
+    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", "120")  # exactly the size: all of it, no problem
+    assert decompress(SourceFile("a.jsonl.gz", members)) == (b"x" * 60 + b"y" * 60, None)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "lots"])
+def test_a_bad_file_limit_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", value)
+    with pytest.raises(ValueError, match="DARKCOMPUTE_MAX_FILE_BYTES must be a positive whole number"):
+        max_file_bytes()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ times its size in memory, so this bounds a parser's memory by the limit, not by 
 
 from __future__ import annotations
 
-import gzip
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +33,7 @@ CHUNK_LINES = 16_384  # lines per Arrow record batch: enough batches for every D
 BATCH_BYTES = 64 * 1024 * 1024  # text bytes per batch of `line_batches` (a batch holds whole files)
 SCAN_BYTES = 16 * 1024 * 1024  # bytes searched for newlines at a time
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024  # a line longer than this is rejected unread
+DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024  # a gzipped file is unpacked to at most this
 
 
 def max_line_bytes() -> int:
@@ -70,24 +70,73 @@ class Unreadable:
     reason: str
 
 
+def max_file_bytes() -> int:
+    """`DARKCOMPUTE_MAX_FILE_BYTES`: the most a gzipped file is unpacked to (default 512 MiB)."""
+    text = os.environ.get("DARKCOMPUTE_MAX_FILE_BYTES") or str(DEFAULT_MAX_FILE_BYTES)
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"DARKCOMPUTE_MAX_FILE_BYTES must be a positive whole number, got {text!r}")
+    return limit
+
+
 def decompress(f: SourceFile) -> tuple[bytes, str | None]:
     """The file's text bytes (a leading UTF-8 byte-order mark removed) and, if the gzip
-    stream was damaged, why. A damaged stream keeps everything decoded before the damage."""
+    stream was damaged or unpacks to more than `max_file_bytes()`, why. A damaged stream keeps
+    everything decoded before the damage; an oversized one its first `max_file_bytes()` bytes
+    (a few bytes of gzip can unpack to gigabytes: the limit bounds memory, whatever the file)."""
     if not f.key.endswith(".gz"):
         return _without_bom(f.data), None
+    limit = max_file_bytes()
     try:
-        return _without_bom(gzip.decompress(f.data)), None
+        data, more = _gunzip(f.data, limit)
     except (EOFError, OSError, zlib.error) as exc:
-        return _without_bom(_salvage(f.data)), f"damaged gzip stream ({exc.__class__.__name__}: {exc})"
+        data, more = _salvage(f.data, limit)
+        if not more:
+            return _without_bom(data), f"damaged gzip stream ({exc.__class__.__name__}: {exc})"
+    if more:
+        return _without_bom(data), (f"unpacks to more than DARKCOMPUTE_MAX_FILE_BYTES ({limit:,} bytes): "
+                                    "lines past the limit not read")
+    return _without_bom(data), None
 
 
-def _salvage(data: bytes, chunk: int = 1 << 16) -> bytes:
-    """Decode gzip members until the damage; return everything that came out before it.
+def _gunzip(data: bytes, limit: int) -> tuple[bytes, bool]:
+    """The gzip members of `data` unpacked (as `gzip.decompress`: zero padding between members
+    allowed, CRC and length checked), at most `limit` bytes of them, and whether there was more.
+    A single member comes out as one bytes object, never copied."""
+    out: list[bytes] = []
+    size = 0
+    rest = data
+    while rest:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        piece = d.decompress(rest, limit - size + 1)  # one byte past the limit tells there is more
+        size += len(piece)
+        if size > limit:
+            out.append(piece[: len(piece) - (size - limit)])
+            return b"".join(out), True
+        out.append(piece)
+        if not d.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        rest = d.unused_data.lstrip(b"\x00")
+    return b"".join(out), False
+
+
+def _salvage(data: bytes, limit: int, chunk: int = 1 << 16) -> tuple[bytes, bool]:
+    """Decode gzip members until the damage; return everything that came out before it (at most
+    `limit` bytes) and whether the limit cut it.
 
     Input goes in by chunks; the chunk that fails is replayed byte by byte from a copy of the
     decoder, so the output right up to the damaged byte is kept.
     """
     out: list[bytes] = []
+    size = 0
+
+    def done(more: bool = False) -> tuple[bytes, bool]:
+        joined = b"".join(out)
+        return (joined[:limit], True) if more or len(joined) > limit else (joined, False)
+
     rest = data
     while rest:
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -96,19 +145,22 @@ def _salvage(data: bytes, chunk: int = 1 << 16) -> bytes:
             piece = rest[pos : pos + chunk]
             before = d.copy()
             try:
-                out.append(d.decompress(piece))
+                out.append(d.decompress(piece, limit - size + 1))
+                size += len(out[-1])
+                if size > limit or d.unconsumed_tail:
+                    return done(more=True)
             except zlib.error:
                 for i in range(len(piece)):
                     try:
                         out.append(before.decompress(piece[i : i + 1]))
                     except zlib.error:
-                        return b"".join(out)
-                return b"".join(out)
+                        return done()
+                return done()
             pos += chunk
         if not d.eof:
-            return b"".join(out)
+            return done()
         rest = d.unused_data + rest[pos:]
-    return b"".join(out)
+    return done()
 
 
 def _without_bom(data: bytes) -> bytes:
