@@ -14,7 +14,6 @@ times its size in memory, so this bounds a parser's memory by the limit, not by 
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from .env import positive_int
 from .store import SourceFile
 
 LINES_SCHEMA = pa.schema(
@@ -38,14 +38,7 @@ DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024  # a gzipped file is unpacked to at m
 
 def max_line_bytes() -> int:
     """`DARKCOMPUTE_MAX_LINE_BYTES`: the longest line a parser decodes (default 64 MiB)."""
-    text = os.environ.get("DARKCOMPUTE_MAX_LINE_BYTES") or str(DEFAULT_MAX_LINE_BYTES)
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise ValueError(f"DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number, got {text!r}")
-    return limit
+    return positive_int("DARKCOMPUTE_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES)
 
 
 @dataclass
@@ -72,14 +65,7 @@ class Unreadable:
 
 def max_file_bytes() -> int:
     """`DARKCOMPUTE_MAX_FILE_BYTES`: the most a gzipped file is unpacked to (default 512 MiB)."""
-    text = os.environ.get("DARKCOMPUTE_MAX_FILE_BYTES") or str(DEFAULT_MAX_FILE_BYTES)
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise ValueError(f"DARKCOMPUTE_MAX_FILE_BYTES must be a positive whole number, got {text!r}")
-    return limit
+    return positive_int("DARKCOMPUTE_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES)
 
 
 def decompress(f: SourceFile) -> tuple[bytes, str | None]:

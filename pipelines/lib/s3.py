@@ -49,6 +49,7 @@ from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
 from .disk import explain
+from .env import positive_int
 from .store import SourceFile, safe_key
 
 UNSAFE_KEY = "object key is not a plain relative path (.., //): not read"
@@ -81,14 +82,7 @@ class S3TransferError(OSError):
 def max_attempts() -> int:
     """`DARKCOMPUTE_S3_MAX_ATTEMPTS`: requests per S3 call, and per object read or listing page
     in all (default 10)."""
-    text = os.environ.get("DARKCOMPUTE_S3_MAX_ATTEMPTS") or str(DEFAULT_MAX_ATTEMPTS)
-    try:
-        attempts = int(text)
-    except ValueError:
-        attempts = 0
-    if attempts < 1:
-        raise ValueError(f"DARKCOMPUTE_S3_MAX_ATTEMPTS must be a positive whole number, got {text!r}")
-    return attempts
+    return positive_int("DARKCOMPUTE_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
 
 
 def retry_config(attempts: int | None = None) -> Config:
