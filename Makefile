@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .PHONY: setup demo test ui samples clean
 
-setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
+setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml sql/target/manifest.json
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -17,6 +17,11 @@ $(UV):
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --python $(PYTHON)
+	touch $@
+
+# The dbt project parsed: the manifest Dagster builds its assets from (again when a model changes).
+sql/target/manifest.json: $(VENV)/.synced sql/dbt_project.yml sql/profiles.yml $(shell find sql/models sql/macros sql/tests -type f 2>/dev/null)
+	$(VENV)/bin/python -c "from pipelines.lib.dbt import prepare; prepare()"
 	touch $@
 
 # Dagster's run history; `make clean` removes it, the next command makes it again.
@@ -42,4 +47,4 @@ samples: setup
 	$(VENV)/bin/darkcompute simulate --out data_samples --start 2026-11-01 --days 3 --calls-per-day 1500 --seed 7
 
 clean:
-	rm -rf lake warehouse.duckdb warehouse.duckdb.wal $(DAGSTER_HOME)
+	rm -rf lake warehouse.duckdb warehouse.duckdb.wal $(DAGSTER_HOME) sql/target

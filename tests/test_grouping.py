@@ -192,7 +192,7 @@ def test_a_warehouse_published_before_price_tiers_takes_the_new_rows_and_restate
         pq.write_table(out[mart], path)
         con.execute(f"create table {mart} as select * exclude (price_tier, allocation_basis) "
                     f"from read_parquet('{path}')")  # the old shape, published
-        sql.run_script(con, f"warehouse/{mart}", path=str(path), usage_date=DAY)
+        sql.run_script(con, f"publish/{mart}", path=str(path), usage_date=DAY)
     rows = con.execute("select billing_account, price_tier, allocation_basis, invoice_cost_usd "
                        "from fct_spend_reconciliation order by 1").fetchall()
     assert rows == [("proj_a", "__all__", "cost_line", D("0.00378")), ("proj_b", "__all__", "cost_line", D("0.0063"))]

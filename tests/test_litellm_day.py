@@ -248,7 +248,7 @@ def test_a_source_of_only_unrecognized_files_is_unrecognized_not_empty(tmp_path)
                                log_source="app", folder_date=DAY)
     lake.write("bronze", "app_calls_files", DAY, ingested.files)
     path = str(lake.partition_file("bronze", "app_calls_files", DAY))
-    table = sql.table(sql.connect(), "marts/source_status", day_files=[path], recent_files=[path], delivered=True,
+    table = sql.table(sql.connect(), "ingest/source_status", day_files=[path], recent_files=[path], delivered=True,
                       delivery_date=DAY)
     assert rows(table, ["source", "file", "status", "lines_read", "sample_keys"]) == [
         ("app_logs", None, "unrecognized", 2, None), ("app_logs", f"app_logs/{DAY}/x.jsonl", "unrecognized", 2, "a, b")]
@@ -267,11 +267,11 @@ def test_a_warehouse_made_before_these_columns_takes_a_new_day(tmp_path):
     lake = Lake(tmp_path / "lake")
     lake.write("bronze", "app_calls_files", DAY, ingested.files)
     files = str(lake.partition_file("bronze", "app_calls_files", DAY))
-    lake.write("marts", "source_status", DAY, sql.table(con, "marts/source_status", day_files=[files],
+    lake.write("marts", "source_status", DAY, sql.table(con, "ingest/source_status", day_files=[files],
                                                         recent_files=[files], delivered=True, delivery_date=DAY))
-    sql.run_script(con, "warehouse/source_status", path=str(lake.partition_file("marts", "source_status", DAY)),
+    sql.run_script(con, "publish/source_status", path=str(lake.partition_file("marts", "source_status", DAY)),
                    delivery_date=DAY)
-    sql.run_script(con, "warehouse/ingest_files", paths=[files], delivery_date=DAY)
+    sql.run_script(con, "publish/ingest_files", paths=[files], delivery_date=DAY)
     assert con.execute("select file, status, sample_keys from source_status order by file nulls first").fetchall() == [
         (None, "unrecognized", None), (f"app_logs/{DAY}/x.jsonl", "unrecognized", "a, b")]
     assert con.execute("select unrecognized, sample_keys from ingest_files").fetchall() == [(2, "a, b")]

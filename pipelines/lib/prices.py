@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from functools import lru_cache
 
+import pyarrow as pa
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import TieredPrices
 
@@ -20,6 +21,9 @@ from genai_prices.types import TieredPrices
 CATALOG_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "aws.bedrock": "aws"}
 
 TOKEN_CLASSES = ("uncached_input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
+
+CATALOG_SCHEMA = pa.schema([("provider", pa.string()), ("canonical_model", pa.string()),
+                            ("token_class", pa.string()), ("rate_mtok", pa.decimal128(18, 9))])
 
 ALL = "__all__"  # the cell of a report not grouped by a dimension (model, account, price tier)
 
@@ -47,12 +51,7 @@ def _base(price: Decimal | TieredPrices | None) -> Decimal | None:
 
 @lru_cache(maxsize=4096)
 def catalog_rates(provider: str, model: str | None, day: date) -> Rates | None:
-    """Base-tier list rates for `model` at `provider` on `day`, or None when the catalog lacks it.
-
-    Classes the catalog does not price separately fall back the way providers bill them:
-    cache reads at the input rate, 5-minute cache writes at the input rate, 1-hour writes at
-    the 5-minute rate.
-    """
+    """Base-tier list rates for `model` at `provider` on `day`, or None when the catalog lacks it."""
     provider_id = CATALOG_PROVIDER.get(provider)
     if provider_id is None or model is None or model == ALL:
         return None
@@ -60,6 +59,16 @@ def catalog_rates(provider: str, model: str | None, day: date) -> Rates | None:
         _, info = get_snapshot().find_provider_model(model, None, provider_id, None)
     except LookupError:
         return None
+    return rates_of(info, day)
+
+
+def rates_of(info, day: date) -> Rates:
+    """The base-tier list rates of one catalog model on `day` (its prices at noon UTC).
+
+    Classes the catalog does not price separately fall back the way providers bill them:
+    cache reads at the input rate, 5-minute cache writes at the input rate, 1-hour writes at
+    the 5-minute rate.
+    """
     prices = info.get_prices(datetime.combine(day, time(12), tzinfo=timezone.utc))
     uncached = _base(prices.input_mtok) or Decimal(0)
     write_5m = _base(prices.cache_write_mtok)
@@ -75,6 +84,38 @@ def catalog_rates(provider: str, model: str | None, day: date) -> Rates | None:
         cache_write_1h=write_1h,
         output=_base(prices.output_mtok) or Decimal(0),
     )
+
+
+def catalog_models(provider: str) -> list:
+    """Every catalog model a name at `provider` can resolve to, first match first: the catalog
+    provider's own models, then those of its fallback providers (one step, as genai-prices
+    looks them up). A model id listed twice keeps its first entry."""
+    snapshot = get_snapshot()
+    provider_id = CATALOG_PROVIDER.get(provider)
+    own = next((p for p in snapshot.providers if p.id == provider_id), None)
+    if own is None:
+        return []
+    chain = [own] + [p for fid in (own.fallback_model_providers or []) for p in snapshot.providers if p.id == fid]
+    seen, out = set(), []
+    for catalog_provider in chain:
+        for info in catalog_provider.models:
+            if info.id not in seen:
+                seen.add(info.id)
+                out.append(info)
+    return out
+
+
+def catalog_table(day: date) -> pa.Table:
+    """The price catalog in force on `day`: one row per provider, catalog model and token class
+    (`provider, canonical_model, token_class, rate_mtok`), for every provider darkcompute reads.
+    Tens of models a provider: Python builds it once a day, SQL joins it."""
+    rows = [
+        {"provider": provider, "canonical_model": info.id, "token_class": token_class, "rate_mtok": rate}
+        for provider in CATALOG_PROVIDER
+        for info in catalog_models(provider)
+        for token_class, rate in rates_of(info, day).per_class().items()
+    ]
+    return pa.Table.from_pylist(rows, schema=CATALOG_SCHEMA)
 
 
 def canonical_model(provider: str, model: str | None) -> str:

@@ -44,7 +44,7 @@ def bedrock_invocations(
         return write_bronze_streamed(
             lake.lake(), "bedrock_invocations", day, BEDROCK_INVOCATIONS,
             lambda sink: parse_invocation_logs_into(con, objects, sink, folder_date=day, skipped=skipped),
-            lambda path: sql.table(con, "bronze/bedrock_invocations__totals", path=str(path)).to_pylist()[0],
+            lambda path: sql.table(con, "ingest/bedrock_invocations__totals", path=str(path)).to_pylist()[0],
             INVOCATION_PREVIEW,
         )
     finally:

@@ -9,7 +9,7 @@ lists are ingested: a delivered file it does not list is ignored (and counted as
 listed file that is missing is a rejected row. Each delivery restates the whole billing period.
 
 Pure functions, no Dagster. Each data file is read with PyArrow and typed set-based by DuckDB
-(`sql/bronze/cur_lines.sql`); Python only loops over files and over the few distinct product
+(`sql/ingest/cur_lines.sql`); Python only loops over files and over the few distinct product
 names it asks the price catalog about.
 
 A gzipped CSV file (`.csv.gz`, or `.csv`) has the same columns as the Parquet one, every value as
@@ -291,12 +291,12 @@ def _read_csv(f: SourceFile) -> tuple[pa.Table, list[dict]]:
 def _parse_file(con: duckdb.DuckDBPyConnection, f: SourceFile, table: pa.Table, period: date):
     con.register("cur_raw", table)
     try:
-        sql.run(con, "bronze/cur_lines", file=f.key, billing_period=period)
-        names = sql.table(con, "bronze/cur_lines__product_names").to_pylist()
+        sql.run(con, "ingest/cur_lines", file=f.key, billing_period=period)
+        names = sql.table(con, "ingest/cur_lines__product_names").to_pylist()
         models = [dict(row, model=model_for_product(row["product_name"], row["is_global"])) for row in names]
         con.register("product_models", pa.Table.from_pylist(models, schema=_PRODUCT_MODELS))
-        records = sql.table(con, "bronze/cur_lines__records", sha256=f.sha256)
-        rejects = sql.table(con, "bronze/cur_lines__rejects", source=SOURCE)
+        records = sql.table(con, "ingest/cur_lines__records", sha256=f.sha256)
+        rejects = sql.table(con, "ingest/cur_lines__rejects", source=SOURCE)
     finally:
         con.unregister("cur_raw")
         con.unregister("product_models")

@@ -2,7 +2,7 @@
 object per file), under `bedrock/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/`.
 
 Pure functions: bytes in, Arrow tables out, no Dagster. Lines are split with NumPy and parsed
-set-based by DuckDB (`sql/bronze/bedrock_invocations.sql`); Python never loops over lines. The
+set-based by DuckDB (`sql/ingest/bedrock_invocations.sql`); Python never loops over lines. The
 objects of a day are parsed a batch at a time (`line_batches`, ~64 MiB of text each): the
 request and response bodies inside the lines never pile up in memory, and the narrow records go
 to a sink batch by batch (`parse_invocation_logs_into`; the asset's sink writes them to Parquet).
@@ -106,11 +106,11 @@ def parse_invocation_logs_into(
         con.register("source_files", pa.table({"file": [f.key for f in batch], "sha256": [f.sha256 for f in batch]},
                                               schema=_SOURCE_FILES))
         try:
-            sql.run(con, "bronze/bedrock_invocations", folder_date=folder_date,
+            sql.run(con, "ingest/bedrock_invocations", folder_date=folder_date,
                     max_tokens_per_call=MAX_TOKENS_PER_CALL)
-            sink(sql.table(con, "bronze/bedrock_invocations__records", folder_date=folder_date))
-            rejects.append(sql.table(con, "bronze/bedrock_invocations__rejects", source=SOURCE).cast(REJECTS_SCHEMA))
-            counts.append(sql.table(con, "bronze/bedrock_invocations__counts"))
+            sink(sql.table(con, "ingest/bedrock_invocations__records", folder_date=folder_date))
+            rejects.append(sql.table(con, "ingest/bedrock_invocations__rejects", source=SOURCE).cast(REJECTS_SCHEMA))
+            counts.append(sql.table(con, "ingest/bedrock_invocations__counts"))
         finally:
             con.unregister("lines")
             con.unregister("source_files")

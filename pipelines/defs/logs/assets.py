@@ -23,7 +23,7 @@ def _ingest(context, sources: SourceStore, lake: LakeStore, warehouse: Warehouse
         return write_bronze_streamed(
             lake.lake(), table, day, bronze.MODEL_CALLS,
             lambda sink: parse_log_files_into(con, files, sink, log_source=log_source, folder_date=day),
-            lambda path: sql.table(con, "bronze/model_calls__totals", path=str(path)).to_pylist()[0], PREVIEW,
+            lambda path: sql.table(con, "ingest/model_calls__totals", path=str(path)).to_pylist()[0], PREVIEW,
         )
     finally:
         con.close()

@@ -4,7 +4,7 @@ LiteLLM's proxy knows who called (the virtual key's team and alias, the user, th
 whatever the caller tagged the request with (`request_tags`, `metadata.spend_logs_metadata`);
 it does not know darkcompute's `billing.account`, `feature` or `job_type`. The rule says, per
 contract field, where to look, in order; the first source with a value wins
-(`sql/bronze/litellm_payloads.sql` applies it). Pure functions, no Dagster.
+(`sql/ingest/litellm_payloads.sql` applies it). Pure functions, no Dagster.
 
 Sources: `team_id`, `team_alias`, `key_alias`, `user_id`, `org_id` (the virtual key's metadata),
 `end_user` (the payload's end user), `tag:<name>` (a request tag written `<name>:<value>`) and

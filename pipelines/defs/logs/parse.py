@@ -5,8 +5,8 @@ file exporter line in OTLP/JSON (`{"resourceSpans": [...]}`), whose spans with G
 are model calls, or a LiteLLM logging payload (`StandardLoggingPayload`, attributed by
 `litellm.py`'s rule); detected per line. A record may carry the usage of many requests
 (`request_count`). Pure functions: bytes in, Arrow tables out, no
-Dagster. The lines are split with NumPy and parsed set-based by DuckDB (`sql/bronze/otlp_spans.sql`
-unnests the spans, `sql/bronze/model_calls.sql` checks spans and flat lines alike); Python never
+Dagster. The lines are split with NumPy and parsed set-based by DuckDB (`sql/ingest/otlp_spans.sql`
+unnests the spans, `sql/ingest/model_calls.sql` checks spans and flat lines alike); Python never
 loops over lines or spans.
 
 A day is parsed a batch of whole files at a time (`pipelines.lib.lines.line_batches`), so
@@ -53,7 +53,7 @@ def parse_log_files(
     An OTLP line yields one record per GenAI span, all with the line's `source_line`, and one
     rejected row per bad span. The per-file counts stay in lines (`lines_read = records +
     skipped + rejected`): an OTLP line counts as a record when at least one of its spans is one
-    (see `sql/bronze/line_counts.sql`), so `records` and `rejected` count lines, and the records
+    (see `sql/ingest/line_counts.sql`), so `records` and `rejected` count lines, and the records
     and rejects tables may hold more rows than that for OTLP files.
     """
     con = con or sql.connect()
@@ -79,12 +79,12 @@ def parse_log_files_into(
         damaged += damaged_rows(source, batch)
         con.register("lines", lines)
         try:
-            sql.run(con, "bronze/otlp_spans")
-            sql.run(con, "bronze/litellm_payloads", **rule)
-            sql.run(con, "bronze/model_calls", folder_date=folder_date, max_record_tokens=limit)
-            sink(sql.table(con, "bronze/model_calls__records", log_source=log_source, folder_date=folder_date))
-            rejects.append(sql.table(con, "bronze/rejects", source=source).cast(REJECTS_SCHEMA))
-            counts.append(sql.table(con, "bronze/line_counts"))
+            sql.run(con, "ingest/otlp_spans")
+            sql.run(con, "ingest/litellm_payloads", **rule)
+            sql.run(con, "ingest/model_calls", folder_date=folder_date, max_record_tokens=limit)
+            sink(sql.table(con, "ingest/model_calls__records", log_source=log_source, folder_date=folder_date))
+            rejects.append(sql.table(con, "ingest/rejects", source=source).cast(REJECTS_SCHEMA))
+            counts.append(sql.table(con, "ingest/line_counts"))
         finally:
             con.unregister("lines")
             con.execute("drop table if exists parsed_lines")

@@ -140,7 +140,7 @@ def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehou
     with storage_errors("collecting rejected records"):
         con = warehouse.compute()
         if paths:
-            table = sql.table(con, "marts/rejected_records", paths=paths, delivery_date=day)
+            table = sql.table(con, "ingest/rejected_records", paths=paths, delivery_date=day)
         else:
             table = REJECTS_SCHEMA.empty_table().add_column(0, "delivery_date", pa.array([], pa.date32()))
         the_lake.write("marts", "rejected_records", day, table)
@@ -164,7 +164,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
     with storage_errors("computing source status"):
         if recent:
             # before the day's ingest has run at all, every recent source counts as missing
-            table = sql.table(warehouse.compute(), "marts/source_status", day_files=today or recent,
+            table = sql.table(warehouse.compute(), "ingest/source_status", day_files=today or recent,
                               delivered=bool(today), recent_files=recent, delivery_date=day)
         else:
             table = pa.table({"delivery_date": pa.array([], pa.date32()), "source": pa.array([], pa.string()),

@@ -71,7 +71,7 @@ def restatement_rows(con: duckdb.DuckDBPyConnection, published: pa.Table | None,
     con.register("published", published)
     con.register("incoming", incoming)
     try:
-        return sql.table(con, "marts/restatements", restated_at=restated_at)
+        return sql.table(con, "publish/restatement_rows", restated_at=restated_at)
     finally:
         con.unregister("published")
         con.unregister("incoming")
@@ -197,7 +197,7 @@ def _apply(tmp: Path, lake: Lake, days: list[date], connect, day_files, out: Pub
         for day in days:
             _publish_day(con, lake, day, day_files(day))
         con.register("incoming_restatements", _restatements(lake, None if rebuild else days))
-        sql.run_script(con, "warehouse/restatements", days=list(days))
+        sql.run_script(con, "publish/restatements", days=list(days))
         con.unregister("incoming_restatements")
         out.restatements = con.execute("select count(*) from restatements").fetchall()[0][0]
         con.execute("checkpoint")
@@ -210,12 +210,12 @@ def _publish_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, files: l
     replaced in one transaction (a mart the lake does not hold for the day is left as it is)."""
     for mart in ("fct_spend_reconciliation", "fct_dark_compute"):
         if (path := lake.partition_file("marts", mart, day)).exists():
-            sql.run_script(con, f"warehouse/{mart}", path=str(path), usage_date=day)
+            sql.run_script(con, f"publish/{mart}", path=str(path), usage_date=day)
     for table in ("rejected_records", "source_status"):
         if (path := lake.partition_file("marts", table, day)).exists():
-            sql.run_script(con, f"warehouse/{table}", path=str(path), delivery_date=day)
+            sql.run_script(con, f"publish/{table}", path=str(path), delivery_date=day)
     if files:
-        sql.run_script(con, "warehouse/ingest_files", paths=files, delivery_date=day)
+        sql.run_script(con, "publish/ingest_files", paths=files, delivery_date=day)
 
 
 def _restatements(lake: Lake, days: list[date] | None) -> pa.Table:
@@ -247,7 +247,7 @@ def _empty_restatements() -> pa.Table:
               ("invoice", "user", "background", "retry", "unlogged", "non_token")]]})
         con.register("published", empty)
         con.register("incoming", empty)
-        return sql.table(con, "marts/restatements", restated_at=datetime(1970, 1, 1))
+        return sql.table(con, "publish/restatement_rows", restated_at=datetime(1970, 1, 1))
     finally:
         con.close()
 

@@ -1,0 +1,239 @@
+"""Run the dbt project in `sql/` for one day. No Dagster here; `pipelines/defs/reconcile/`
+runs it as assets.
+
+A run is one `dbt build` on an in-memory DuckDB (`sql/profiles.yml`), invoked in this process
+(dbt's Python API: the project is parsed once per process, not once per day). It reads the lake
+files listed in its parameters and writes the marts as Parquet into a private folder, read back
+here. dbt's result events are kept so that Dagster can turn them into materializations and
+check results (dagster-dbt's own translation, `pipelines/defs/reconcile/assets.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+import tempfile
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+import yaml
+
+from pipelines.lib import sql
+from pipelines.lib.bronze.aws import billing_period_start
+from pipelines.lib.lake import Lake
+
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "sql"
+MANIFEST = PROJECT_DIR / "target" / "manifest.json"
+SOURCES = PROJECT_DIR / "models" / "staging" / "_sources.yml"
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute")
+RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
+
+# A delivery folder may hold records of the day before (late lines) and the day after (clock
+# skew, log rotation racing midnight); a day's reconciliation reads the folders around it.
+WINDOW_DAYS = 1
+
+
+def delivery_days(day: date) -> list[date]:
+    """The delivery folders that can hold records of `day`."""
+    return [day + timedelta(days=i) for i in range(-WINDOW_DAYS, WINDOW_DAYS + 1)]
+
+
+def manifest() -> dict:
+    """The parsed project (`sql/target/manifest.json`), parsed anew when a file of the project
+    is newer than it."""
+    if not MANIFEST.exists() or MANIFEST.stat().st_mtime_ns < _newest_source():
+        prepare()
+    return _manifest(MANIFEST.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _manifest(_mtime: int) -> dict:
+    return json.loads(MANIFEST.read_text())
+
+
+def _newest_source() -> int:
+    files = [PROJECT_DIR / "dbt_project.yml", PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        files += [p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return max(p.stat().st_mtime_ns for p in files)
+
+
+def prepare() -> None:
+    """`dbt parse`: write the manifest (and the partial-parse state every run starts from)."""
+    result = _runner([]).invoke(["parse", "--quiet", *_project_args(PROJECT_DIR / "target")])
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+
+
+@lru_cache(maxsize=1)
+def lake_sources() -> list[tuple[str, str, str]]:
+    """The registry of lake tables the project reads: (source, table, partitioned_by), as the
+    sources file (`sql/models/staging/_sources.yml`) declares them."""
+    sources = yaml.safe_load(SOURCES.read_text())["sources"]
+    return sorted(
+        (source["name"], table["name"], table.get("meta", {}).get("partitioned_by", "day"))
+        for source in sources if source["name"] in ("bronze", "catalog") for table in source["tables"]
+    )
+
+
+def lake_files(lake: Lake, day: date) -> dict[str, list[str]]:
+    """Every lake partition file the run of `day` reads, per `<source>.<table>`: the delivery
+    window's for bronze tables, the billing period's for CUR, the day's own catalog."""
+    out = {}
+    for source, table, partitioned_by in lake_sources():
+        if partitioned_by == "billing_period":
+            days = [billing_period_start(day)]
+        elif source == "catalog":
+            days = [day]
+        else:
+            days = delivery_days(day)
+        out[f"{source}.{table}"] = lake.existing(source, table, days)
+    return out
+
+
+def run_parameters(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | None, out_dir: Path) -> dict:
+    """The parameters of one day's run (`sql/macros/run_parameters.sql`)."""
+    return {
+        "usage_date": day.isoformat(),
+        "as_of": as_of.isoformat(),
+        "settle_days": dict(settle_days or {}),
+        "lake_files": lake_files(lake, day),
+        "out_dir": str(out_dir),
+    }
+
+
+def run_env(parameters: dict, threads: int | None, memory_limit: str | None, temp_directory: str | None) -> dict[str, str]:
+    """The environment of one run: its parameters (DARKCOMPUTE_DBT_RUN, one JSON object) and the
+    DuckDB settings `sql/profiles.yml` reads."""
+    env = {"DARKCOMPUTE_DBT_RUN": json.dumps(parameters, sort_keys=True)}
+    if threads:
+        env["DARKCOMPUTE_DBT_THREADS"] = str(threads)
+    if memory_limit:
+        env["DARKCOMPUTE_DBT_MEMORY_LIMIT"] = memory_limit
+    if temp_directory:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        env["DARKCOMPUTE_DBT_TEMP_DIRECTORY"] = str(temp_directory)
+    return env
+
+
+@contextmanager
+def environment(env: dict[str, str]):
+    """`env` set in this process's environment (dbt's subprocess inherits it) while inside."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def workspace():
+    """A private folder for one run: its target path (compiled SQL, logs) and its marts."""
+    with tempfile.TemporaryDirectory(prefix="darkcompute-dbt-") as folder:
+        root = Path(folder)
+        (root / "out").mkdir()
+        yield root
+
+
+def read_marts(out_dir: Path) -> dict[str, pa.Table]:
+    """The marts a run wrote, as Arrow tables typed as DuckDB hands a UTC session's tables to
+    Arrow (timestamps in `Etc/UTC`, as the lake has always held them)."""
+    con = sql.connect()
+    try:
+        tables = {name: con.read_parquet(str(out_dir / f"{name}.parquet")).to_arrow_table() for name in MARTS}
+    finally:
+        con.close()
+    return {name: table.cast(_utc(table.schema)) for name, table in tables.items()}
+
+
+def _utc(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([
+        field.with_type(pa.timestamp(field.type.unit, "Etc/UTC"))
+        if pa.types.is_timestamp(field.type) and field.type.tz else field
+        for field in schema
+    ])
+
+
+@dataclass
+class Build:
+    """What one `dbt build` of a day left: the marts, the tables asked to be kept, and dbt's
+    result events (as JSON-like dicts, the shape dbt logs with `--log-format json`)."""
+
+    success: bool
+    marts: dict[str, pa.Table] = field(default_factory=dict)
+    kept: dict[str, pa.Table] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def build(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | None = None, *,
+          select: list[str] | None = None, keep: tuple[str, ...] = (), threads: int | None = None,
+          memory_limit: str | None = None, temp_directory: str | None = None) -> Build:
+    """`dbt build` the project (or the `select`ed models and their tests) for `day`.
+
+    `keep` names models whose tables are read out of the run's in-memory database before it is
+    closed (tests use it to look at staging and intermediate models)."""
+    events: list[dict] = []
+    with workspace() as work:
+        parameters = run_parameters(lake, day, as_of, settle_days, work / "out")
+        target = work / "target"
+        target.mkdir()
+        if (PROJECT_DIR / "target" / "partial_parse.msgpack").exists():
+            shutil.copy(PROJECT_DIR / "target" / "partial_parse.msgpack", target / "partial_parse.msgpack")
+        args = ["build", "--quiet", *_project_args(target), *(["--select", *select] if select else [])]
+        with environment(run_env(parameters, threads, memory_limit, temp_directory)):
+            try:
+                result = _runner(events).invoke(args)
+                kept = {name: _read(name) for name in keep} if result.success else {}
+            finally:
+                _close()
+        if result.exception is not None:
+            raise RuntimeError(f"dbt build failed: {result.exception}") from result.exception
+        failures = [_failure(e) for e in events if e["data"].get("status") in ("error", "fail")]
+        marts = read_marts(work / "out") if result.success and not select else {}
+        return Build(success=result.success, marts=marts, kept=kept, events=events, failures=failures)
+
+
+def _project_args(target: Path) -> list[str]:
+    return ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+            "--target-path", str(target), "--log-path", str(target), "--no-send-anonymous-usage-stats"]
+
+
+def _runner(events: list[dict]):
+    from dbt.cli.main import dbtRunner
+    from google.protobuf.json_format import MessageToDict
+
+    def collect(event) -> None:
+        if event.info.name in RESULT_EVENTS:
+            events.append(MessageToDict(event, preserving_proto_field_name=True))
+
+    return dbtRunner(callbacks=[collect])
+
+
+def _read(name: str) -> pa.Table:
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    cursor = DuckDBConnectionManager.env().handle().cursor()
+    return cursor.execute(f'select * from "{name}"').to_arrow_table()
+
+
+def _close() -> None:
+    """Drop the run's in-memory database (dbt-duckdb keeps one per process otherwise)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _failure(event: dict) -> str:
+    node = event["data"].get("node_info", {})
+    return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}: {event['info'].get('msg', '')}"

@@ -1,0 +1,106 @@
+-- Logged calls keyed by the cell they meet the provider's usage in: the app and worker logs, plus
+-- Bedrock invocations that only their requestMetadata attributes. One row per cell, spender,
+-- logged model and tier and whether usage is known, with the calls and their tokens summed:
+-- everything downstream adds calls up, and a day of millions of calls becomes a few thousand rows
+-- here (the calls themselves stay in `stg_model_calls` and `stg_bedrock_calls`).
+--   * The logs always carry a model and a billing account; where the day's usage export has no
+--     such dimension (int_grain) the call's cell value is '__all__', and `rate_model` keeps the
+--     logged model, whose catalog price weighs the call inside that cell.
+--   * price_tier: the provider's cell of the call's own tier (log_tier) when the usage has one;
+--     otherwise the tier that billed the most tokens of the (account, model) - the logs often do
+--     not say; '__all__' where the usage is not split by tier; the log's tier where nothing billed.
+with calls as (
+    select * from {{ ref('stg_model_calls') }} as stg_model_calls
+    union all by name
+    select * from {{ ref('stg_bedrock_calls') }} as stg_bedrock_calls
+),
+
+grouped as (
+    select
+        calls.usage_date,
+        calls.provider,
+        calls.billing_account,
+        calls.model,
+        dim_model.canonical_model as rate_model,
+        coalesce(calls.log_tier, 'standard') as log_tier,
+        calls.spend_class,
+        calls.job_type,
+        calls.usage_known,
+        sum(calls.request_count)::bigint as calls,  -- an aggregate record stands for request_count requests
+        sum(calls.uncached_input)::bigint as uncached_input,
+        sum(calls.cache_read)::bigint as cache_read,
+        sum(calls.cache_write)::bigint as cache_write,
+        sum(calls.output)::bigint as output,
+    from calls
+    inner join {{ ref('dim_model') }} as dim_model
+        on dim_model.provider = calls.provider
+        and dim_model.model_name = calls.model
+    group by all
+),
+
+rolled_up as (
+    select
+        grouped.*,
+        case when coalesce(int_grain.by_account, true) then grouped.billing_account else '__all__' end
+            as cell_account,
+        case when coalesce(int_grain.by_model, true) then grouped.rate_model else '__all__' end as canonical_model,
+        coalesce(int_grain.by_tier, true) as by_tier,
+    from grouped
+    left join {{ ref('int_grain') }} as int_grain on int_grain.provider = grouped.provider
+),
+
+tier_tokens as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        sum(uncached_input + cache_read + cache_write_5m + cache_write_1h + output) as tokens,
+    from {{ ref('int_provider_usage') }} as int_provider_usage
+    group by all
+),
+
+usage_tiers as (
+    select
+        *,
+        row_number() over (
+            partition by usage_date, provider, billing_account, canonical_model
+            order by tokens desc, price_tier
+        ) as tier_rank,
+    from tier_tokens
+)
+
+select
+    rolled_up.usage_date,
+    rolled_up.provider,
+    rolled_up.cell_account as billing_account,
+    rolled_up.canonical_model,
+    case
+        when not rolled_up.by_tier then '__all__'
+        else coalesce(own_tier.price_tier, dominant_tier.price_tier, rolled_up.log_tier)
+    end as price_tier,
+    rolled_up.model,
+    rolled_up.rate_model,
+    rolled_up.log_tier,
+    rolled_up.spend_class,
+    rolled_up.job_type,
+    rolled_up.usage_known,
+    rolled_up.calls,
+    rolled_up.uncached_input,
+    rolled_up.cache_read,
+    rolled_up.cache_write,
+    rolled_up.output,
+from rolled_up
+left join usage_tiers as own_tier
+    on own_tier.usage_date = rolled_up.usage_date
+    and own_tier.provider = rolled_up.provider
+    and own_tier.billing_account = rolled_up.cell_account
+    and own_tier.canonical_model = rolled_up.canonical_model
+    and own_tier.price_tier = rolled_up.log_tier
+left join usage_tiers as dominant_tier
+    on dominant_tier.usage_date = rolled_up.usage_date
+    and dominant_tier.provider = rolled_up.provider
+    and dominant_tier.billing_account = rolled_up.cell_account
+    and dominant_tier.canonical_model = rolled_up.canonical_model
+    and dominant_tier.tier_rank = 1

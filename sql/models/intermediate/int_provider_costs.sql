@@ -1,0 +1,39 @@
+-- Provider cost lines of every provider (dollars, DECIMAL), keyed by canonical model where the
+-- line names one. line_kind: 'token' (model and token class known), 'unsplit' (a token cost with
+-- no class split) or 'non_token' (search, storage, credits...). A line finer than the day's usage
+-- grain (int_grain) is rolled up to it: its account, model or tier becomes '__all__' when no
+-- usage row carries that dimension. A line coarser than the usage ('__all__' account, model or
+-- tier) is shared over the cells it covers in int_cost_shares. A staging without a price_tier
+-- column (Bedrock) has 'standard' token lines. rate_model, rate_tier and quantity_tokens (OpenAI:
+-- the line's billed tokens) keep what the roll-up hides, to price a rolled-up cell's model mix.
+with unioned as (
+    select * from {{ ref('stg_openai_costs') }} as stg_openai_costs
+    union all by name
+    select * from {{ ref('stg_anthropic_costs') }} as stg_anthropic_costs
+    union all by name
+    select * from {{ ref('stg_bedrock_costs') }} as stg_bedrock_costs
+)
+
+select
+    unioned.* replace (
+        case when coalesce(int_grain.by_account, true) then unioned.billing_account else '__all__' end
+            as billing_account,
+        case
+            when not coalesce(int_grain.by_tier, true) then '__all__'
+            when unioned.line_kind <> 'token' then coalesce(unioned.price_tier, '__all__')
+            else coalesce(unioned.price_tier, 'standard')
+        end as price_tier
+    ),
+    case
+        when unioned.line_kind = 'non_token' then null
+        when unioned.model is null or not coalesce(int_grain.by_model, true) then '__all__'
+        else dim_model.canonical_model
+    end as canonical_model,
+    -- the line's own model and tier, before the roll-up: they price its quantity_tokens
+    dim_model.canonical_model as rate_model,
+    coalesce(unioned.price_tier, 'standard') as rate_tier,
+from unioned
+left join {{ ref('dim_model') }} as dim_model
+    on dim_model.provider = unioned.provider
+    and dim_model.model_name = unioned.model
+left join {{ ref('int_grain') }} as int_grain on int_grain.provider = unioned.provider

@@ -1,0 +1,18 @@
+-- Provider-side usage of every provider, keyed by the catalog's canonical model id and the price
+-- tier ('__all__' where the export was not grouped by the dimension). A staging without a
+-- price_tier column (Bedrock, until its tier fields reach bronze) is 'standard'.
+with unioned as (
+    select * from {{ ref('stg_openai_usage') }} as stg_openai_usage
+    union all by name
+    select * from {{ ref('stg_anthropic_usage') }} as stg_anthropic_usage
+    union all by name
+    select * from {{ ref('stg_bedrock_usage') }} as stg_bedrock_usage
+)
+
+select
+    unioned.* replace (coalesce(unioned.price_tier, 'standard') as price_tier),
+    dim_model.canonical_model,
+from unioned
+inner join {{ ref('dim_model') }} as dim_model
+    on dim_model.provider = unioned.provider
+    and dim_model.model_name = unioned.model

@@ -1,0 +1,39 @@
+-- Every provider's cost-export status for the day, whether its invoice has arrived, and whether
+-- the day has settled: its invoice arrived and the provider's settling window (whole days after
+-- the usage day) had passed at the run's "as of" time. An unsettled day stays 'provisional' even
+-- when its numbers are invoiced. An export that arrived 'empty' is the invoice only when the
+-- provider's usage export is empty too (a $0 day); against usage rows it is a cost export that
+-- is not there yet (pages that parse but hold no result), so the usage is priced from the
+-- catalog and the day is 'provisional', like a missing export, never $0 final.
+with statuses as (
+    select * from {{ ref('stg_openai_source_status') }} as stg_openai_source_status
+    union all by name
+    select * from {{ ref('stg_anthropic_source_status') }} as stg_anthropic_source_status
+    union all by name
+    select * from {{ ref('stg_bedrock_source_status') }} as stg_bedrock_source_status
+),
+
+usage_providers as (
+    select distinct provider from {{ ref('stg_openai_usage') }} as stg_openai_usage
+    union
+    select distinct provider from {{ ref('stg_anthropic_usage') }} as stg_anthropic_usage
+    union
+    select distinct provider from {{ ref('stg_bedrock_usage') }} as stg_bedrock_usage
+),
+
+arrived as (
+    select
+        statuses.*,
+        statuses.cost_status = 'ok'
+            or (statuses.cost_status = 'empty' and usage_providers.provider is null) as invoice_arrived,
+    from statuses
+    left join usage_providers using (provider)
+)
+
+select
+    arrived.*,
+    arrived.invoice_arrived
+        and {{ as_of() }} >= (arrived.usage_date + 1 + coalesce(settle_days.settle_days, 0))::timestamptz
+        as settled,
+from arrived
+left join {{ settle_days() }} as settle_days using (provider)

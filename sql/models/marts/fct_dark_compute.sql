@@ -1,0 +1,98 @@
+{{ config(materialized='external', location=mart_location('fct_dark_compute')) }}
+
+-- The invoice dollars no waiting user caused, one row per
+-- (usage_date, provider, billing_account, model, price_tier, job_type):
+--   background: a worker's job type; retry: 'retry:<job type or feature>'; unlogged: '__unlogged__'.
+-- share_of_invoice is cost_usd over the provider's whole invoice for the day.
+with dark as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        spend_class as dark_class,
+        job_type,
+        coalesce(sum(tokens) filter (where token_class = 'uncached_input'), 0)::bigint as uncached_input_tokens,
+        coalesce(sum(tokens) filter (where token_class = 'cache_read'), 0)::bigint as cache_read_tokens,
+        coalesce(sum(tokens) filter (where token_class in ('cache_write_5m', 'cache_write_1h')), 0)::bigint
+            as cache_write_tokens,
+        coalesce(sum(tokens) filter (where token_class = 'output'), 0)::bigint as output_tokens,
+        sum(cost_pico) as cost_pico,
+    from {{ ref('int_allocations') }} as int_allocations
+    where spend_class in ('background', 'retry', 'unlogged')
+    group by all
+),
+
+job_calls as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        job_type,
+        sum(calls)::bigint as calls,
+    from {{ ref('int_calls') }} as int_calls
+    where usage_known
+        and spend_class in ('background', 'retry')
+    group by all
+),
+
+invoice as (
+    select
+        usage_date,
+        provider,
+        sum(invoice_cost_usd) as invoice_cost_usd,
+    from {{ ref('fct_spend_reconciliation') }} as fct_spend_reconciliation
+    group by all
+)
+
+select
+    dark.usage_date,
+    dark.provider,
+    dark.billing_account,
+    int_cells.model,
+    dark.price_tier,
+    int_cells.allocation_basis,
+    dark.dark_class,
+    dark.job_type,
+    case
+        when dark.dark_class = 'unlogged'
+            -- requests the provider counted that no priced log line accounts for
+            then case
+                when int_cells.provider_requests is not null
+                    then greatest(int_cells.provider_requests - int_cells.priced_calls, 0)
+            end
+        else coalesce(job_calls.calls, 0)
+    end::bigint as calls,
+    dark.uncached_input_tokens,
+    dark.cache_read_tokens,
+    dark.cache_write_tokens,
+    dark.output_tokens,
+    (dark.cost_pico::decimal(38, 0) * 0.000000000001)::decimal(38, 12) as cost_usd,
+    case
+        when invoice.invoice_cost_usd <> 0
+            then round(dark.cost_pico::decimal(38, 0) * 0.000000000001 / invoice.invoice_cost_usd, 8)
+    end::decimal(18, 8) as share_of_invoice,
+from dark
+left join job_calls
+    on job_calls.usage_date = dark.usage_date
+    and job_calls.provider = dark.provider
+    and job_calls.billing_account = dark.billing_account
+    and job_calls.canonical_model = dark.canonical_model
+    and job_calls.price_tier = dark.price_tier
+    and job_calls.job_type = dark.job_type
+left join {{ ref('int_cells') }} as int_cells
+    on int_cells.usage_date = dark.usage_date
+    and int_cells.provider = dark.provider
+    and int_cells.billing_account = dark.billing_account
+    and int_cells.canonical_model = dark.canonical_model
+    and int_cells.price_tier = dark.price_tier
+left join invoice
+    on invoice.usage_date = dark.usage_date
+    and invoice.provider = dark.provider
+where dark.dark_class <> 'unlogged'
+    or dark.cost_pico <> 0
+    or dark.uncached_input_tokens + dark.cache_read_tokens + dark.cache_write_tokens + dark.output_tokens > 0
+order by all
