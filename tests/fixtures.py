@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timezone
+import tempfile
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+
+import pyarrow as pa
 
 from pipelines.defs.logs.parse import parse_log_files
 from pipelines.defs.openai.parse import parse_cost_pages, parse_usage_pages
+from pipelines.lib import dbt
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import SourceFile
 
@@ -101,3 +105,35 @@ def write_day(
         lake.write("bronze", f"{table}_files", day, ingested.files)
         lake.write("bronze", f"{table}_rejects", day, ingested.rejects)
     return lake
+
+
+def build_models(day: date, bronze: list[tuple[str, date, pa.Table]], models: tuple[str, ...]) -> dict[str, pa.Table]:
+    """dbt-build `models` and their parents for `day` over a temporary lake holding `bronze`
+    (`(table, folder date, records)`: each written as the bronze partition of that folder; CUR
+    tables under their billing period) and return the models' tables.
+
+    The run reads the lake as a day's run does (the delivery window D-1..D+1, the billing
+    period's CUR partition), so a partition outside the window is not read."""
+    partitions = [(table, folder) for table, folder, _ in bronze]
+    if len(set(partitions)) != len(partitions):
+        raise ValueError(f"a bronze partition is given twice: {partitions}")
+    as_of = datetime.combine(day + timedelta(days=1), time(), timezone.utc)
+    with tempfile.TemporaryDirectory(prefix="darkcompute-test-lake-") as root:
+        lake = Lake(root)
+        for table, folder, records in bronze:
+            lake.write("bronze", table, folder, records)
+        result = dbt.build(lake, day, as_of, select=[f"+{m}" for m in models], keep=tuple(models))
+    assert result.success, result.failures
+    return result.kept
+
+
+def build_day(lake: Lake, day: date, as_of: datetime, keep: tuple[str, ...] = (),
+              settle_days: dict[str, int] | None = None) -> dbt.Build:
+    """The whole day's dbt build as `reconcile_day` runs it (the day's price catalog written
+    first), keeping the `keep` models' tables (`Build.kept`) beside the marts."""
+    from pipelines.defs.reconcile.model import ensure_catalog
+
+    ensure_catalog(lake, day)
+    result = dbt.build(lake, day, as_of, settle_days, keep=keep)
+    assert result.success, result.failures
+    return result

@@ -16,7 +16,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import dagster as dg
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -28,6 +27,8 @@ from pipelines.lib import bronze, sql
 from pipelines.lib.bronze.anthropic import ANTHROPIC_COSTS, ANTHROPIC_USAGE
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import SourceFile
+
+from .fixtures import build_models
 
 UTC = timezone.utc
 D = Decimal
@@ -437,20 +438,16 @@ def delivered(folder: date, usage_pages: list[bytes] = (), cost_pages: list[byte
 
 
 def stage(deliveries: list[tuple], day: date = NOV_02):
-    """Create the bronze views the runner would (over delivery folders; the records carry
-    `folder_date`, the files table gets it from its folder), run the three staging files for
-    `day` and return the connection."""
+    """Write the delivery folders to a lake's bronze partitions, dbt-build the three staging
+    models for `day` (reading the folders D-1..D+1) and return a connection holding their tables."""
+    bronze = []
+    for folder, u, c in deliveries:
+        bronze += [("anthropic_usage", folder, u.records), ("anthropic_costs", folder, c.records),
+                   ("anthropic_costs_files", folder, c.files), ("anthropic_costs_rejects", folder, c.rejects)]
+    kept = build_models(day, bronze, ("stg_anthropic_usage", "stg_anthropic_costs", "stg_anthropic_source_status"))
     con = sql.connect()
-    files = [c.files.append_column("folder_date", pa.array([folder] * c.files.num_rows, pa.date32()))
-             for folder, _, c in deliveries]
-    con.from_arrow(pa.concat_tables([u.records for _, u, _ in deliveries])).create_view("bronze_anthropic_usage")
-    con.from_arrow(pa.concat_tables([c.records for _, _, c in deliveries])).create_view("bronze_anthropic_costs")
-    con.from_arrow(pa.concat_tables(files)).create_view("bronze_anthropic_costs_files")
-    rejects = [c.rejects.append_column("folder_date", pa.array([folder] * c.rejects.num_rows, pa.date32()))
-               for folder, _, c in deliveries]
-    con.from_arrow(pa.concat_tables(rejects)).create_view("bronze_anthropic_costs_rejects")
-    for name in ("anthropic_price_tier", "stg_anthropic_usage", "stg_anthropic_costs", "stg_anthropic_source_status"):
-        sql.run(con, f"staging/{name}", usage_date=day)
+    for name, table in kept.items():
+        con.from_arrow(table).create_view(name)
     return con
 
 

@@ -25,11 +25,11 @@ from pipelines.defs.bedrock.assets import bedrock_invocations
 from pipelines.defs.bedrock.parse import delivery_day, object_kind, parse_invocation_logs
 from pipelines.defs.logs.parse import parse_log_files
 from pipelines.defs.resources import LakeStore, SourceStore, Warehouse
-from pipelines.lib import sql
-from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS, CUR_LINES
-from pipelines.lib.bronze.logs import MODEL_CALLS
+from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS, CUR_LINES, billing_period_start
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import SourceFile
+
+from .fixtures import build_models
 
 DAY = date(2026, 11, 2)
 ACCOUNT = "123456789012"
@@ -245,21 +245,17 @@ def worker_call(request_id: str, **fields) -> str:
 
 
 def bedrock_staging(invocations: list[SourceFile], worker_lines: list[str] = (), cur_rows: list[dict] = ()):
-    """Parse the delivery folders, expose them as the runner's bronze views, run both staging files."""
-    con = sql.connect()
+    """Parse the delivery folders into a lake's bronze partitions and dbt-build both staging models."""
     folders = sorted({delivery_day(f.key) for f in invocations})
-    parts = [parse_invocation_logs([f for f in invocations if delivery_day(f.key) == d], folder_date=d).records
-             for d in folders]
-    con.from_arrow(pa.concat_tables(parts)).create_view("bronze_bedrock_invocations")
-    con.from_arrow(pa.Table.from_pylist(list(cur_rows), schema=CUR_LINES)).create_view("bronze_cur_lines")
-    calls = parse_log_files([SourceFile("worker_logs/2026-11-02/w.jsonl", ("\n".join(worker_lines) + "\n").encode())],
-                            log_source="worker", folder_date=DAY).records if worker_lines else MODEL_CALLS.empty_table()
-    con.from_arrow(calls).create_view("bronze_model_calls")
-    out = {}
-    for name in ("stg_bedrock_usage", "stg_bedrock_calls"):
-        sql.run(con, f"staging/{name}", usage_date=DAY)
-        out[name] = con.table(name).to_arrow_table()
-    return out
+    bronze = [("bedrock_invocations", d,
+               parse_invocation_logs([f for f in invocations if delivery_day(f.key) == d], folder_date=d).records)
+              for d in folders]
+    bronze.append(("cur_lines", billing_period_start(DAY), pa.Table.from_pylist(list(cur_rows), schema=CUR_LINES)))
+    if worker_lines:
+        bronze.append(("worker_calls", DAY, parse_log_files(
+            [SourceFile("worker_logs/2026-11-02/w.jsonl", ("\n".join(worker_lines) + "\n").encode())],
+            log_source="worker", folder_date=DAY).records))
+    return build_models(DAY, bronze, ("stg_bedrock_usage", "stg_bedrock_calls"))
 
 
 INVOCATIONS = [
@@ -339,10 +335,7 @@ def test_calls_staging_attributes_unlogged_invocations_by_request_metadata():
 
 def test_calls_staging_has_the_column_types_of_logged_calls():
     out = bedrock_staging(INVOCATIONS)
-    con = sql.connect()
-    con.from_arrow(MODEL_CALLS.empty_table()).create_view("bronze_model_calls")
-    sql.run(con, "staging/stg_model_calls", usage_date=DAY)
-    logged = con.table("stg_model_calls").to_arrow_table().schema
+    logged = build_models(DAY, [], ("stg_model_calls",))["stg_model_calls"].schema
     assert out["stg_bedrock_calls"].schema.remove_metadata() == logged.remove_metadata()
 
 

@@ -24,10 +24,11 @@ import pytest
 from pipelines.defs.bedrock.assets import cur_lines
 from pipelines.defs.bedrock.cur import listed_keys, manifest_keys, model_for_product, parse_cur_delivery
 from pipelines.defs.resources import LakeStore, SourceStore, Warehouse
-from pipelines.lib import sql
-from pipelines.lib.bronze.aws import CUR_LINES
+from pipelines.lib.bronze.aws import CUR_LINES, billing_period_start
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import SourceFile
+
+from .fixtures import build_models
 
 D = Decimal
 EXPORT = "darkcompute-cur"
@@ -556,15 +557,11 @@ def test_each_delivery_replaces_the_billing_period(tmp_path):
 
 
 def staging(rows: list[dict] | None, usage_date: date = DAY) -> dict[str, list[dict]]:
-    """Run the CUR staging files over a `bronze_cur_lines` view of `rows` (None: no CUR at all)."""
-    con = sql.connect()
-    table = ingest(rows).records if rows is not None else CUR_LINES.empty_table()
-    con.from_arrow(table).create_view("bronze_cur_lines")
-    out = {}
-    for name in ("stg_bedrock_costs", "stg_bedrock_source_status"):
-        sql.run(con, f"staging/{name}", usage_date=usage_date)
-        out[name] = con.table(name).to_arrow_table().to_pylist()
-    return out
+    """dbt-build the CUR staging models over a lake whose billing period partition holds `rows`
+    (None: no CUR at all)."""
+    bronze = [("cur_lines", billing_period_start(usage_date), ingest(rows).records)] if rows is not None else []
+    kept = build_models(usage_date, bronze, ("stg_bedrock_costs", "stg_bedrock_source_status"))
+    return {name: table.to_pylist() for name, table in kept.items()}
 
 
 def test_cost_staging_keeps_bedrock_lines_of_the_day_as_token_and_non_token():
