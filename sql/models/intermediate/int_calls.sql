@@ -2,7 +2,7 @@
 -- Bedrock invocations that only their requestMetadata attributes. One row per cell, spender,
 -- logged model and tier and whether usage is known, with the calls and their tokens summed:
 -- everything downstream adds calls up, and a day of millions of calls becomes a few thousand rows
--- here (the calls themselves stay in `stg_model_calls` and `stg_bedrock_calls`).
+-- here (the calls themselves stay in `stg_model_calls` and the providers' `stg_<provider>_calls`).
 --   * The logs always carry a model and a billing account; where the day's usage export has no
 --     such dimension (int_grain) the call's cell value is '__all__', and `rate_model` keeps the
 --     logged model, whose catalog price weighs the call inside that cell.
@@ -10,9 +10,7 @@
 --     otherwise the tier that billed the most tokens of the (account, model) - the logs often do
 --     not say; '__all__' where the usage is not split by tier; the log's tier where nothing billed.
 with calls as (
-    select * from {{ ref('stg_model_calls') }} as stg_model_calls
-    union all by name
-    select * from {{ ref('stg_bedrock_calls') }} as stg_bedrock_calls
+    {{ union_providers('calls', also=['stg_model_calls']) }}
 ),
 
 grouped as (

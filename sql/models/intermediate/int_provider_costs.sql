@@ -7,11 +7,7 @@
 -- column (Bedrock) has 'standard' token lines. rate_model, rate_tier and quantity_tokens (OpenAI:
 -- the line's billed tokens) keep what the roll-up hides, to price a rolled-up cell's model mix.
 with unioned as (
-    select * from {{ ref('stg_openai_costs') }} as stg_openai_costs
-    union all by name
-    select * from {{ ref('stg_anthropic_costs') }} as stg_anthropic_costs
-    union all by name
-    select * from {{ ref('stg_bedrock_costs') }} as stg_bedrock_costs
+    {{ union_providers('costs') }}
 )
 
 select

@@ -2,11 +2,7 @@
 -- tier ('__all__' where the export was not grouped by the dimension). A staging without a
 -- price_tier column (Bedrock, until its tier fields reach bronze) is 'standard'.
 with unioned as (
-    select * from {{ ref('stg_openai_usage') }} as stg_openai_usage
-    union all by name
-    select * from {{ ref('stg_anthropic_usage') }} as stg_anthropic_usage
-    union all by name
-    select * from {{ ref('stg_bedrock_usage') }} as stg_bedrock_usage
+    {{ union_providers('usage') }}
 )
 
 select

@@ -6,19 +6,11 @@
 -- is not there yet (pages that parse but hold no result), so the usage is priced from the
 -- catalog and the day is 'provisional', like a missing export, never $0 final.
 with statuses as (
-    select * from {{ ref('stg_openai_source_status') }} as stg_openai_source_status
-    union all by name
-    select * from {{ ref('stg_anthropic_source_status') }} as stg_anthropic_source_status
-    union all by name
-    select * from {{ ref('stg_bedrock_source_status') }} as stg_bedrock_source_status
+    {{ union_providers('source_status') }}
 ),
 
 usage_providers as (
-    select distinct provider from {{ ref('stg_openai_usage') }} as stg_openai_usage
-    union
-    select distinct provider from {{ ref('stg_anthropic_usage') }} as stg_anthropic_usage
-    union
-    select distinct provider from {{ ref('stg_bedrock_usage') }} as stg_bedrock_usage
+    {{ union_providers('usage', columns='distinct provider', operator='union') }}
 ),
 
 arrived as (
