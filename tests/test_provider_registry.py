@@ -88,7 +88,7 @@ def test_the_registry_lists_the_providers_staging_models_in_union_order():
         "model.darkcompute.stg_bedrock_usage", "model.darkcompute.stg_openai_usage"]
     assert sorted(p for p in parents["model.darkcompute.int_calls"] if "_calls" in p) == [
         "model.darkcompute.stg_bedrock_calls", "model.darkcompute.stg_model_calls"]
-    assert len([p for p in parents["model.darkcompute.int_model_names"]]) == 8
+    assert len(parents["model.darkcompute.int_model_names"]) == 8
 
 
 def test_the_var_the_sources_file_and_the_staging_models_agree():
@@ -119,7 +119,7 @@ def forgotten_provider(tmp_path_factory) -> Path:
 
 def dbt(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(DBT), *args, "--project-dir", str(project), "--profiles-dir", str(project),
-                           "--no-send-anonymous-usage-stats"], capture_output=True, text=True, cwd=project)
+                           "--no-send-anonymous-usage-stats"], check=False, capture_output=True, text=True, cwd=project)
 
 
 @pytest.mark.slow  # dbt parses a copy of the project (tens of seconds)
