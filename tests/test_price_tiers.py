@@ -29,7 +29,7 @@ from pipelines.defs.reconcile.model import reconcile_day
 from pipelines.lib import sql
 from pipelines.lib.store import SourceFile
 
-from .fixtures import DAY, call, unix, usage, usage_page, write_day
+from .fixtures import DAY, build_day, call, unix, usage, usage_page, write_day
 
 D = Decimal
 RECONCILED_AT = datetime(2026, 11, 4, 4, 0, tzinfo=timezone.utc)
@@ -84,7 +84,8 @@ WORKER = [anthropic_call(200_000, 50_000, batch=True, job_type="batch_eval"),
           anthropic_call(1_000_000, 5_000, job_type="long_doc")]
 
 
-def anthropic_day(tmp_path, usage_results=USAGE, cost_results=COSTS, con=None):
+def anthropic_day(tmp_path, usage_results=USAGE, cost_results=COSTS, keep=()):
+    """The marts of the day, and the `keep` models' tables."""
     lake = write_day(tmp_path / "lake", DAY, app_lines=APP, worker_lines=WORKER)
     folder = DAY.isoformat()
     pages = {
@@ -100,12 +101,14 @@ def anthropic_day(tmp_path, usage_results=USAGE, cost_results=COSTS, con=None):
         lake.write("bronze", table, DAY, ingested.records)
         lake.write("bronze", f"{table}_files", DAY, ingested.files)
         lake.write("bronze", f"{table}_rejects", DAY, ingested.rejects)
-    return reconcile_day(con or sql.connect(), lake, DAY, RECONCILED_AT)
+    result = build_day(lake, DAY, RECONCILED_AT, keep)
+    return {**result.marts, **result.kept}
 
 
 def test_batch_long_context_cache_writes_and_web_search_are_priced_in_their_own_cells(tmp_path):
+    out = anthropic_day(tmp_path, keep=("stg_anthropic_usage",))
     con = sql.connect()
-    out = anthropic_day(tmp_path, con=con)
+    con.from_arrow(out["stg_anthropic_usage"]).create_view("stg_anthropic_usage")
     # staging keeps every dimension that changes the price, and the web searches the cell made
     assert con.execute("select price_tier, uncached_input, cache_write_5m, cache_write_1h, web_search_requests "
                        "from stg_anthropic_usage order by all").fetchall() == [

@@ -26,7 +26,7 @@ from decimal import Decimal
 from pipelines.defs.reconcile.model import reconcile_day
 from pipelines.lib import sql
 
-from .fixtures import DAY, unix, write_day
+from .fixtures import DAY, build_day, unix, write_day
 
 D = Decimal
 AS_OF = datetime(2026, 11, 10, tzinfo=timezone.utc)  # long settled
@@ -123,7 +123,8 @@ def test_an_empty_cost_export_is_the_invoice_only_when_the_usage_export_is_empty
         lake = write_day(tmp_path / f"lake{len(usage_pages)}", DAY, usage_pages=usage_pages,
                          cost_pages=[reference_cost_page("[]")])
         con = sql.connect()
-        reconcile_day(con, lake, DAY, AS_OF)
+        con.from_arrow(build_day(lake, DAY, AS_OF, keep=("int_source_status",)).kept["int_source_status"]
+                       ).create_view("source_status")
         return con.sql("select cost_status, invoice_arrived, settled from source_status "
                        "where provider = 'openai'").fetchall()
 
@@ -138,8 +139,11 @@ def test_a_cost_listing_cut_short_is_a_rejected_row_and_keeps_the_day_provisiona
                                                       '"has_more": true, "next_page": "AAAAAGdGxdEiJdKOAAAAAGcqsYA="')
     lake = write_day(tmp_path / "lake", DAY, usage_pages=[reference_usage_page()], cost_pages=[cut],
                      app_lines=LOGS[:1], worker_lines=LOGS[1:])
+    result = build_day(lake, DAY, AS_OF, keep=("int_source_status",))
+    out = result.marts
     con = sql.connect()
-    out = reconcile_day(con, lake, DAY, AS_OF)
+    con.from_arrow(result.kept["int_source_status"]).create_view("source_status")
+    con.read_parquet(lake.glob("bronze", "openai_costs_rejects")).create_view("bronze_openai_costs_rejects")
     assert con.sql("select file, line, starts_with(reason, 'listing incomplete') from bronze_openai_costs_rejects"
                    ).fetchall() == [("openai/costs/2026-11-02/p0.json", None, True)]
     assert con.sql("select cost_status, invoice_arrived from source_status where provider = 'openai'"
