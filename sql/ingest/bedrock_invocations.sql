@@ -16,7 +16,7 @@ with decoded as (
         line,
         bytes,
         raw is null as too_long,  -- longer than DARKCOMPUTE_MAX_LINE_BYTES: never decoded
-        try(decode(raw)) as text,
+        try(decode(raw)) as text
     from lines
 ),
 
@@ -45,7 +45,7 @@ extracted as (
             '$.output.outputBodyJson."amazon-bedrock-guardrailAction"',
             '$.output.outputBodyJson.usage.cacheDetails',
             '$.output.outputBodyJson.usage.cache_creation.ephemeral_1h_input_tokens'
-        ])) as v,
+        ])) as v
     from decoded
 ),
 
@@ -90,7 +90,7 @@ fields as (
         v[10] as input_json,
         v[11] as cache_read_json,
         v[12] as cache_write_json,
-        v[13] as output_json,
+        v[13] as output_json
     from extracted
 ),
 
@@ -104,14 +104,15 @@ typed as (
         json_type(output_json) as output_type,
         json_type(cache_1h_json) as cache_1h_type,
         case
-            when cache_details is not null then coalesce(list_sum(list_transform(
-                list_filter(cache_details, lambda d: d.ttl = '1h'), lambda d: d.inputTokens
-            )), 0)
+            when cache_details is not null
+                then coalesce(list_sum(list_transform(
+                    list_filter(cache_details, lambda d: d.ttl = '1h'), lambda d: d.inputTokens
+                )), 0)
             else try_cast(cache_1h_json as bigint)
         end as cache_write_1h,
         try_cast(timestamp_text as timestamptz) as ts,
         left(ltrim(text, e' \t\r\n'), 1) = '{' as is_object,
-        schema_type = 'ModelInvocationLog' or request_id is not null or model_id is not null as looks_like_invocation,
+        schema_type = 'ModelInvocationLog' or request_id is not null or model_id is not null as looks_like_invocation
     from fields
 ),
 
@@ -146,22 +147,26 @@ checked as (
                 then 'usage.cache_creation.ephemeral_1h_input_tokens is not a non-negative integer'
             when cache_write_1h < 0 then 'negative token count'
             when cache_write_1h > coalesce(try_cast(cache_write_json as hugeint), 0)
-                then '1-hour cache writes (' || cache_write_1h || ') above input.cacheWriteInputTokenCount ('
+                then
+                    '1-hour cache writes (' || cache_write_1h || ') above input.cacheWriteInputTokenCount ('
                     || coalesce(try_cast(cache_write_json as hugeint), 0) || ')'
-            when least(
+            when
+                least(
                     try_cast(input_json as hugeint), try_cast(cache_read_json as hugeint),
                     try_cast(cache_write_json as hugeint), try_cast(output_json as hugeint)
                 ) < 0
                 then 'negative token count'
-            when greatest(
+            when
+                greatest(
                     try_cast(input_json as hugeint), try_cast(cache_read_json as hugeint),
                     try_cast(cache_write_json as hugeint), try_cast(output_json as hugeint)
                 ) > $max_tokens_per_call
                 then 'token count above ' || $max_tokens_per_call || ' for one invocation'
             when (ts at time zone 'UTC')::date not between $folder_date::date - 1 and $folder_date::date + 1
-                then 'timestamp ' || timestamp_text
+                then
+                    'timestamp ' || timestamp_text
                     || ' is outside this folder''s window (the day before, the folder day or the day after)'
-        end as reason,
+        end as reason
     from typed
 )
 
@@ -199,19 +204,20 @@ select
     ---------- what a rejected line keeps: the named fields, never a body
     case
         when reason is null then null
-        when is_json then json_object(
-            'schemaType', v[14], 'timestamp', v[1], 'accountId', v[2], 'region', v[3], 'requestId', v[4],
-            'operation', v[5], 'modelId', v[6], 'identity.arn', coalesce(v[7], v[8]), 'requestMetadata', v[9],
-            'input.inputTokenCount', v[10], 'input.cacheReadInputTokenCount', v[11],
-            'input.cacheWriteInputTokenCount', v[12], 'output.outputTokenCount', v[13],
-            'inferenceRegion', v[15], 'serviceTier', coalesce(v[16], v[17]), 'cacheDetails', v[20],
-            'ephemeral_1h_input_tokens', v[21]
-        )::varchar
+        when is_json
+            then json_object(
+                'schemaType', v[14], 'timestamp', v[1], 'accountId', v[2], 'region', v[3], 'requestId', v[4],
+                'operation', v[5], 'modelId', v[6], 'identity.arn', coalesce(v[7], v[8]), 'requestMetadata', v[9],
+                'input.inputTokenCount', v[10], 'input.cacheReadInputTokenCount', v[11],
+                'input.cacheWriteInputTokenCount', v[12], 'output.outputTokenCount', v[13],
+                'inferenceRegion', v[15], 'serviceTier', coalesce(v[16], v[17]), 'cacheDetails', v[20],
+                'ephemeral_1h_input_tokens', v[21]
+            )::varchar
         else json_object(
             'redacted', 'not valid JSON: the line is not kept because it may hold prompt text',
             'bytes', bytes,
             'requestId', nullif(regexp_extract(text, '"requestId"\s*:\s*"([0-9A-Za-z-]{1,64})"', 1), ''),
             'timestamp', nullif(regexp_extract(text, '"timestamp"\s*:\s*"([0-9T:.+Zz-]{10,40})"', 1), '')
         )::varchar
-    end as redacted,
+    end as redacted
 from checked

@@ -4,7 +4,7 @@ select
     count(*) as lines_read,
     count(*) filter (where outcome = 'record') as records,
     count(*) filter (where outcome = 'skipped') as skipped,
-    count(*) filter (where outcome = 'rejected') as rejected,
+    count(*) filter (where outcome = 'rejected') as rejected
 from parsed_invocations
 group by file
 order by file

@@ -38,7 +38,7 @@ select
     ---------- lineage
     file as source_file,
     line as source_line,
-    source_files.sha256 as file_sha256,
+    source_files.sha256 as file_sha256
 from parsed_invocations
 inner join source_files using (file)
 where outcome = 'record'

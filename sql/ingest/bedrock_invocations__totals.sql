@@ -9,5 +9,5 @@ select
     count(job_type) as attributed_by_job_type,
     count(*) filter (where inference_region is not null and inference_region <> region) as served_in_another_region,
     count(*) filter (where guardrail_action = 'INTERVENED') as guardrail_interventions,
-    coalesce(sum(cache_write_1h_tokens), 0) as cache_write_1h_tokens,
+    coalesce(sum(cache_write_1h_tokens), 0) as cache_write_1h_tokens
 from read_parquet($path)

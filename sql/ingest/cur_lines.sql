@@ -39,11 +39,12 @@ with typed as (
         nullif(upper(trim(line_item_currency_code::varchar)), '') as currency,
         case
             -- CSV: the map as JSON text, written compact like the Parquet map's
-            when json_type(to_json(resource_tags)) = 'VARCHAR' then coalesce(
-                try(json(to_json(resource_tags) ->> '$'))::varchar, to_json(resource_tags) ->> '$'
-            )
+            when json_type(to_json(resource_tags)) = 'VARCHAR'
+                then coalesce(
+                    try(json(to_json(resource_tags) ->> '$'))::varchar, to_json(resource_tags) ->> '$'
+                )
             else to_json(resource_tags)::varchar
-        end as resource_tags,
+        end as resource_tags
     from cur_raw
 ),
 
@@ -56,9 +57,9 @@ usage_types as (
         regexp_extract(
             usage_type,
             '^([A-Z]{2,4}[0-9]*)-(.+?)-'
-                || '(input|output|cache-read-input|cache-write-input|cache-read|cache-write)-tokens(.*)$',
+            || '(input|output|cache-read-input|cache-write-input|cache-read|cache-write)-tokens(.*)$',
             ['region', 'model', 'kind', 'suffix']
-        ) as fp,
+        ) as fp
     from typed
 ),
 
@@ -68,15 +69,15 @@ metrics as (
         regexp_extract(
             mp.metric,
             '^(InputTokenCount|OutputTokenCount|CacheReadInputTokenCount|CacheWriteInputTokenCount'
-                || '|CacheWrite1hInputTokenCount|CacheWrite5mInputTokenCount)((?:_[A-Za-z0-9]+)*)$',
+            || '|CacheWrite1hInputTokenCount|CacheWrite5mInputTokenCount)((?:_[A-Za-z0-9]+)*)$',
             ['kind', 'suffix']
         ) as camel,
         regexp_extract(
             mp.metric,
             '^(input|output|cache_read_input|cache_write_input|cache_write_1h_input|cache_write_5m_input'
-                || '|cache_read|cache_write|cache_write_1h|cache_write_5m)_tokens((?:_[a-z0-9]+)*)$',
+            || '|cache_read|cache_write|cache_write_1h|cache_write_5m)_tokens((?:_[a-z0-9]+)*)$',
             ['kind', 'suffix']
-        ) as snake,
+        ) as snake
     from usage_types
 ),
 
@@ -87,7 +88,7 @@ families as (
             when camel.kind <> '' then 'marketplace'
             when snake.kind <> '' then 'marketplace_snake'
             when fp.kind <> '' then 'first_party'
-        end as family,
+        end as family
     from metrics
 ),
 
@@ -104,7 +105,7 @@ flagged as (
             when 'marketplace_snake' then snake.suffix
             when 'first_party' then fp.suffix
         end) as suffix,
-        case when family = 'first_party' then fp.region else nullif(mp.region, '') end as region_code,
+        case when family = 'first_party' then fp.region else nullif(mp.region, '') end as region_code
     from families
 ),
 
@@ -123,8 +124,10 @@ classified as (
             when line_item_type = 'Credit' then 'credit'
             when line_item_type = 'Refund' then 'refund'
             when line_item_type = 'Tax' then 'tax'
-            when line_item_type in ('EdpDiscount', 'PrivateRateDiscount', 'BundledDiscount', 'Discount',
-                                    'DistributorDiscount', 'SavingsPlanNegation') then 'discount'
+            when line_item_type in (
+                'EdpDiscount', 'PrivateRateDiscount', 'BundledDiscount', 'Discount',
+                'DistributorDiscount', 'SavingsPlanNegation'
+            ) then 'discount'
             when line_item_type in ('Fee', 'RIFee', 'SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee') then 'fee'
             else 'other'
         end as line_item_class,
@@ -145,7 +148,7 @@ classified as (
         end as tokens_per_unit,
         coalesce(product_code like '%Bedrock%' or product_name like '%Bedrock%', false) as is_bedrock,
         nullif(regexp_extract(resource_id, ':foundation-model/(.+)$', 1), '') as foundation_model,
-        nullif(regexp_extract(resource_id, ':inference-profile/(.+)$', 1), '') as inference_profile,
+        nullif(regexp_extract(resource_id, ':inference-profile/(.+)$', 1), '') as inference_profile
     from flagged
 ),
 
@@ -158,7 +161,7 @@ checked as (
             when unblended_cost is null
                 then 'line_item_unblended_cost is missing or not a finite number: ' || coalesce(cost_text, 'null')
             when currency is not null and currency <> 'USD' then 'currency ' || currency || ' is not USD'
-        end as reason,
+        end as reason
     from classified
 )
 
@@ -211,5 +214,5 @@ select
         'line_item_product_code', product_code, 'line_item_usage_type', usage_type,
         'line_item_resource_id', resource_id, 'line_item_unblended_cost', cost_text,
         'line_item_currency_code', currency
-    )::varchar as redacted,
+    )::varchar as redacted
 from checked

@@ -2,9 +2,10 @@
 -- with the global flag of their usage type: what the price catalog is asked about.
 select distinct
     product_name,
-    coalesce(is_global, false) as is_global,
+    coalesce(is_global, false) as is_global
 from parsed_cur
-where outcome = 'record'
+where
+    outcome = 'record'
     and is_bedrock
     and foundation_model is null
     and inference_profile is null

@@ -44,11 +44,12 @@ select
     ---------- lineage
     file as source_file,
     line as source_line,
-    $sha256 as file_sha256,
+    $sha256 as file_sha256
 from parsed_cur
 left join product_models
-    on parsed_cur.is_bedrock
-    and product_models.product_name = parsed_cur.product_name
-    and product_models.is_global = coalesce(parsed_cur.is_global, false)
+    on
+        parsed_cur.is_bedrock
+        and parsed_cur.product_name = product_models.product_name
+        and product_models.is_global = coalesce(parsed_cur.is_global, false)
 where outcome = 'record'
 order by line

@@ -5,7 +5,7 @@ select
     file,
     line,
     reason,
-    left(redacted, 4096) as raw,
+    left(redacted, 4096) as raw
 from parsed_cur
 where outcome = 'rejected'
 order by line

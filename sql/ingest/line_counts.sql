@@ -14,7 +14,7 @@ with line_outcomes as (
         case
             when unrecognized and row_number() over (partition by file, unrecognized order by line) <= 100
                 then unrecognized_keys
-        end as unrecognized_keys,
+        end as unrecognized_keys
     from parsed_lines
     where span_index is null
     union all
@@ -26,7 +26,7 @@ with line_outcomes as (
             else 'skipped'
         end as outcome,
         false as unrecognized,
-        null::varchar[] as unrecognized_keys,
+        null::varchar[] as unrecognized_keys
     from parsed_lines
     where span_index is not null
     group by file, line
@@ -42,7 +42,7 @@ select
     -- keys seen on unrecognized lines (names only, each cut at 64 characters, at most 20)
     nullif(array_to_string(list_sort(list_distinct(
         flatten(list(list_transform(unrecognized_keys, lambda k: left(k, 64))) filter (where unrecognized))
-    ))[1:20], ', '), '') as sample_keys,
+    ))[1:20], ', '), '') as sample_keys
 from line_outcomes
 group by file
 order by file

@@ -56,16 +56,21 @@ with payloads as materialized (
             '$.metadata.spend_logs_metadata',
             '$.metadata.usage_object',
             '$.hidden_params.usage_object'
-        ]) as v,
+        ]) as v
     from (
-        select file, line, try(decode(raw)) as text,
+        select
+            file,
+            line,
+            try(decode(raw)) as text
         from lines
         anti join otlp_spans using (file, line)
-    )
+    ) as decoded
     where case
         when contains(text, '"call_type"') and contains(text, '"startTime"')
-            then coalesce(try(json_type(text) = 'OBJECT'
-                              and json_exists(text, '$.call_type') and json_exists(text, '$.startTime')), false)
+            then coalesce(try(
+                json_type(text) = 'OBJECT'
+                and json_exists(text, '$.call_type') and json_exists(text, '$.startTime')
+            ), false)
         else false
     end
 ),
@@ -88,44 +93,91 @@ fields as (
         v[14] as tags_json,
         v[15] as metadata_json,
         v[16] as spend_metadata_json,
-        coalesce(case when json_type(v[17]) = 'OBJECT' then v[17] end, v[18]) as usage_json,
+        coalesce(case when json_type(v[17]) = 'OBJECT' then v[17] end, v[18]) as usage_json
     from payloads
 ),
 
 ---------- attribution: every candidate value of a payload, then the rule's first one per target
 candidates as (
-    select file, line, 'team_id' as source, metadata_json ->> '$.user_api_key_team_id' as value, from fields
+    select
+        file,
+        line,
+        'team_id' as source,
+        metadata_json ->> '$.user_api_key_team_id' as value
+    from fields
     union all
-    select file, line, 'team_alias', metadata_json ->> '$.user_api_key_team_alias', from fields
+    select
+        file,
+        line,
+        'team_alias' as source,
+        metadata_json ->> '$.user_api_key_team_alias' as value
+    from fields
     union all
-    select file, line, 'key_alias', metadata_json ->> '$.user_api_key_alias', from fields
+    select
+        file,
+        line,
+        'key_alias' as source,
+        metadata_json ->> '$.user_api_key_alias' as value
+    from fields
     union all
-    select file, line, 'user_id', metadata_json ->> '$.user_api_key_user_id', from fields
+    select
+        file,
+        line,
+        'user_id' as source,
+        metadata_json ->> '$.user_api_key_user_id' as value
+    from fields
     union all
-    select file, line, 'org_id', metadata_json ->> '$.user_api_key_org_id', from fields
+    select
+        file,
+        line,
+        'org_id' as source,
+        metadata_json ->> '$.user_api_key_org_id' as value
+    from fields
     union all
-    select file, line, 'end_user', coalesce(end_user, metadata_json ->> '$.user_api_key_end_user_id'), from fields
+    select
+        file,
+        line,
+        'end_user' as source,
+        coalesce(end_user, metadata_json ->> '$.user_api_key_end_user_id') as value
+    from fields
     union all
-    select file, line, 'tag:' || regexp_extract(tag, '^([^:]+):', 1), regexp_extract(tag, '^[^:]+:(.*)$', 1),
+    select
+        file,
+        line,
+        'tag:' || regexp_extract(tag, '^([^:]+):', 1) as source,
+        regexp_extract(tag, '^[^:]+:(.*)$', 1) as value
     from (
-        select file, line, unnest(json_extract_string(tags_json, '$[*]')) as tag,
+        select
+            file,
+            line,
+            unnest(json_extract_string(tags_json, '$[*]')) as tag
         from fields
         where json_type(tags_json) = 'ARRAY'
-    )
+    ) as tags
     where regexp_matches(tag, '^[^:]+:')
     union all
-    select file, line, 'metadata:' || key, spend_metadata_json ->> key,
+    select
+        file,
+        line,
+        'metadata:' || key as source,
+        spend_metadata_json ->> key as value
     from (
-        select file, line, spend_metadata_json, unnest(json_keys(spend_metadata_json)) as key,
+        select
+            file,
+            line,
+            spend_metadata_json,
+            unnest(json_keys(spend_metadata_json)) as key
         from fields
         where json_type(spend_metadata_json) = 'OBJECT'
-    )
+    ) as metadata_keys
     where json_type(spend_metadata_json -> key) in ('VARCHAR', 'UBIGINT', 'BIGINT')
 ),
 
 rule as (
-    select unnest($rule_targets::varchar[]) as target, unnest($rule_sources::varchar[]) as source,
-        generate_subscripts($rule_targets::varchar[], 1) as priority,
+    select
+        unnest($rule_targets::varchar[]) as target,
+        unnest($rule_sources::varchar[]) as source,
+        generate_subscripts($rule_targets::varchar[], 1) as priority
 ),
 
 attributed as (
@@ -137,7 +189,7 @@ attributed as (
         arg_min(value, priority) filter (where target = 'job_type') as job_type,
         arg_min(value, priority) filter (where target = 'job_id') as job_id,
         arg_min(value, priority) filter (where target = 'user_id') as user_id,
-        arg_min(value, priority) filter (where target = 'tenant_id') as tenant_id,
+        arg_min(value, priority) filter (where target = 'tenant_id') as tenant_id
     from candidates
     inner join rule using (source)
     where nullif(trim(value), '') is not null
@@ -169,8 +221,10 @@ docs as (
             end,
             'gen_ai.request.model', model,
             'gen_ai.operation.name', case
-                when call_type in ('completion', 'acompletion', 'text_completion', 'atext_completion', 'responses',
-                                   'aresponses', 'anthropic_messages') then 'chat'
+                when call_type in (
+                    'completion', 'acompletion', 'text_completion', 'atext_completion', 'responses',
+                    'aresponses', 'anthropic_messages'
+                ) then 'chat'
                 when call_type in ('embedding', 'aembedding') then 'embeddings'
                 else call_type
             end,
@@ -178,10 +232,12 @@ docs as (
             'gen_ai.usage.input_tokens', prompt_json,
             'gen_ai.usage.output_tokens', completion_json,
             'gen_ai.usage.cache_read.input_tokens', coalesce(
-                usage_json -> '$.cache_read_input_tokens', usage_json -> '$.prompt_tokens_details.cached_tokens'),
+                usage_json -> '$.cache_read_input_tokens', usage_json -> '$.prompt_tokens_details.cached_tokens'
+            ),
             'gen_ai.usage.cache_creation.input_tokens', coalesce(
                 usage_json -> '$.cache_creation_input_tokens',
-                usage_json -> '$.prompt_tokens_details.cache_creation_tokens'),
+                usage_json -> '$.prompt_tokens_details.cache_creation_tokens'
+            ),
             'gen_ai.usage.reasoning.output_tokens', usage_json -> '$.completion_tokens_details.reasoning_tokens',
             'gateway_cost_usd', cost_json,
             'status', case payload_status when 'success' then 'ok' when 'failure' then 'error' end,
@@ -192,7 +248,7 @@ docs as (
             'job_id', attributed.job_id,
             'user_id', attributed.user_id,
             'tenant_id', attributed.tenant_id
-        )::varchar as doc,
+        )::varchar as doc
     from fields
     left join attributed using (file, line)
 )
@@ -206,5 +262,5 @@ select
     doc,
     true as span_is_call,
     null::varchar as otlp_problem,
-    timestamp_problem,
+    timestamp_problem
 from docs

@@ -41,7 +41,7 @@ flat_lines as (
         line,
         raw,
         bytes,
-        try(decode(raw)) as text,
+        try(decode(raw)) as text
     from lines
     anti join otlp_spans using (file, line)
     anti join litellm_lines using (file, line)
@@ -60,15 +60,37 @@ documents as (
         null::varchar as timestamp_problem,
         true as is_flat,
         raw is null as too_long,
-        bytes,
+        bytes
     from flat_lines
     union all
-    select file, line, span_index, raw, text, doc, span_is_call, otlp_problem, timestamp_problem,
-        false as is_flat, false as too_long, null::bigint as bytes,
+    select
+        file,
+        line,
+        span_index,
+        raw,
+        text,
+        doc,
+        span_is_call,
+        otlp_problem,
+        timestamp_problem,
+        false as is_flat,
+        false as too_long,
+        null::bigint as bytes
     from otlp_spans
     union all
-    select file, line, span_index, raw, text, doc, span_is_call, otlp_problem, timestamp_problem,
-        false as is_flat, false as too_long, null::bigint as bytes,
+    select
+        file,
+        line,
+        span_index,
+        raw,
+        text,
+        doc,
+        span_is_call,
+        otlp_problem,
+        timestamp_problem,
+        false as is_flat,
+        false as too_long,
+        null::bigint as bytes
     from litellm_lines
 ),
 
@@ -112,7 +134,7 @@ extracted as (
             '$."gen_ai.openai.request.service_tier"',
             '$.event',
             '$."event.name"'
-        ])) as v,
+        ])) as v
     from documents
 ),
 
@@ -162,7 +184,7 @@ fields as (
         v[17] as batch_json,
         v[29] as request_count_json,
         v[30] as gateway_cost_json,
-        coalesce(v[35], v[36]) is not null as is_event,
+        coalesce(v[35], v[36]) is not null as is_event
     from extracted
 ),
 
@@ -180,11 +202,11 @@ typed as (
         coalesce(
             span_is_call,
             provider_raw is not null
-                or request_model is not null
-                or response_model is not null
-                or input_json is not null
-                or output_json is not null
-        ) as looks_like_call,
+            or request_model is not null
+            or response_model is not null
+            or input_json is not null
+            or output_json is not null
+        ) as looks_like_call
     from fields
 ),
 
@@ -224,28 +246,36 @@ checked as (
                 then 'request_count is not a positive integer'
             when coalesce(json_type(gateway_cost_json), 'NULL') not in ('UBIGINT', 'BIGINT', 'DOUBLE', 'NULL')
                 then 'response_cost is not a number'
-            when try_cast(gateway_cost_json ->> '$' as decimal(38, 12)) is null and json_type(gateway_cost_json) <> 'NULL'
+            when
+                try_cast(gateway_cost_json ->> '$' as decimal(38, 12)) is null
+                and json_type(gateway_cost_json) <> 'NULL'
                 then 'response_cost out of range'
-            when least(
+            when
+                least(
                     try_cast(input_json as hugeint), try_cast(output_json as hugeint),
                     try_cast(cache_read_json as hugeint), try_cast(cache_creation_json as hugeint),
                     try_cast(reasoning_json as hugeint)
                 ) < 0
                 then 'negative token count'
-            when greatest(
+            when
+                greatest(
                     try_cast(input_json as hugeint), try_cast(output_json as hugeint),
                     try_cast(cache_read_json as hugeint), try_cast(cache_creation_json as hugeint),
                     try_cast(reasoning_json as hugeint), try_cast(request_count_json as hugeint)
                 ) > $max_record_tokens
-                then 'count above ' || $max_record_tokens
+                then
+                    'count above ' || $max_record_tokens
                     || ' in one record, more than any day could hold (DARKCOMPUTE_MAX_RECORD_TOKENS)'
-            when try_cast(input_json as bigint)
-                < coalesce(try_cast(cache_read_json as bigint), 0) + coalesce(try_cast(cache_creation_json as bigint), 0)
+            when
+                try_cast(input_json as bigint)
+                < coalesce(try_cast(cache_read_json as bigint), 0)
+                + coalesce(try_cast(cache_creation_json as bigint), 0)
                 then 'input_tokens smaller than its cache read + cache creation tokens (they must be included)'
             when (ts at time zone 'UTC')::date not between $folder_date::date - 1 and $folder_date::date + 1
-                then 'timestamp ' || left(timestamp_text, 64)
+                then
+                    'timestamp ' || left(timestamp_text, 64)
                     || ' is outside this folder''s window (the day before, the folder day or the day after)'
-        end as reason,
+        end as reason
     from typed
 )
 
@@ -269,14 +299,19 @@ select
         when reason is null then null
         when not is_flat then left(text, 4096)
         when not is_json then json_object('bytes', bytes)::varchar
-        when json_type(text) <> 'OBJECT' then coalesce(left(try(json_structure(text))::varchar, 4096),
-                                                       json_object('bytes', bytes)::varchar)
+        when json_type(text) <> 'OBJECT'
+            then coalesce(
+                left(try(json_structure(text))::varchar, 4096),
+                json_object('bytes', bytes)::varchar
+            )
         else coalesce(left(try(json_merge_patch(
             json_structure(text),
             to_json(map_from_entries(list_filter(
                 list_transform(list_zip(contract.keys, v), lambda kv: {
                     'k': kv[1],
-                    'v': case when json_type(kv[2]) in ('OBJECT', 'ARRAY', 'NULL') then json_structure(kv[2]) else kv[2] end
+                    'v': case
+                        when json_type(kv[2]) in ('OBJECT', 'ARRAY', 'NULL') then json_structure(kv[2]) else kv[2]
+                    end
                 }),
                 lambda entry: entry.v is not null
             )))
@@ -319,6 +354,6 @@ select
     job_type,
     queue,
     trigger,
-    parent_request_id,
+    parent_request_id
 from checked
 cross join contract

@@ -43,7 +43,7 @@ select
     ---------- lineage
     file as source_file,
     line as source_line,
-    line_md5,
+    line_md5
 from parsed_lines
 where outcome = 'record'
 order by file, line, span_index

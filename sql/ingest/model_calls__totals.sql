@@ -3,5 +3,5 @@
 select
     count(*) filter (where not usage_known) as usage_unknown_calls,
     coalesce(sum(input_tokens), 0) as input_tokens,
-    coalesce(sum(output_tokens), 0) as output_tokens,
+    coalesce(sum(output_tokens), 0) as output_tokens
 from read_parquet($path)

@@ -49,9 +49,20 @@ otlp_lines as materialized (
         text,
         -- the envelope typed in one parse; null when it does not fit exactly (a type differs,
         -- or an optional key is absent), which `envelopes` then looks into
-        try(json_transform_strict(text, '{"resourceSpans": [{"resource": {"attributes": [{"key": "VARCHAR", "value": "JSON"}]},
-                                          "scopeSpans": [{"spans": ["JSON"]}]}]}')) as strict_envelope,
-    from (select file, line, try(decode(raw)) as text, from lines)
+        try(
+            json_transform_strict(
+                text, '{"resourceSpans": [{"resource": {"attributes": [{"key": "VARCHAR", "value": "JSON"}]},
+                                          "scopeSpans": [{"spans": ["JSON"]}]}]}'
+            )
+        )
+            as strict_envelope
+    from (
+        select
+            file,
+            line,
+            try(decode(raw)) as text
+        from lines
+    ) as decoded
     where case
         when contains(text, 'resourceSpans') then coalesce(try(json_exists(text, '$.resourceSpans')), false)
         else false
@@ -85,7 +96,7 @@ envelopes as materialized (
             strict_envelope,
             json_transform(text, '{"resourceSpans": [{"resource": {"attributes": [{"key": "VARCHAR", "value": "JSON"}]},
                                    "scopeSpans": [{"spans": ["JSON"]}]}]}')
-        ) as envelope,
+        ) as envelope
     from otlp_lines
 ),
 
@@ -98,9 +109,9 @@ line_spans as (
             envelope.resourceSpans,
             lambda r: list_transform(
                 flatten(list_transform(r.scopeSpans, lambda s: s.spans)),
-                lambda span: {'resource_attributes': r.resource.attributes, 'span': span}
+                lambda span: { 'resource_attributes': r.resource.attributes, 'span': span }
             )
-        )) as spans,
+        )) as spans
     from envelopes
     where envelope_problem is null
 ),
@@ -118,19 +129,33 @@ spans as materialized (
             when json_type(entry.span) <> 'OBJECT' then 'malformed OTLP span: not a JSON object'
             when coalesce(json_type(entry.span -> '$.attributes'), 'NULL') not in ('ARRAY', 'NULL')
                 then 'malformed OTLP span: attributes is not an array'
-        end as otlp_problem,
+        end as otlp_problem
     from (
-        select file, line, unnest(spans) as entry, generate_subscripts(spans, 1) as span_index,
+        select
+            file,
+            line,
+            unnest(spans) as entry,
+            generate_subscripts(spans, 1) as span_index
         from line_spans
-    )
+    ) as span_entries
 ),
 
 ---------- attributes: resource (precedence 1) and span (precedence 2), values unwrapped
 attributes as (
-    select file, line, span_index, 1 as precedence, unnest(resource_attributes) as attribute,
+    select
+        file,
+        line,
+        span_index,
+        1 as precedence,
+        unnest(resource_attributes) as attribute
     from spans
     union all
-    select file, line, span_index, 2 as precedence, unnest(fields.attributes) as attribute,
+    select
+        file,
+        line,
+        span_index,
+        2 as precedence,
+        unnest(fields.attributes) as attribute
     from spans
 ),
 
@@ -144,7 +169,7 @@ attribute_values as (
         attribute.value as any_value,
         coalesce(json_type(attribute.value), 'NULL') as kind,
         json_transform(attribute.value, '{"stringValue": "JSON", "intValue": "JSON", "boolValue": "JSON",
-            "doubleValue": "JSON", "bytesValue": "JSON", "arrayValue": "JSON", "kvlistValue": "JSON"}') as typed,
+            "doubleValue": "JSON", "bytesValue": "JSON", "arrayValue": "JSON", "kvlistValue": "JSON"}') as typed
     from attributes, contract
     where list_contains(contract.keys, attribute.key)
 ),
@@ -165,7 +190,9 @@ unwrapped as (
                 -- int64 as a decimal string (proto3 JSON) or as a number; anything else stays as
                 -- written, so a token count that is not an integer is rejected as such
                 case
-                    when json_type(typed.intValue) = 'VARCHAR' and regexp_full_match(typed.intValue ->> '$', '-?[0-9]{1,19}')
+                    when
+                        json_type(typed.intValue) = 'VARCHAR'
+                        and regexp_full_match(typed.intValue ->> '$', '-?[0-9]{1,19}')
                         then try_cast(typed.intValue ->> '$' as bigint)::json
                 end,
                 typed.intValue,
@@ -177,7 +204,7 @@ unwrapped as (
                 -- an unknown value type: the object itself, which no integer or provider check accepts
                 case when any_value <> '{}' then any_value end
             )
-        end as value,
+        end as value
     from attribute_values
 ),
 
@@ -188,7 +215,7 @@ merged as (
         span_index,
         key,
         arg_max(value, precedence) as value,
-        max(precedence) = 2 as on_span,
+        max(precedence) = 2 as on_span
     from unwrapped
     where value is not null
     group by file, line, span_index, key
@@ -204,7 +231,7 @@ span_attributes as (
             'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
             'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens',
             'gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens'
-        )) as is_call,
+        )) as is_call
     from merged
     group by file, line, span_index
 ),
@@ -227,7 +254,7 @@ span_rows as (
         case
             when regexp_full_match(fields.startTimeUnixNano ->> '$', '[0-9]{1,20}')
                 then try(strftime(
-                    make_timestamp((cast(fields.startTimeUnixNano ->> '$' as hugeint) // 1000)::bigint),
+                    make_timestamp(((fields.startTimeUnixNano ->> '$')::hugeint // 1000)::bigint),
                     '%Y-%m-%dT%H:%M:%S.%fZ'
                 ))
         end as start_time,
@@ -239,13 +266,14 @@ span_rows as (
         end as span_status,
         coalesce(span_attributes.attributes, '{}') as attributes,
         coalesce(span_attributes.is_call, false) as span_is_call,
-        otlp_problem,
+        otlp_problem
     from spans
     cross join contract
     left join span_attributes
-        on span_attributes.file = spans.file
-        and span_attributes.line = spans.line
-        and span_attributes.span_index = spans.span_index
+        on
+            spans.file = span_attributes.file
+            and spans.line = span_attributes.line
+            and spans.span_index = span_attributes.span_index
 )
 
 select
@@ -254,13 +282,14 @@ select
     span_index,
     null::blob as raw,
     text,
-    json_merge_patch(json_object('status', span_status), attributes, json_object('timestamp', start_time))::varchar as doc,
+    json_merge_patch(json_object('status', span_status), attributes, json_object('timestamp', start_time))::varchar
+        as doc,
     span_is_call,
     otlp_problem,
     case
         when start_nanos is null then 'missing startTimeUnixNano'
         when start_time is null then 'unparseable startTimeUnixNano: ' || start_nanos
-    end as timestamp_problem,
+    end as timestamp_problem
 from span_rows
 
 union all
@@ -275,7 +304,11 @@ select
     '{}' as doc,
     false as span_is_call,
     case when envelope_problem is not null then 'malformed OTLP line: ' || envelope_problem end as otlp_problem,
-    null as timestamp_problem,
+    null as timestamp_problem
 from envelopes
-where envelope_problem is not null
-    or not exists (select 1 from spans where spans.file = envelopes.file and spans.line = envelopes.line)
+where
+    envelope_problem is not null
+    or not exists (
+        select * from spans
+        where spans.file = envelopes.file and spans.line = envelopes.line
+    )

@@ -6,6 +6,6 @@ select
     file,
     line,
     reason,
-    raw,
+    raw
 from read_parquet($paths, union_by_name = true)
 order by source, file, line

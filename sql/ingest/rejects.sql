@@ -7,7 +7,7 @@ select
     file,
     line,
     reason,
-    rejected_raw as raw,
+    rejected_raw as raw
 from parsed_lines
 where outcome = 'rejected'
 order by file, line, span_index

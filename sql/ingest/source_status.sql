@@ -23,7 +23,7 @@ today as (
         sum(lines_read) as lines_read,
         sum(records) as records,
         sum(rejected) as rejected,
-        sum(coalesce(unrecognized, 0)) as unrecognized,
+        sum(coalesce(unrecognized, 0)) as unrecognized
     from day_files
     group by all
 ),
@@ -44,7 +44,7 @@ sources as (
         coalesce(today.lines_read, 0)::bigint as lines_read,
         coalesce(today.records, 0)::bigint as records,
         coalesce(today.rejected, 0)::bigint as rejected,
-        null::varchar as sample_keys,
+        null::varchar as sample_keys
     from today
     full outer join recent using (source)
 ),
@@ -59,7 +59,7 @@ unrecognized_files as (
         lines_read::bigint as lines_read,
         0::bigint as records,
         0::bigint as rejected,
-        sample_keys,
+        sample_keys
     from day_files
     where records = 0 and rejected = 0 and coalesce(unrecognized, 0) > 0
 )
