@@ -1,0 +1,180 @@
+"""The dbt data tests of `sql/` (issue 11): they pass on a clean day, and each one on the marts
+fails on a deliberately broken row.
+
+The marts are computed exactly, so no input makes the identity or conservation fail. The module
+builds the day of tests/test_sql_models.py once (`dbt run` on the in-memory DuckDB of this
+process), then, per case, rewrites a mart's Parquet file (which the mart's relation reads) with
+one row broken and runs `dbt test` on the marts against it; the file is restored after each case.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.defs.reconcile.model import ensure_catalog
+from pipelines.lib import dbt
+
+from .fixtures import DAY, write_day
+from .test_sql_models import APP, COSTS, MODEL, RECONCILED_AT, USAGE, WORKER
+
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute")
+PICO = "0.000000000001"
+
+
+def _lake(root: Path):
+    lake = write_day(root, DAY, usage_pages=[USAGE], cost_pages=[COSTS], app_lines=APP, worker_lines=WORKER)
+    ensure_catalog(lake, DAY)
+    return lake
+
+
+def _results(events: list[dict]) -> dict[str, tuple[str, int]]:
+    """Test name -> (status, failing rows) from dbt's result events."""
+    return {e["data"]["node_info"]["node_name"]: (e["data"]["status"], int(e["data"].get("num_failures", 0)))
+            for e in events if e["info"]["name"] == "LogTestResult"}
+
+
+class MartTests:
+    """The day's models built once in this process; `run(broken)` rewrites marts with broken rows
+    (`{mart: select over the view "mart"}`), runs `dbt test` on the marts and restores them."""
+
+    def __init__(self, work: Path, args: list[str]):
+        self.out = work / "out"
+        self.saved = work / "saved"
+        self.saved.mkdir()
+        self.args = args
+        for mart in MARTS:
+            shutil.copy(self.out / f"{mart}.parquet", self.saved / f"{mart}.parquet")
+
+    def run(self, broken: dict[str, str]) -> dict[str, tuple[str, int]]:
+        for mart, select in broken.items():
+            con = duckdb.connect()
+            try:
+                con.execute(f"create view {mart} as select * from read_parquet('{self.saved / f'{mart}.parquet'}')")
+                con.execute(f"copy ({select}) to '{self.out / f'{mart}.parquet'}' (format parquet)")
+            finally:
+                con.close()
+        events: list[dict] = []
+        try:
+            result = dbt._runner(events).invoke(["test", "--quiet", "--select", *MARTS, *self.args])
+            assert result.exception is None, result.exception
+            return _results(events)
+        finally:
+            for mart in MARTS:
+                shutil.copy(self.saved / f"{mart}.parquet", self.out / f"{mart}.parquet")
+
+
+@pytest.fixture(scope="module")
+def mart_tests(tmp_path_factory):
+    lake = _lake(tmp_path_factory.mktemp("lake"))
+    with dbt.workspace() as work:
+        target = work / "target"
+        target.mkdir()
+        args = dbt._project_args(target)
+        parameters = dbt.run_parameters(lake, DAY, RECONCILED_AT, None, work / "out")
+        with dbt.environment(dbt.run_env(parameters, None, None, None)):
+            try:
+                result = dbt._runner([]).invoke(["run", "--quiet", *args])
+                assert result.success, result.exception
+                yield MartTests(work, args)
+            finally:
+                dbt._close()
+
+
+def _test_nodes(model: str | None = None) -> set[str]:
+    nodes = dbt.manifest()["nodes"].values()
+    return {n["name"] for n in nodes if n["resource_type"] == "test"
+            and (model is None or f"model.darkcompute.{model}" in n["depends_on"]["nodes"])}
+
+
+def test_every_test_passes_on_a_clean_day(tmp_path):
+    build = dbt.build(_lake(tmp_path / "lake"), DAY, RECONCILED_AT)
+    results = _results(build.events)
+    assert build.success and build.failures == []
+    assert set(results) == _test_nodes()
+    assert len(results) == 25
+    assert {status for status, _ in results.values()} == {"pass"}
+    assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
+            "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)
+
+
+def test_the_marts_tests_pass_on_the_unbroken_marts(mart_tests):
+    results = mart_tests.run({})
+    assert set(results) == _test_nodes("fct_spend_reconciliation") | _test_nodes("fct_dark_compute")
+    assert len(results) == 10
+    assert {status for status, _ in results.values()} == {"pass"}
+
+
+def failed(results: dict[str, tuple[str, int]]) -> dict[str, int]:
+    return {name: n for name, (status, n) in results.items() if status != "pass"}
+
+
+def test_identity_fails_on_a_row_a_picodollar_off(mart_tests):
+    results = mart_tests.run({"fct_spend_reconciliation": f"""
+        select * replace (case when model = '{MODEL}' then (user_cost_usd + {PICO})::decimal(38, 12)
+                               else user_cost_usd end as user_cost_usd)
+        from fct_spend_reconciliation"""})
+    assert failed(results) == {"assert_reconciliation_identity": 1}
+    assert results["assert_reconciliation_identity"][0] == "fail"  # severity error, not warn
+
+
+def test_identity_fails_on_a_negative_unlogged_residual_even_when_the_sum_holds(mart_tests):
+    results = mart_tests.run({"fct_spend_reconciliation": f"""
+        select * replace (
+            case when model = '{MODEL}' then (user_cost_usd + unlogged_cost_usd + 0.01)::decimal(38, 12)
+                 else user_cost_usd end as user_cost_usd,
+            case when model = '{MODEL}' then -0.01::decimal(38, 12) else unlogged_cost_usd end as unlogged_cost_usd)
+        from fct_spend_reconciliation"""})
+    # the cell's background + retry + unlogged moved too, so conservation sees it as well
+    assert failed(results) == {"assert_reconciliation_identity": 1, "assert_dark_compute_conservation": 1}
+
+
+def test_conservation_fails_when_a_dark_dollar_is_made_up(mart_tests):
+    results = mart_tests.run({"fct_dark_compute": f"""
+        select * replace (case when job_type = 'retry:chat' then (cost_usd + {PICO})::decimal(38, 12)
+                               else cost_usd end as cost_usd)
+        from fct_dark_compute"""})
+    assert failed(results) == {"assert_dark_compute_conservation": 1}
+    assert results["assert_dark_compute_conservation"][0] == "fail"
+
+
+def test_conservation_fails_when_user_dollars_are_counted_as_retries(mart_tests):
+    # the identity still holds (a dollar moved between two classes), the dark mart disagrees
+    results = mart_tests.run({"fct_spend_reconciliation": """
+        select * replace (
+            case when model <> '__non_token__' then (user_cost_usd - 0.0001)::decimal(38, 12)
+                 else user_cost_usd end as user_cost_usd,
+            case when model <> '__non_token__' then (retry_cost_usd + 0.0001)::decimal(38, 12)
+                 else retry_cost_usd end as retry_cost_usd)
+        from fct_spend_reconciliation"""})
+    assert failed(results) == {"assert_dark_compute_conservation": 1}
+
+
+def test_grain_tests_fail_on_a_repeated_row(mart_tests):
+    results = mart_tests.run({
+        "fct_spend_reconciliation": "select * from fct_spend_reconciliation union all "
+                                    "select * from fct_spend_reconciliation where model = '__non_token__'",
+        "fct_dark_compute": "select * from fct_dark_compute union all "
+                            "select * from fct_dark_compute where dark_class = 'retry'",
+    })
+    # the repeated rows add up to themselves, so only the grain tests and conservation see them
+    assert failed(results) == {"fct_spend_reconciliation_grain_unique": 1, "fct_dark_compute_grain_unique": 1,
+                               "assert_dark_compute_conservation": 1}
+
+
+def test_not_null_and_accepted_values_fail_on_a_bad_row(mart_tests):
+    results = mart_tests.run({
+        "fct_spend_reconciliation": "select * replace ('settled' as status, null::timestamptz as reconciled_at) "
+                                    "from fct_spend_reconciliation",
+        "fct_dark_compute": "select * replace (case when dark_class = 'retry' then 'user' else dark_class end "
+                            "as dark_class, 'guessed' as allocation_basis) from fct_dark_compute",
+    })
+    assert failed(results) == {
+        "fct_spend_reconciliation_not_null": 1,
+        "accepted_values_fct_spend_reconciliation_status__final__provisional__estimated": 1,
+        "accepted_values_fct_dark_compute_dark_class__background__retry__unlogged": 1,
+        "accepted_values_fct_dark_compute_allocation_basis__cost_line__catalog_weights__catalog_price": 1,
+    }
