@@ -237,3 +237,50 @@ def _close() -> None:
 def _failure(event: dict) -> str:
     node = event["data"].get("node_info", {})
     return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}: {event['info'].get('msg', '')}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the run parameters of one day as JSON, for running dbt by hand:
+
+        cd sql
+        export DARKCOMPUTE_DBT_RUN=$(../.venv/bin/python -m pipelines.lib.dbt --date 2026-11-02 --lake ../lake)
+        DBT_PROFILES_DIR=. ../.venv/bin/dbt build
+
+    The lake files and the marts' folder (`--out`, made here) are absolute paths. The day must have been ingested (its bronze partitions and price catalog written, e.g.
+    by `darkcompute reconcile`); what is missing is said on stderr."""
+    import argparse
+    import sys
+    from datetime import UTC
+
+    from pipelines.defs.settings import settle_days
+
+    parser = argparse.ArgumentParser(prog="python -m pipelines.lib.dbt", description=main.__doc__.split("\n\n")[0])
+    parser.add_argument("--date", required=True, type=date.fromisoformat, help="the usage day, YYYY-MM-DD")
+    parser.add_argument("--lake", default=os.environ.get("DARKCOMPUTE_LAKE_DIR") or "lake",
+                        help="the lake folder (default: DARKCOMPUTE_LAKE_DIR or ./lake)")
+    parser.add_argument("--as-of", type=datetime.fromisoformat, default=None,
+                        help="the run's 'as of' time, e.g. 2026-11-04T04:00:00+00:00 (default: now)")
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "target" / "out",
+                        help="the folder the marts' Parquet files are written to (default: sql/target/out)")
+    args = parser.parse_args(argv)
+    lake = Lake(Path(args.lake).resolve())
+    if not lake.root.is_dir():
+        print(f"no lake at {lake.root}: run `darkcompute reconcile` first or pass --lake", file=sys.stderr)
+        return 2
+    as_of = args.as_of or datetime.now(UTC)
+    if as_of.tzinfo is None:
+        parser.error("--as-of needs a time zone, e.g. 2026-11-04T04:00:00+00:00")
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    parameters = run_parameters(lake, args.date, as_of, settle_days(), out)
+    if not parameters["lake_files"].get("catalog.model_prices"):
+        print(f"no price catalog for {args.date} in {lake.root}: every model will be unpriced "
+              f"(`darkcompute reconcile --date {args.date}` writes it)", file=sys.stderr)
+    if not any(files for name, files in parameters["lake_files"].items() if name.startswith("bronze.")):
+        print(f"no bronze partition around {args.date} in {lake.root}: the marts will be empty", file=sys.stderr)
+    print(json.dumps(parameters, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
