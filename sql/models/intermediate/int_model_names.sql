@@ -2,10 +2,14 @@
 -- A name is never NULL here: staging writes '__all__' for a report not grouped by model, and
 -- cost lines without a model (non-token, unsplit) are left out.
 with model_names as (
-    {{ union_providers(['usage', 'costs', 'calls'], also=['stg_model_calls'], columns='distinct provider, model', operator='union') }}
+    {{ union_providers(
+        ['usage', 'costs', 'calls'], also=['stg_model_calls'], columns='distinct provider, model', operator='union'
+    ) }}
 )
 
-select distinct provider, model
+select distinct
+    provider,
+    model
 from model_names
 where model is not null
 order by provider, model
