@@ -8,7 +8,9 @@ renaming it over the old one. A reader with the old file open (`darkcompute sql`
 process, a read-only DuckDB connection) keeps reading the old file until it reconnects, never
 holds a lock the publisher needs, and never sees half a day. Publishers take turns (an exclusive
 `flock` on `.<warehouse>.publish.lock`): two at once would start from the same old file, and the
-last rename would silently drop the other's days.
+last rename would silently drop the other's days. Every publication also (re)writes the table and
+column comments (`apply_comments`): the marts' from their dbt models' descriptions, the other
+tables' from `sql/publish/_tables.yml`.
 
 No Dagster here: `warehouse_tables` calls `publish`; tests call it directly.
 """
@@ -31,7 +33,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import yaml
 
+from pipelines.lib import dbt as dbt_project
 from pipelines.lib import sql
 from pipelines.lib.disk import explained, is_disk_error
 from pipelines.lib.lake import Lake, temp_path
@@ -42,6 +46,7 @@ log = logging.getLogger("darkcompute")
 RESTATEMENTS = "restatements"  # lake/marts/restatements/date=<usage day>/restated-<as of>-<digest>.parquet
 MIGRATED = "migrated-from-warehouse.parquet"  # restatements an older warehouse held only in itself
 PUBLISH_WAIT_SECONDS = 900.0  # how long a publisher waits for another one to finish before failing
+TABLES_YML = sql.SQL_DIR / "publish" / "_tables.yml"  # descriptions of the tables dbt does not build
 
 
 @dataclass
@@ -200,9 +205,57 @@ def _apply(tmp: Path, lake: Lake, days: list[date], connect, day_files, out: Pub
         sql.run_script(con, "publish/restatements", days=list(days))
         con.unregister("incoming_restatements")
         out.restatements = con.execute("select count(*) from restatements").fetchall()[0][0]
+        apply_comments(con)
         con.execute("checkpoint")
     finally:
         con.close()
+
+
+def table_descriptions() -> dict[str, tuple[str, dict[str, str]]]:
+    """What every warehouse table and column means: table -> (description, {column: description}).
+    The marts' come from the dbt manifest (their models' YAML, `sql/models/marts/_marts.yml`), the
+    other tables' from `sql/publish/_tables.yml`; a column of `any_table` there (the partition
+    column `date`) is described wherever it appears. Whitespace is folded to single spaces."""
+    def fold(text: str | None) -> str:
+        return " ".join((text or "").split())
+
+    written = yaml.safe_load(TABLES_YML.read_text())
+    tables = {name: (fold(t["description"]), {c: fold(d) for c, d in t["columns"].items()})
+              for name, t in written["tables"].items()}
+    nodes = dbt_project.manifest()["nodes"]
+    for mart in dbt_project.MARTS:
+        node = nodes[f"model.darkcompute.{mart}"]
+        tables[mart] = (fold(node["description"]), {c: fold(v["description"]) for c, v in node["columns"].items()})
+    any_table = {c: fold(d) for c, d in written.get("any_table", {}).items()}
+    return {name: (text, {**any_table, **columns}) for name, (text, columns) in tables.items()}
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection) -> None:
+    """`comment on` every table and column of the warehouse that `table_descriptions` describes,
+    where the comment is not already that text (a re-publication rewrites only what changed).
+    Comments live in the file's catalog: a copy keeps them, a rebuild writes them again."""
+    described = table_descriptions()
+    current = con.execute(
+        "select table_name, null as column_name, comment from duckdb_tables() where database_name = current_database() "
+        "union all select table_name, column_name, comment from duckdb_columns() where database_name = current_database()"
+    ).fetchall()
+    statements = []
+    for table, column, comment in current:
+        text = described.get(table, ("", {}))[0] if column is None else described.get(table, ("", {}))[1].get(column)
+        if not text or text == comment:
+            continue
+        literal = "'" + text.replace("'", "''") + "'"
+        target = f'table "{table}"' if column is None else f'column "{table}"."{column}"'
+        statements.append(f"comment on {target} is {literal}")
+    if statements:
+        con.execute("begin transaction")
+        try:
+            for statement in statements:
+                con.execute(statement)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
 
 
 def _publish_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, files: list[str]) -> None:
