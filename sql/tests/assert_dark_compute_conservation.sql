@@ -39,11 +39,12 @@ compared as (
         coalesce(reconciled.dark_cost_usd, 0) as reconciliation_usd
     from dark
     full outer join reconciled
-        on dark.usage_date = reconciled.usage_date
-        and dark.provider = reconciled.provider
-        and dark.billing_account = reconciled.billing_account
-        and dark.model = reconciled.model
-        and dark.price_tier = reconciled.price_tier
+        on
+            dark.usage_date = reconciled.usage_date
+            and dark.provider = reconciled.provider
+            and dark.billing_account = reconciled.billing_account
+            and dark.model = reconciled.model
+            and dark.price_tier = reconciled.price_tier
 )
 
 select * from compared

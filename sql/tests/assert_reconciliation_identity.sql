@@ -19,7 +19,8 @@ broken as (
             as classes_cost_usd,
         unlogged_cost_usd
     from reconciliation
-    where invoice_cost_usd is distinct from
+    where
+        invoice_cost_usd is distinct from
         user_cost_usd + background_cost_usd + retry_cost_usd + unlogged_cost_usd + non_token_cost_usd
         or unlogged_cost_usd < 0
 )
