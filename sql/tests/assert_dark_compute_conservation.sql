@@ -1,8 +1,10 @@
 {#- Conservation: per cell (usage_date, provider, billing_account, model, price_tier), the dollars
     of fct_dark_compute equal the background + retry + unlogged dollars of fct_spend_reconciliation
     exactly: no dark dollar is made up or lost between the two marts. A cell present on one side
-    only counts as $0 on the other. Returns the cells that differ. -#}
-{{ config(severity='error') }}
+    only counts as $0 on the other. Returns the cells that differ. It reads both marts; Dagster
+    shows it as a check of fct_dark_compute (meta.dagster.ref, dagster-dbt's rule for a singular
+    test of several models). -#}
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'fct_dark_compute'}}}) }}
 
 with dark as (
     select
