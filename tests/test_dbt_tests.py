@@ -1,5 +1,5 @@
-"""The dbt data tests of `sql/` (issue 11): they pass on a clean day, and each one on the marts
-fails on a deliberately broken row.
+"""The dbt data tests of `sql/` (issue 11): they pass on a clean day, each one on the marts fails on
+a deliberately broken row, and a failing test fails the day's build.
 
 The marts are computed exactly, so no input makes the identity or conservation fail. The module
 builds the day of tests/test_sql_models.py once (`dbt run` on the in-memory DuckDB of this
@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.defs.reconcile.model import ensure_catalog
+from pipelines.defs.reconcile.model import ensure_catalog, reconcile_day
 from pipelines.lib import dbt
 
 from .fixtures import DAY, write_day
@@ -178,3 +178,31 @@ def test_not_null_and_accepted_values_fail_on_a_bad_row(mart_tests):
         "fct_dark_compute_dark_class_values": 1,
         "fct_dark_compute_allocation_basis_values": 1,
     }
+
+
+def test_a_price_listed_twice_in_the_catalog_fails_the_days_build(tmp_path):
+    # a catalog partition holding one price twice would double the day's catalog weights: the grain
+    # test of dim_price stops the build there, before any mart is written, and the day fails
+    lake = _lake(tmp_path / "lake")
+    catalog = lake.partition_file("catalog", "model_prices", DAY)
+    doubled = tmp_path / "doubled.parquet"
+    con = duckdb.connect()
+    try:
+        con.execute(f"""copy (select * from read_parquet('{catalog}') union all
+                              select * from read_parquet('{catalog}')
+                              where canonical_model = 'gpt-4o-mini' and token_class = 'output')
+                        to '{doubled}' (format parquet)""")
+    finally:
+        con.close()
+    shutil.copy(doubled, catalog)
+
+    build = dbt.build(lake, DAY, RECONCILED_AT)
+    results = _results(build.events)
+    assert not build.success and build.marts == {}
+    assert failed(results) == {"dim_price_grain_unique": 1}
+    assert [f.split(":")[0] for f in build.failures] == ["test dim_price_grain_unique"]
+    models = {e["data"]["node_info"]["node_name"]: e["data"]["status"] for e in build.events
+              if e["info"]["name"] == "LogModelResult"}
+    assert "fct_spend_reconciliation" not in models and "dim_price" in models  # skipped downstream
+    with pytest.raises(RuntimeError, match="dim_price_grain_unique"):
+        reconcile_day(None, lake, DAY, RECONCILED_AT)
