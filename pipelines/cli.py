@@ -21,7 +21,6 @@ from rich.table import Table
 
 from pipelines.lib import sql
 from pipelines.lib.runlock import EXIT_BUSY, LakeBusy, hold
-from pipelines.lib.store import open_store
 
 INGEST = ("openai_api_pages", "anthropic_api_pages", "openai_usage", "openai_costs", "anthropic_usage",
           "anthropic_costs", "bedrock_invocations", "cur_lines", "app_calls", "worker_calls")
@@ -236,8 +235,12 @@ def reconcile(args) -> int:
 
 
 def export_days(source_uri: str) -> list[date]:
-    """Every day from the first to the last delivery folder of a provider export."""
-    store = open_store(source_uri)
+    """Every day from the first to the last delivery folder of a provider export (an S3 root is
+    listed with the `sources` resource's landing folder and retry settings)."""
+    from pipelines.defs.resources import configured_resources
+
+    sources = configured_resources()["sources"].process_config_and_initialize()
+    store = sources.store(source_uri)
     found = set()
     for prefix in EXPORT_PREFIXES:
         for key in store.list(prefix):

@@ -24,7 +24,7 @@ import pytest
 from pipelines.defs.bedrock.assets import bedrock_invocations
 from pipelines.defs.bedrock.parse import delivery_day, object_kind, parse_invocation_logs
 from pipelines.defs.logs.parse import parse_log_files
-from pipelines.defs.resources import LakeStore, SourceStore, Warehouse
+from pipelines.defs.resources import IngestLimits, LakeStore, SourceStore, Warehouse
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS, CUR_LINES, billing_period_start
 from pipelines.lib.lake import Lake
 from pipelines.lib.store import SourceFile
@@ -391,7 +391,7 @@ def test_the_asset_ingests_the_objects_of_its_delivery_day(tmp_path):
         (sources / key).parent.mkdir(parents=True, exist_ok=True)
         (sources / key).write_bytes(body)
     resources = {"sources": SourceStore(uri=str(sources)), "lake": LakeStore(root=str(tmp_path / "lake")),
-                 "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb"))}
+                 "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")), "ingest_limits": IngestLimits()}
     result = dg.materialize([bedrock_invocations], partition_key=DAY.isoformat(), resources=resources,
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success

@@ -333,13 +333,13 @@ def test_a_spill_folder_that_cannot_be_used_is_named_with_its_setting(tmp_path):
 SPILL_SCRIPT = textwrap.dedent('''
     import resource, signal, sys
     from pipelines.defs.resources import Warehouse
-    from pipelines.defs.settings import storage_errors
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, resource.RLIM_INFINITY))
-    con = Warehouse(path="unused.duckdb", memory_limit="40MB", threads=1, temp_directory=sys.argv[1]).compute()
+    warehouse = Warehouse(path="unused.duckdb", memory_limit="40MB", threads=1, temp_directory=sys.argv[1])
+    con = warehouse.compute()
     try:
-        with storage_errors("reconciling"):
+        with warehouse.storage_errors("reconciling"):
             con.execute("select s, count(*) from (select md5(range::varchar) as s from range(4000000)) "
                         "group by s order by s").fetchall()
     except OSError as exc:
@@ -353,7 +353,7 @@ def test_a_full_spill_folder_names_darkcompute_duckdb_temp_dir(tmp_path):
     script.write_text(SPILL_SCRIPT)
     spill = tmp_path / "spill"
     run = subprocess.run([sys.executable, str(script), str(spill)], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(REPO), "DARKCOMPUTE_DUCKDB_TEMP_DIR": str(spill)})
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
 
     assert run.returncode == 3, run.stderr
     assert f"reconciling: the file is larger than this process may write (file size limit) at {spill}/" in run.stdout
@@ -368,7 +368,7 @@ LANDING_SCRIPT = textwrap.dedent('''
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
     try:
-        _land(Path(sys.argv[1]), b"x" * 65536, "etag-1")
+        _land(Path(sys.argv[1]), b"x" * 65536, "etag-1", Path(sys.argv[2]))
     except OSError as exc:
         print(str(exc))
         sys.exit(3)
@@ -380,8 +380,8 @@ def test_an_s3_download_that_does_not_fit_names_darkcompute_landing_dir(tmp_path
     script.write_text(LANDING_SCRIPT)
     landing = tmp_path / "landing"
     target = landing / "s3" / "bucket" / "app_logs" / DAY / "app.jsonl"
-    run = subprocess.run([sys.executable, str(script), str(target)], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO), "DARKCOMPUTE_LANDING_DIR": str(landing)})
+    run = subprocess.run([sys.executable, str(script), str(target), str(landing)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
 
     assert run.returncode == 3, run.stderr
     assert run.stdout.startswith(f"landing an S3 object: the file is larger than this process may write (file size "

@@ -14,7 +14,14 @@ from pipelines.definitions import defs
 from pipelines.defs.anthropic.pull import AnthropicAdminAPI
 from pipelines.defs.openai.pull import OpenAIAdminAPI
 from pipelines.defs.reconcile import checks
-from pipelines.defs.resources import LakeStore, SourceStore, Warehouse
+from pipelines.defs.resources import (
+    IngestLimits,
+    LakeStore,
+    LiteLLMAttribution,
+    Reconciliation,
+    SourceStore,
+    Warehouse,
+)
 from pipelines.defs.schedules import nightly
 from pipelines.lib import sql
 from pipelines.lib.lake import Lake
@@ -51,6 +58,9 @@ def materialize(definitions, tmp_path, selection, day=DAY):
         "anthropic_admin": AnthropicAdminAPI(landing=str(tmp_path / "landing" / "api")),
         "lake": LakeStore(root=str(tmp_path / "lake")),
         "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
+        "ingest_limits": IngestLimits(),
+        "litellm": LiteLLMAttribution(),
+        "reconciliation": Reconciliation(),
     }
     return dg.materialize(
         list(definitions.assets) + list(definitions.asset_checks), selection=selection,

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pipelines.defs.logs.litellm import DEFAULT_RULE, parse_rule
 from pipelines.defs.logs.parse import parse_log_files
+from pipelines.defs.resources import configured_resources
 from pipelines.lib.store import SourceFile
 
 from .litellm_payloads import MARKER, payload
@@ -201,8 +202,11 @@ def test_a_wrong_rule_says_what_is_accepted(text, message):
 
 
 def test_the_rule_comes_from_the_environment(monkeypatch):
+    """DARKCOMPUTE_LITELLM_ATTRIBUTION is the `litellm` resource's field, read when it is initialized."""
+    monkeypatch.setenv("DARKCOMPUTE_LITELLM_ATTRIBUTION", "job_type=tag:job")
+    litellm = configured_resources()["litellm"]
     monkeypatch.setenv("DARKCOMPUTE_LITELLM_ATTRIBUTION", "feature=key_alias")
-    got = parse(payload(tags=["feature:ignored"]))
+    got = parse(payload(tags=["feature:ignored"]), attribution=litellm.process_config_and_initialize().rule())
     assert [r["feature"] for r in got.records.to_pylist()] == ["search-backend"]
 
 
@@ -248,13 +252,18 @@ def test_only_counts_that_cannot_be_true_are_rejected(fields, reason):
 
 
 def test_the_limit_is_a_setting(monkeypatch):
+    """DARKCOMPUTE_MAX_RECORD_TOKENS is the `ingest_limits` resource's field, read when it is initialized."""
+    monkeypatch.setenv("DARKCOMPUTE_MAX_RECORD_TOKENS", "5")
+    limits = configured_resources()["ingest_limits"]
     monkeypatch.setenv("DARKCOMPUTE_MAX_RECORD_TOKENS", "1000000000")
-    got = parse(job(), job(**{"gen_ai.usage.input_tokens": 1_000_000_001}), log_source="worker")
+    limit = limits.process_config_and_initialize().record_tokens()
+    got = parse(job(), job(**{"gen_ai.usage.input_tokens": 1_000_000_001}), log_source="worker", max_record_tokens=limit)
     assert [r["reason"] for r in got.rejects.to_pylist()] == [
         "count above 1000000000 in one record, more than any day could hold (DARKCOMPUTE_MAX_RECORD_TOKENS)"]
     monkeypatch.setenv("DARKCOMPUTE_MAX_RECORD_TOKENS", "lots")
-    with pytest.raises(ValueError, match="DARKCOMPUTE_MAX_RECORD_TOKENS"):
-        parse(job())
+    with pytest.raises(ValueError, match="DARKCOMPUTE_MAX_RECORD_TOKENS: expected a positive whole number of tokens, "
+                                         "got 'lots'"):
+        limits.process_config_and_initialize().record_tokens()
 
 
 # ---------------------------------------------------------------------------------------------

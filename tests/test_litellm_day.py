@@ -54,7 +54,7 @@ CHAT = "gpt-4o-mini-2024-07-18"
 
 
 def _write(lake_dir: Path, day: date, *, usage: dict[str, list[str]], costs: list[str],
-           app: list[str] = (), worker: list[str] = ()) -> Lake:
+           app: list[str] = (), worker: list[str] = (), **limits) -> Lake:
     lake = Lake(lake_dir)
     folder = day.isoformat()
     usage_files = [SourceFile(f"openai/usage/{endpoint}/{folder}/p{i}.json", p.encode())
@@ -68,7 +68,7 @@ def _write(lake_dir: Path, day: date, *, usage: dict[str, list[str]], costs: lis
                                      if app else [], log_source="app", folder_date=day),
         "worker_calls": parse_log_files([SourceFile(f"worker_logs/{folder}/w.jsonl",
                                                     ("\n".join(worker) + "\n").encode())] if worker else [],
-                                        log_source="worker", folder_date=day),
+                                        log_source="worker", folder_date=day, **limits),
     }
     embeddings = parse_usage_pages([f for f in usage_files if "/embeddings/" in f.key], endpoint="embeddings",
                                    folder_date=day)
@@ -116,10 +116,10 @@ def test_a_reindex_jobs_800_million_tokens_on_one_line_count_under_its_job_type(
     ]
 
 
-def test_the_same_job_over_the_limit_is_rejected_naming_the_setting(tmp_path, monkeypatch):
-    monkeypatch.setenv("DARKCOMPUTE_MAX_RECORD_TOKENS", "500000000")
+def test_the_same_job_over_the_limit_is_rejected_naming_the_setting(tmp_path):
     worker = [embedding_line(800_000_000, "embedding_reindex", request_count=500_000), embedding_line(1_000, "x")]
-    lake = _write(tmp_path / "lake", DAY, usage={"embeddings": [EMBED_USAGE]}, costs=[EMBED_COSTS], worker=worker)
+    lake = _write(tmp_path / "lake", DAY, usage={"embeddings": [EMBED_USAGE]}, costs=[EMBED_COSTS], worker=worker,
+                  max_record_tokens=500_000_000)
     rejects = pq.read_table(lake.partition_file("bronze", "worker_calls_rejects", DAY)).to_pylist()
     assert [(r["line"], r["reason"]) for r in rejects] == [
         (1, "count above 500000000 in one record, more than any day could hold (DARKCOMPUTE_MAX_RECORD_TOKENS)")]

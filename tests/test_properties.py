@@ -40,7 +40,7 @@ from pipelines.defs.bedrock.cur import parse_cur_delivery
 from pipelines.defs.bedrock.parse import MAX_TOKENS_PER_CALL as BEDROCK_MAX_TOKENS
 from pipelines.defs.bedrock.parse import parse_invocation_logs
 from pipelines.defs.logs.parse import parse_log_files
-from pipelines.defs.settings import max_record_tokens
+from pipelines.defs.logs.parse import DEFAULT_MAX_RECORD_TOKENS
 from pipelines.defs.openai import parse as openai
 from pipelines.lib import bronze
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS, CUR_LINES
@@ -395,8 +395,8 @@ def check_log_records(records: list[dict]) -> None:
         assert abs((r["usage_date"] - DAY).days) <= 1
         assert r["attempt"] >= 1
         for name in LOG_TOKENS:
-            assert r[name] is None or 0 <= r[name] <= max_record_tokens(), (name, r)
-        assert 1 <= r["request_count"] <= max_record_tokens(), r
+            assert r[name] is None or 0 <= r[name] <= DEFAULT_MAX_RECORD_TOKENS, (name, r)
+        assert 1 <= r["request_count"] <= DEFAULT_MAX_RECORD_TOKENS, r
         assert r["usage_known"] == (r["input_tokens"] is not None)
         if r["usage_known"]:
             assert r["cache_read_tokens"] + r["cache_creation_tokens"] <= r["input_tokens"], r

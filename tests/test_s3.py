@@ -24,7 +24,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipelines.cli import main
-from pipelines.defs.resources import SourceStore
+from pipelines.defs.resources import SourceStore, configured_resources
 from pipelines.lib.money import loads
 from pipelines.lib.s3 import S3Store
 from pipelines.lib.store import LocalStore, SourceFile, open_store
@@ -58,7 +58,7 @@ def sidecar(path: Path) -> dict:
 
 def test_open_store_returns_an_s3_store_for_s3_uris(monkeypatch):
     for name in ("DARKCOMPUTE_LANDING_DIR", "DARKCOMPUTE_LAKE_DIR"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "/not/read")  # the library reads no environment: the resource passes the folder
     store = open_store("s3://my-bucket/exports/v1/")
     assert isinstance(store, S3Store)
     assert (store.uri, store.bucket, store.root, store.landing) == (
@@ -67,11 +67,23 @@ def test_open_store_returns_an_s3_store_for_s3_uris(monkeypatch):
         "lake/landing/s3/my-bucket/exports/v1/openai/costs/2026-11-02/page-001.json")
     assert open_store("s3://my-bucket").uri == "s3://my-bucket"
     assert open_store("s3://my-bucket").landed_path("a/b.json") == Path("lake/landing/s3/my-bucket/a/b.json")
-    monkeypatch.setenv("DARKCOMPUTE_LAKE_DIR", "/data/lake")
-    assert open_store("s3://my-bucket/x").landing == Path("/data/lake/landing")
-    monkeypatch.setenv("DARKCOMPUTE_LANDING_DIR", "/data/landing")
-    assert open_store("s3://my-bucket/x").landing == Path("/data/landing")
     assert open_store("s3://my-bucket/x", landing="/elsewhere").landing == Path("/elsewhere")
+
+
+def test_the_landing_folder_is_the_sources_resource_s(monkeypatch):
+    """DARKCOMPUTE_LANDING_DIR, else <DARKCOMPUTE_LAKE_DIR>/landing, else lake/landing: the fields of
+    the `sources` resource, bound to the variables and read when the resource is initialized."""
+    uri = "s3://my-bucket/x"
+    assert SourceStore(uri=uri).store().landing == Path("lake/landing")
+    assert SourceStore(uri=uri, lake_dir="/data/lake").store().landing == Path("/data/lake/landing")
+    assert SourceStore(uri=uri, lake_dir="/data/lake", landing_dir="/data/landing").store().landing == Path("/data/landing")
+    for name in ("DARKCOMPUTE_LANDING_DIR", "DARKCOMPUTE_LAKE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DARKCOMPUTE_SOURCE_URI", uri)
+    monkeypatch.setenv("DARKCOMPUTE_LAKE_DIR", "/data/lake")
+    sources = configured_resources()["sources"]
+    monkeypatch.setenv("DARKCOMPUTE_LAKE_DIR", "/data/other-lake")  # after binding: read when initialized
+    assert sources.process_config_and_initialize().store().landing == Path("/data/other-lake/landing")
 
 
 @pytest.mark.parametrize(
@@ -326,23 +338,28 @@ def slow_down_server():
 def test_retries_stop_after_the_configured_number_of_attempts(monkeypatch, tmp_path, setting, requests):
     with slow_down_server() as server:
         point_aws_at(monkeypatch, f"http://127.0.0.1:{server.server_address[1]}", tmp_path)
-        monkeypatch.setenv("DARKCOMPUTE_S3_MAX_ATTEMPTS", setting)
-        store = open_store("s3://my-bucket/exports", tmp_path / "landing")
+        store = SourceStore(uri="s3://my-bucket/exports", landing_dir=str(tmp_path / "landing"),
+                            s3_max_attempts=setting).store()
         with pytest.raises(ClientError, match="SlowDown"):
             store.list("openai/costs")
         assert server.requests == requests
 
 
-def test_retry_settings_come_from_the_environment(monkeypatch, tmp_path):
+def test_retry_settings_come_from_the_environment_through_the_sources_resource(monkeypatch, tmp_path):
     point_aws_at(monkeypatch, f"http://127.0.0.1:{_closed_port()}", tmp_path)
-    assert open_store("s3://b-1/x").client.meta.config.retries == {"mode": "standard", "total_max_attempts": 10}
+    monkeypatch.setenv("DARKCOMPUTE_SOURCE_URI", "s3://b-1/x")
+
+    def store():
+        return configured_resources()["sources"].process_config_and_initialize().store()
+
+    assert store().client.meta.config.retries == {"mode": "standard", "total_max_attempts": 10}
     monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
     monkeypatch.setenv("DARKCOMPUTE_S3_MAX_ATTEMPTS", "4")
-    assert open_store("s3://b-1/x").client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
+    assert store().client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
     for bad in ("0", "-1", "ten"):
         monkeypatch.setenv("DARKCOMPUTE_S3_MAX_ATTEMPTS", bad)
         with pytest.raises(ValueError, match=f"DARKCOMPUTE_S3_MAX_ATTEMPTS must be a positive whole number, got '{bad}'"):
-            open_store("s3://b-1/x").client
+            store().client
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,8 +368,7 @@ def test_retry_settings_come_from_the_environment(monkeypatch, tmp_path):
 
 def test_the_source_store_resource_reads_a_day_from_s3(s3_server: S3Server, tmp_path, monkeypatch):
     upload_tree(SAMPLES / "openai" / "usage", s3_server.bucket, f"{ROOT}/openai/usage")
-    monkeypatch.setenv("DARKCOMPUTE_LANDING_DIR", str(tmp_path / "landing"))
-    sources = SourceStore(uri=f"s3://{s3_server.bucket}/{ROOT}", pulled=str(tmp_path / "landing" / "api"))
+    sources = SourceStore(uri=f"s3://{s3_server.bucket}/{ROOT}", landing_dir=str(tmp_path / "landing"))
     files = sources.day_files("openai/usage/completions", date(2026, 11, 2))
     local = LocalStore(SAMPLES)
     expected = [local.read(f"openai/usage/completions/2026-11-02/page-00{i}.json") for i in (1, 2)]

@@ -15,7 +15,8 @@ from pipelines.defs.bedrock.cur import parse_cur_delivery
 from pipelines.defs.bedrock.parse import parse_invocation_logs
 from pipelines.defs.logs.parse import parse_log_files
 from pipelines.defs.openai.parse import parse_usage_pages
-from pipelines.lib.lines import decompress, max_file_bytes, max_line_bytes, split_lines
+from pipelines.defs.resources import IngestLimits
+from pipelines.lib.lines import decompress, split_lines
 from pipelines.lib.store import NOT_REGULAR, SYMLINK, LocalStore, SourceFile
 
 DAY = date(2026, 11, 2)
@@ -28,8 +29,8 @@ def jsonl(*records: dict) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
 
-def logs(*files: SourceFile):
-    return parse_log_files(list(files), log_source="app", folder_date=DAY)
+def logs(*files: SourceFile, **limits):
+    return parse_log_files(list(files), log_source="app", folder_date=DAY, **limits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,11 +117,10 @@ def test_a_refused_bedrock_object_is_one_whole_file_rejected_unit():
 # lines over the limit
 
 
-def test_a_line_over_the_limit_is_rejected_by_its_length_unread(monkeypatch):
-    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", "4096")
+def test_a_line_over_the_limit_is_rejected_by_its_length_unread():
     big = CALL | {"gen_ai.prompt": MARKER * 500}  # a valid call, 9 KiB long
     data = jsonl(CALL, big, CALL)
-    got = logs(SourceFile("app_logs/2026-11-02/a.jsonl", data))
+    got = logs(SourceFile("app_logs/2026-11-02/a.jsonl", data), max_line_bytes=4096)
     assert got.records["source_line"].to_pylist() == [1, 3]
     size = len(json.dumps(big)) + 1
     assert got.rejects.select(["line", "reason", "raw"]).to_pylist() == [
@@ -128,20 +128,19 @@ def test_a_line_over_the_limit_is_rejected_by_its_length_unread(monkeypatch):
          "raw": json.dumps({"bytes": size}, separators=(",", ":"))}]
 
 
-def test_a_bedrock_line_over_the_limit_is_rejected_by_its_length_unread(monkeypatch):
-    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", "1000")
+def test_a_bedrock_line_over_the_limit_is_rejected_by_its_length_unread():
     key = "bedrock/AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/2026/11/02/12/a.json.gz"
     line = json.dumps({"schemaType": "ModelInvocationLog", "requestId": "r1", "input": {"inputBodyJson": MARKER * 100}})
-    got = parse_invocation_logs([SourceFile(key, gzip.compress(line.encode() + b"\n"))], folder_date=DAY)
+    got = parse_invocation_logs([SourceFile(key, gzip.compress(line.encode() + b"\n"))], folder_date=DAY,
+                                max_line_bytes=1000)
     [row] = got.rejects.to_pylist()
     assert row["reason"] == f"line of {len(line) + 1} bytes is longer than DARKCOMPUTE_MAX_LINE_BYTES: not read"
     assert MARKER not in row["raw"]
 
 
-def test_a_long_line_is_a_null_over_the_same_bytes(monkeypatch):
-    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", "3")
+def test_a_long_line_is_a_null_over_the_same_bytes():
     data = b"ab\nabcdef\n\nxyz"
-    table = split_lines("k", data)
+    table = split_lines("k", data, max_line_bytes=3)
     assert table.to_pylist() == [
         {"file": "k", "line": 1, "raw": b"ab\n", "bytes": 3}, {"file": "k", "line": 2, "raw": None, "bytes": 7},
         {"file": "k", "line": 3, "raw": b"\n", "bytes": 1}, {"file": "k", "line": 4, "raw": b"xyz", "bytes": 3}]
@@ -150,53 +149,51 @@ def test_a_long_line_is_a_null_over_the_same_bytes(monkeypatch):
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "lots"])
-def test_a_bad_line_limit_is_a_clear_error(monkeypatch, value):
-    monkeypatch.setenv("DARKCOMPUTE_MAX_LINE_BYTES", value)
-    with pytest.raises(ValueError, match="DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number"):
-        max_line_bytes()
+def test_a_bad_line_limit_is_a_clear_error(value):
+    assert IngestLimits().line_bytes() == 64 * 1024 * 1024 and IngestLimits(max_line_bytes="").line_bytes() == 64 * 1024 * 1024
+    with pytest.raises(ValueError, match=f"DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number, got '{value}'"):
+        IngestLimits(max_line_bytes=value).line_bytes()
 
 
 # ---------------------------------------------------------------------------------------------
 # a gzip file that unpacks past the limit (a "gzip bomb")
 
 
-def test_a_gzip_bomb_is_unpacked_only_to_the_limit_and_says_so(monkeypatch):
+def test_a_gzip_bomb_is_unpacked_only_to_the_limit_and_says_so():
     """Three calls, then 1 MiB of nothing that gzip packs into about a kilobyte: with a 4 KiB
     limit the calls are records, the cut line is rejected, and one row names the setting."""
-    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", "4096")
     head = jsonl(CALL, CALL, CALL)
     packed = gzip.compress(head + b"A" * (1 << 20))
     assert len(packed) < 4096  # smaller than the limit on disk
     key = "app_logs/2026-11-02/bomb.jsonl.gz"
-    data, problem = decompress(SourceFile(key, packed))
+    data, problem = decompress(SourceFile(key, packed), max_file_bytes=4096)
     assert data == (head + b"A" * (1 << 20))[:4096]
     assert problem == "unpacks to more than DARKCOMPUTE_MAX_FILE_BYTES (4,096 bytes): lines past the limit not read"
 
-    got = logs(SourceFile(key, packed))
+    got = logs(SourceFile(key, packed), max_file_bytes=4096)
     assert got.records.num_rows == 3
     assert [(r["line"], r["reason"]) for r in got.rejects.to_pylist()] == [(4, "invalid JSON (truncated or malformed line)"), (5, problem)]
     [counts] = got.files.to_pylist()
     assert (counts["lines_read"], counts["records"], counts["skipped"], counts["rejected"]) == (5, 3, 0, 2)
 
 
-def test_the_limit_counts_every_member_and_a_damaged_stream_too(monkeypatch):
-    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", "100")
+def test_the_limit_counts_every_member_and_a_damaged_stream_too():
     members = gzip.compress(b"x" * 60) + b"\x00\x00" + gzip.compress(b"y" * 60)  # 120 bytes unpacked
-    assert decompress(SourceFile("a.jsonl.gz", members)) == (
+    assert decompress(SourceFile("a.jsonl.gz", members), 100) == (
         b"x" * 60 + b"y" * 40,
         "unpacks to more than DARKCOMPUTE_MAX_FILE_BYTES (100 bytes): lines past the limit not read")
     damaged = gzip.compress(b"z" * 10_000)[:-12]  # cut before its end: salvaged, still bounded
-    data, problem = decompress(SourceFile("b.jsonl.gz", damaged))
+    data, problem = decompress(SourceFile("b.jsonl.gz", damaged), 100)
     assert data == b"z" * 100 and problem.startswith("unpacks to more than DARKCOMPUTE_MAX_FILE_BYTES")
-    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", "120")  # exactly the size: all of it, no problem
-    assert decompress(SourceFile("a.jsonl.gz", members)) == (b"x" * 60 + b"y" * 60, None)
+    # exactly the size: all of it, no problem
+    assert decompress(SourceFile("a.jsonl.gz", members), 120) == (b"x" * 60 + b"y" * 60, None)
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "lots"])
-def test_a_bad_file_limit_is_a_clear_error(monkeypatch, value):
-    monkeypatch.setenv("DARKCOMPUTE_MAX_FILE_BYTES", value)
-    with pytest.raises(ValueError, match="DARKCOMPUTE_MAX_FILE_BYTES must be a positive whole number"):
-        max_file_bytes()
+def test_a_bad_file_limit_is_a_clear_error(value):
+    assert IngestLimits().file_bytes() == 512 * 1024 * 1024
+    with pytest.raises(ValueError, match=f"DARKCOMPUTE_MAX_FILE_BYTES must be a positive whole number, got '{value}'"):
+        IngestLimits(max_file_bytes=value).file_bytes()
 
 
 # ---------------------------------------------------------------------------------------------

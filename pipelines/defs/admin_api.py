@@ -15,15 +15,21 @@ from pydantic import Field
 
 from pipelines.lib.http import JsonClient, Listing, Pulled, pull_and_land, pull_listings
 
+from .settings import bind, landing_folder
+
 
 class AdminAPI(dg.ConfigurableResource):
     """A provider's Admin API: base URL, the Admin key (only ever a `dg.EnvVar`; empty when the
-    variable is unset, so the code location loads and runs without it), where pulled pages land,
-    and the retry budget. Subclasses name the variables and build the provider's client."""
+    variable is unset, so the code location loads and runs without it), where pulled pages land
+    (`<landing>/api`), and the retry budget. Subclasses name the variables and build the
+    provider's client."""
 
     admin_key: str = Field(default="", repr=False, description="a dg.EnvVar of the provider's Admin key, never a literal")
-    base_url: str = ""
-    landing: str = ""
+    base_url: str = Field(default="", description="the API's base URL (DARKCOMPUTE_OPENAI_API_URL or "
+                          "DARKCOMPUTE_ANTHROPIC_API_URL; empty: the provider's)")
+    landing: str = Field(default="", description="where pulled pages land; empty: <landing_dir>/api")
+    landing_dir: str = Field(default="", description="DARKCOMPUTE_LANDING_DIR; empty: <lake_dir>/landing")
+    lake_dir: str = Field(default="", description="DARKCOMPUTE_LAKE_DIR (for the landing folder's default)")
     usage_bucket_width: str = "1d"
     attempts: int = 6
     backoff_seconds: float = 0.5
@@ -35,12 +41,20 @@ class AdminAPI(dg.ConfigurableResource):
     DEFAULT_API_URL: ClassVar[str] = ""
 
     @classmethod
-    def from_env(cls, landing: str, **options):
-        """The resource as the environment configures it: the key through `dg.EnvVar` when the
-        key variable is set (its value is never read here), else no key."""
+    def from_env(cls, landing: str = "", **options):
+        """The resource bound to the environment: the key, base URL, landing and lake folders
+        through `dg.EnvVar` when their variables are set (read when a run starts, never here),
+        else no key and the documented defaults. `landing` names the pages' folder outright."""
         key = dg.EnvVar(cls.KEY_ENV) if os.environ.get(cls.KEY_ENV) else ""
-        base_url = os.environ.get(cls.API_URL_ENV) or cls.DEFAULT_API_URL
-        return cls(admin_key=key, base_url=base_url, landing=landing, **options)
+        return cls(admin_key=key, base_url=bind(cls.API_URL_ENV), landing=landing,
+                   landing_dir=bind("DARKCOMPUTE_LANDING_DIR"), lake_dir=bind("DARKCOMPUTE_LAKE_DIR"), **options)
+
+    def pages_folder(self) -> str:
+        """Where pulled pages land: `landing`, else `<DARKCOMPUTE_LANDING_DIR>/api`."""
+        if self.landing:
+            return self.landing
+        root = landing_folder(self.landing_dir, self.lake_dir)
+        return str(Path(root) / "api") if root else ""
 
     def has_key(self) -> bool:
         return bool(self.admin_key)
@@ -80,9 +94,9 @@ def pull_pages(context: dg.AssetExecutionContext, api: AdminAPI,
     if not api.has_key():
         context.log.info(f"{api.KEY_ENV} is not set: nothing pulled")
         return dg.MaterializeResult(metadata={"pulled": False, "reason": f"{api.KEY_ENV} is not set: nothing pulled"})
-    if not api.landing:
+    if not api.pages_folder():
         raise dg.Failure(f"the {type(api).__name__} resource has no landing folder")
-    root = Path(api.landing)
+    root = Path(api.pages_folder())
     client, width = _client_and_width(api, None)
     pulled = pull_and_land(client, listings(day, width), day.isoformat(), root)
     for note in _empty_notes(pulled, day):

@@ -2,17 +2,17 @@
 
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 
+from pipelines.lib.disk import explained
 from pipelines.lib.ingest import Ingested, Sink, Streamed
 from pipelines.lib.lake import Lake
 from pipelines.lib.preview import markdown
-
-from .settings import storage_errors
 
 
 def write_bronze(
@@ -34,13 +34,17 @@ def write_bronze(
 def write_bronze_streamed(
     lake: Lake, table: str, day: date, schema: pa.Schema, parse: Callable[[Sink], Streamed],
     totals: Callable[[Path], dict] | None = None, preview: list[str] | None = None,
+    errors: Callable[[str], AbstractContextManager[None]] | None = None,
 ) -> dg.MaterializeResult:
     """`write_bronze` for a day of millions of calls: `parse` hands the records to a sink batch by
     batch, which writes them straight into the partition's Parquet file (a day is never held
     whole, nothing spills). The three files are renamed into place only when all are complete
     (records last); if parsing or any write fails, none of the three changes. `totals(path)`
-    reads the written file for the metadata (whole numbers)."""
-    with storage_errors(f"ingesting {table}"), lake.replace_together() as batch:  # a full spill folder too
+    reads the written file for the metadata (whole numbers). A disk error is explained by
+    `errors(during)` (the warehouse resource's `storage_errors`: a full spill folder too), else
+    as the lake's."""
+    errors = errors or (lambda during: explained([(lake.root, lake.setting, str(lake.root))], during=during))
+    with errors(f"ingesting {table}"), lake.replace_together() as batch:
         writer = batch.writer("bronze", table, day, schema)
         streamed = parse(writer.write)
         batch.write("bronze", f"{table}_files", day, streamed.files)

@@ -1,33 +1,79 @@
-"""Resources: where sources are read from, the Parquet lake, and the DuckDB warehouse."""
+"""Resources: where sources are read from, the Parquet lake, the DuckDB warehouse, and the
+settings of ingestion (limits, the LiteLLM attribution rule) and of the reconciliation.
+
+Every setting of the README's configuration table is a field of one of them, bound to its
+environment variable with `dg.EnvVar` by `configured_resources` (the Dagster UI shows the
+binding): the value is read when a run starts, not when the code is loaded. A variable that is
+not set when the code location loads is bound to its documented default instead (Dagster fails a
+run on an `EnvVar` whose variable is unset). Values are checked where they are used, with the
+messages of `settings.py` (a bad value names its variable and says what was expected).
+"""
 
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import Field
 
 from pipelines.lib import runlock, sql
+from pipelines.lib.disk import explained
+from pipelines.lib.env import positive_int
 from pipelines.lib.lake import Lake
+from pipelines.lib.lines import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES
 from pipelines.lib.pages import all_empty
 from pipelines.lib.store import LocalStore, SourceFile, open_store
 
 from .anthropic.pull import AnthropicAdminAPI
+from .logs.litellm import parse_rule
 from .openai.pull import OpenAIAdminAPI
-from .settings import duckdb_temp_dir, landing_dir, setting, storage_errors
+from .settings import (
+    DEFAULTS,
+    bind,
+    landing_folder,
+    parse_max_record_tokens,
+    parse_min_coverage,
+    parse_settle_days,
+)
 
 
 class SourceStore(dg.ConfigurableResource):
     """Where sources are delivered: the source root (`DARKCOMPUTE_SOURCE_URI`, a local folder or
     `s3://bucket/prefix`) and the pages pulled from provider APIs (`<landing>/api`), both laid
-    out as the source contract."""
+    out as the source contract. Objects read from S3 land under `<landing>/s3`, with at most
+    `s3_max_attempts` requests per object or listing page."""
 
-    uri: str
-    pulled: str = ""
+    uri: str = Field(description="DARKCOMPUTE_SOURCE_URI: the source root, a folder or s3://bucket/prefix")
+    pulled: str = Field(default="", description="where pulled API pages are read from; empty: <landing>/api "
+                        "when a landing or lake folder is configured, else none")
+    landing_dir: str = Field(default="", description="DARKCOMPUTE_LANDING_DIR; empty: <lake_dir>/landing")
+    lake_dir: str = Field(default="", description="DARKCOMPUTE_LAKE_DIR (for the landing folder's default)")
+    s3_max_attempts: str = Field(default=DEFAULTS["DARKCOMPUTE_S3_MAX_ATTEMPTS"],
+                                 description="DARKCOMPUTE_S3_MAX_ATTEMPTS: requests per S3 call, the first included")
+    s3_retry_mode: str = Field(default=DEFAULTS["AWS_RETRY_MODE"],
+                               description="AWS_RETRY_MODE: botocore's retry mode for S3, standard or adaptive")
 
-    def store(self):
-        return open_store(self.uri)
+    def landing(self) -> str:
+        """Where delivered objects and pulled pages land (`lake/landing` when nothing is configured)."""
+        return landing_folder(self.landing_dir, self.lake_dir)
+
+    def pulled_folder(self) -> str:
+        if self.pulled:
+            return self.pulled
+        return str(Path(self.landing()) / "api") if self.landing() else ""
+
+    def store(self, uri: str = ""):
+        """The store of the source root (or of `uri`, with this resource's S3 settings)."""
+        uri = uri or self.uri
+        if not uri.startswith("s3://"):
+            return open_store(uri)
+        attempts = positive_int("DARKCOMPUTE_S3_MAX_ATTEMPTS", self.s3_max_attempts,
+                                int(DEFAULTS["DARKCOMPUTE_S3_MAX_ATTEMPTS"]))
+        return open_store(uri, self.landing() or None, max_attempts=attempts, retry_mode=self.s3_retry_mode)
 
     def day_files(self, prefix: str, day: date) -> list[SourceFile]:
         """Every file delivered under `<prefix>/<YYYY-MM-DD>/`, read, in key order. Pages pulled
@@ -43,7 +89,7 @@ class SourceStore(dg.ConfigurableResource):
         gigabytes: a parser holds a batch of files, never the folder)."""
         folder = f"{prefix}/{day.isoformat()}"
         root = self.store()
-        pulled = LocalStore(self.pulled) if self.pulled else None
+        pulled = LocalStore(self.pulled_folder()) if self.pulled_folder() else None
         pulled_keys = pulled.list(folder) if pulled is not None else []
         store = root
         if pulled_keys and not (all_empty(pulled.read(k).data for k in pulled_keys) and root.list(folder)):
@@ -59,7 +105,7 @@ class LakeStore(dg.ConfigurableResource):
     `darkcompute reconcile` holds the lake, and `reconcile` exits 75 while such a step runs. Inside
     `reconcile` itself the lock is already held (exclusively) by the same process."""
 
-    root: str
+    root: str = Field(description="DARKCOMPUTE_LAKE_DIR: the Parquet lake")
 
     def lake(self) -> Lake:
         return Lake(self.root)
@@ -80,10 +126,17 @@ class Warehouse(dg.ConfigurableResource):
     in-memory session over the lake.
     """
 
-    path: str
-    threads: int = 0
-    memory_limit: str = ""
-    temp_directory: str = ""
+    path: str = Field(description="DARKCOMPUTE_WAREHOUSE: the DuckDB file for ad-hoc SQL")
+    threads: int = Field(default=0, description="DARKCOMPUTE_DUCKDB_THREADS; 0: DuckDB's default (all cores)")
+    memory_limit: str = Field(default="", description="DARKCOMPUTE_DUCKDB_MEMORY_LIMIT, e.g. 2GiB; empty: "
+                              "DuckDB's default (80% of RAM)")
+    temp_directory: str = Field(default="", description="DARKCOMPUTE_DUCKDB_TEMP_DIR: where DuckDB spills; empty: "
+                                "<lake_dir>/.duckdb_tmp when lake_dir is set, else DuckDB's default")
+    lake_dir: str = Field(default="", description="DARKCOMPUTE_LAKE_DIR (for the spill folder's default)")
+
+    def spill_dir(self) -> str:
+        """Where DuckDB spills what exceeds its memory limit (not the working directory's `.tmp`)."""
+        return self.temp_directory or (str(Path(self.lake_dir) / ".duckdb_tmp") if self.lake_dir else "")
 
     def compute(self) -> duckdb.DuckDBPyConnection:
         """An in-memory session for computing (reads the lake, writes nothing shared)."""
@@ -93,10 +146,65 @@ class Warehouse(dg.ConfigurableResource):
         """A session on the DuckDB file at `path` (the publisher's new warehouse file)."""
         return self._connect(path)
 
+    def storage_errors(self, during: str = "") -> AbstractContextManager[None]:
+        """A block whose disk errors (full, read-only, permission denied, a path of the wrong
+        type, DuckDB's spill folder full) name the path, the setting that chose it and what to
+        do; the spill folder first (it lies inside the lake by default)."""
+        places = [(self.spill_dir(), "DARKCOMPUTE_DUCKDB_TEMP_DIR", self.temp_directory),
+                  (self.path, "DARKCOMPUTE_WAREHOUSE", self.path), (self.lake_dir, "DARKCOMPUTE_LAKE_DIR", self.lake_dir)]
+        return explained([p for p in places if p[0]], during=during)
+
     def _connect(self, path: str) -> duckdb.DuckDBPyConnection:
-        with storage_errors():
+        with self.storage_errors():
             return sql.connect(path, threads=self.threads or None, memory_limit=self.memory_limit or None,
-                               temp_directory=self.temp_directory or None)
+                               temp_directory=self.spill_dir() or None)
+
+
+class IngestLimits(dg.ConfigurableResource):
+    """What one delivered file, line or log record may hold before it is rejected as corrupt
+    (bounds a parser's memory, whatever the input)."""
+
+    max_line_bytes: str = Field(default=DEFAULTS["DARKCOMPUTE_MAX_LINE_BYTES"], description=(
+        "DARKCOMPUTE_MAX_LINE_BYTES: a log or invocation line longer than this is rejected unread"))
+    max_file_bytes: str = Field(default=DEFAULTS["DARKCOMPUTE_MAX_FILE_BYTES"], description=(
+        "DARKCOMPUTE_MAX_FILE_BYTES: a gzipped file is unpacked to at most this"))
+    max_record_tokens: str = Field(default=DEFAULTS["DARKCOMPUTE_MAX_RECORD_TOKENS"], description=(
+        "DARKCOMPUTE_MAX_RECORD_TOKENS: a log record with more tokens in any class is rejected"))
+
+    def line_bytes(self) -> int:
+        return positive_int("DARKCOMPUTE_MAX_LINE_BYTES", self.max_line_bytes, DEFAULT_MAX_LINE_BYTES)
+
+    def file_bytes(self) -> int:
+        return positive_int("DARKCOMPUTE_MAX_FILE_BYTES", self.max_file_bytes, DEFAULT_MAX_FILE_BYTES)
+
+    def record_tokens(self) -> int:
+        return parse_max_record_tokens(self.max_record_tokens)
+
+
+class LiteLLMAttribution(dg.ConfigurableResource):
+    """How a LiteLLM payload's team, key, user and tags become the log contract's attribution
+    (`logs/litellm.py`): the default rule with these overrides."""
+
+    overrides: str = Field(default=DEFAULTS["DARKCOMPUTE_LITELLM_ATTRIBUTION"], description=(
+        "DARKCOMPUTE_LITELLM_ATTRIBUTION: target=source,...;... (empty: the default rule)"))
+
+    def rule(self) -> dict[str, tuple[str, ...]]:
+        return parse_rule(self.overrides)
+
+
+class Reconciliation(dg.ConfigurableResource):
+    """When an invoice is final, and how much of it the logs must attribute."""
+
+    settle_days: str = Field(default=DEFAULTS["DARKCOMPUTE_SETTLE_DAYS"], description=(
+        "DARKCOMPUTE_SETTLE_DAYS: whole days after a usage day before its invoice is final, per provider"))
+    min_coverage: str = Field(default=DEFAULTS["DARKCOMPUTE_MIN_COVERAGE"], description=(
+        "DARKCOMPUTE_MIN_COVERAGE: the invoice_coverage check warns below this share, per provider"))
+
+    def settle(self) -> dict[str, int]:
+        return parse_settle_days(self.settle_days)
+
+    def coverage(self) -> Decimal:
+        return parse_min_coverage(self.min_coverage)
 
 
 def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -108,19 +216,26 @@ def next_day(day: date) -> date:
 
 
 def configured_resources() -> dict:
-    """The resources as the environment configures them now (see `settings.DEFAULTS`)."""
-    pulled = str(Path(landing_dir()) / "api")
+    """The resources bound to the environment: each setting through `dg.EnvVar` when its
+    variable is set (read when a run starts), else its documented default (`settings.DEFAULTS`)."""
+    lake_dir, landing_dir = bind("DARKCOMPUTE_LAKE_DIR"), bind("DARKCOMPUTE_LANDING_DIR")
+    threads = dg.EnvVar.int("DARKCOMPUTE_DUCKDB_THREADS") if bind("DARKCOMPUTE_DUCKDB_THREADS") else 0
     return {
-        "sources": SourceStore(uri=setting("DARKCOMPUTE_SOURCE_URI"), pulled=pulled),
-        "openai_admin": OpenAIAdminAPI.from_env(landing=pulled),
-        "anthropic_admin": AnthropicAdminAPI.from_env(landing=pulled),
-        "lake": LakeStore(root=setting("DARKCOMPUTE_LAKE_DIR")),
-        "warehouse": Warehouse(
-            path=setting("DARKCOMPUTE_WAREHOUSE"),
-            threads=int(setting("DARKCOMPUTE_DUCKDB_THREADS") or 0),
-            memory_limit=setting("DARKCOMPUTE_DUCKDB_MEMORY_LIMIT"),
-            temp_directory=duckdb_temp_dir(),
-        ),
+        "sources": SourceStore(uri=bind("DARKCOMPUTE_SOURCE_URI"), landing_dir=landing_dir, lake_dir=lake_dir,
+                               s3_max_attempts=bind("DARKCOMPUTE_S3_MAX_ATTEMPTS"),
+                               s3_retry_mode=bind("AWS_RETRY_MODE")),
+        "openai_admin": OpenAIAdminAPI.from_env(),
+        "anthropic_admin": AnthropicAdminAPI.from_env(),
+        "lake": LakeStore(root=lake_dir),
+        "warehouse": Warehouse(path=bind("DARKCOMPUTE_WAREHOUSE"), threads=threads,
+                               memory_limit=bind("DARKCOMPUTE_DUCKDB_MEMORY_LIMIT"),
+                               temp_directory=bind("DARKCOMPUTE_DUCKDB_TEMP_DIR"), lake_dir=lake_dir),
+        "ingest_limits": IngestLimits(max_line_bytes=bind("DARKCOMPUTE_MAX_LINE_BYTES"),
+                                      max_file_bytes=bind("DARKCOMPUTE_MAX_FILE_BYTES"),
+                                      max_record_tokens=bind("DARKCOMPUTE_MAX_RECORD_TOKENS")),
+        "litellm": LiteLLMAttribution(overrides=bind("DARKCOMPUTE_LITELLM_ATTRIBUTION")),
+        "reconciliation": Reconciliation(settle_days=bind("DARKCOMPUTE_SETTLE_DAYS"),
+                                         min_coverage=bind("DARKCOMPUTE_MIN_COVERAGE")),
     }
 
 

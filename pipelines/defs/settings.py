@@ -1,8 +1,11 @@
-"""Environment variables and their defaults (the README's configuration table)."""
+"""The settings (the README's configuration table): their documented defaults and the checks of
+their values. The values reach the code through the resources' fields (`resources.py` binds each
+to its variable with `dg.EnvVar`); the functions here parse a value they are given."""
 
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from pipelines.lib.disk import explained
@@ -17,6 +20,12 @@ DEFAULTS = {
     "DARKCOMPUTE_DUCKDB_THREADS": "",
     "DARKCOMPUTE_DUCKDB_MEMORY_LIMIT": "",
     "DARKCOMPUTE_DUCKDB_TEMP_DIR": "",  # empty: <DARKCOMPUTE_LAKE_DIR>/.duckdb_tmp
+    "DARKCOMPUTE_MAX_LINE_BYTES": str(64 * 1024 * 1024),
+    "DARKCOMPUTE_MAX_FILE_BYTES": str(512 * 1024 * 1024),
+    "DARKCOMPUTE_S3_MAX_ATTEMPTS": "10",
+    "AWS_RETRY_MODE": "standard",  # botocore's retry mode for S3: standard or adaptive
+    "DARKCOMPUTE_OPENAI_API_URL": "https://api.openai.com",
+    "DARKCOMPUTE_ANTHROPIC_API_URL": "https://api.anthropic.com",
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
     # days after the end of a usage day before its invoice is trusted as final, per provider
     "DARKCOMPUTE_SETTLE_DAYS": "openai=1,anthropic=1,aws.bedrock=2",
@@ -30,13 +39,14 @@ DEFAULTS = {
 
 
 def setting(name: str) -> str:
-    """The environment's value for `name`, or its documented default."""
+    """The environment's value for `name`, or its documented default. Only for the resource layer
+    (binding the resources) and the CLI (its flags and what it prints); everything else takes
+    its settings from a resource."""
     return os.environ.get(name) or DEFAULTS[name]
 
 
-def settle_days() -> dict[str, int]:
+def parse_settle_days(text: str) -> dict[str, int]:
     """`DARKCOMPUTE_SETTLE_DAYS` as {provider: days}; a malformed value says what was expected."""
-    text = setting("DARKCOMPUTE_SETTLE_DAYS")
     out = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         provider, _, days = item.partition("=")
@@ -46,33 +56,52 @@ def settle_days() -> dict[str, int]:
     return out
 
 
-def max_record_tokens() -> int:
+def parse_max_record_tokens(text: str) -> int:
     """`DARKCOMPUTE_MAX_RECORD_TOKENS`: the largest count one log record may carry."""
-    text = setting("DARKCOMPUTE_MAX_RECORD_TOKENS").strip().replace("_", "")
+    text = (text or DEFAULTS["DARKCOMPUTE_MAX_RECORD_TOKENS"]).strip().replace("_", "")
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"DARKCOMPUTE_MAX_RECORD_TOKENS: expected a positive whole number of tokens, got {text!r}")
     return int(text)
 
 
-def duckdb_temp_dir() -> str:
-    """Where DuckDB spills what exceeds its memory limit (not the working directory's `.tmp`)."""
-    return setting("DARKCOMPUTE_DUCKDB_TEMP_DIR") or str(Path(setting("DARKCOMPUTE_LAKE_DIR")) / ".duckdb_tmp")
+def parse_min_coverage(text: str) -> Decimal:
+    """`DARKCOMPUTE_MIN_COVERAGE`: a share of the token invoice, from 0 to 1."""
+    text = (text or DEFAULTS["DARKCOMPUTE_MIN_COVERAGE"]).strip()
+    try:
+        share = Decimal(text)
+    except InvalidOperation:
+        share = None
+    if share is None or not share.is_finite() or not 0 <= share <= 1:
+        raise ValueError(f"DARKCOMPUTE_MIN_COVERAGE: expected a share from 0 to 1 like '0.5', got {text!r}")
+    return share
 
 
-def landing_dir() -> str:
-    """Where downloaded objects and pulled API pages land (raw, as delivered)."""
-    return setting("DARKCOMPUTE_LANDING_DIR") or str(Path(setting("DARKCOMPUTE_LAKE_DIR")) / "landing")
-
-
-def storage_places() -> list[tuple[str, str]]:
-    """Every folder or file darkcompute writes, with the setting that chose it, most specific
-    first (the spill and landing folders lie inside the lake by default)."""
-    return [(duckdb_temp_dir(), "DARKCOMPUTE_DUCKDB_TEMP_DIR"), (landing_dir(), "DARKCOMPUTE_LANDING_DIR"),
-            (setting("DARKCOMPUTE_WAREHOUSE"), "DARKCOMPUTE_WAREHOUSE"),
-            (setting("DARKCOMPUTE_LAKE_DIR"), "DARKCOMPUTE_LAKE_DIR")]
+def settle_days() -> dict[str, int]:
+    """`DARKCOMPUTE_SETTLE_DAYS` read from the environment now. Kept only for
+    `reconcile/assets.py` until it takes the value from its `reconciliation` resource."""
+    return parse_settle_days(setting("DARKCOMPUTE_SETTLE_DAYS"))
 
 
 def storage_errors(during: str = ""):
-    """A block whose disk errors (full, read-only, permission denied, a path of the wrong type,
-    DuckDB's spill folder full) name the path, the setting that chose it and what to do."""
-    return explained(storage_places(), during=during)
+    """Disk errors explained with the paths the environment configures now. Kept only for
+    `reconcile/assets.py` until it uses `Warehouse.storage_errors`."""
+    lake = setting("DARKCOMPUTE_LAKE_DIR")
+    temp = setting("DARKCOMPUTE_DUCKDB_TEMP_DIR")
+    return explained([(temp or str(Path(lake) / ".duckdb_tmp"), "DARKCOMPUTE_DUCKDB_TEMP_DIR", temp),
+                      (setting("DARKCOMPUTE_WAREHOUSE"), "DARKCOMPUTE_WAREHOUSE", setting("DARKCOMPUTE_WAREHOUSE")),
+                      (lake, "DARKCOMPUTE_LAKE_DIR", lake)], during=during)
+
+
+def bind(name: str):
+    """A resource field's binding: `dg.EnvVar(name)` when the variable is set (its value is read
+    when a run starts, not now), else the documented default. A variable unset when the code
+    location loads keeps its default until the next load (Dagster fails a run on an EnvVar
+    whose variable is unset)."""
+    import dagster as dg
+
+    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+
+
+def landing_folder(landing_dir: str, lake_dir: str) -> str:
+    """`DARKCOMPUTE_LANDING_DIR`, else `<DARKCOMPUTE_LAKE_DIR>/landing`; empty when neither is known."""
+    return landing_dir or (str(Path(lake_dir) / "landing") if lake_dir else "")

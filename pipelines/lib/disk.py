@@ -4,7 +4,8 @@ PyArrow reports a full disk as "Error writing bytes to file ... No space left on
 path, and DuckDB as "Could not write file ..." (or, after a failed commit, "cannot rollback - no
 transaction is active"). `explain` turns such an error into a `StorageError` that names the path,
 the environment variable that put it there (`DARKCOMPUTE_LAKE_DIR`, `DARKCOMPUTE_WAREHOUSE`,
-`DARKCOMPUTE_DUCKDB_TEMP_DIR`, `DARKCOMPUTE_LANDING_DIR`) and what to do about it.
+`DARKCOMPUTE_DUCKDB_TEMP_DIR`, `DARKCOMPUTE_LANDING_DIR`) with the value the caller configured,
+and what to do about it. Nothing here reads the environment: the resources pass the values.
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ def is_disk_error(exc: BaseException) -> bool:
     return error_code(exc) is not None or "max_temp_directory_size" in text or "failed to offload" in text.lower()
 
 
-def explain(exc: BaseException, path: str | Path, setting: str, during: str = "") -> StorageError:
-    """`exc` as a StorageError naming `path`, `setting` (with its value) and what to do."""
+def explain(exc: BaseException, path: str | Path, setting: str, during: str = "",
+            value: str | Path | None = None) -> StorageError:
+    """`exc` as a StorageError naming `path`, `setting` with `value` (the setting's value; empty:
+    the setting was not set and its default chose the path) and what to do."""
     if isinstance(exc, StorageError):
         return exc
     code = error_code(exc)
@@ -84,7 +87,6 @@ def explain(exc: BaseException, path: str | Path, setting: str, during: str = ""
     if cause is None and ("max_temp_directory_size" in str(exc) or "failed to offload" in str(exc).lower()):
         cause, todo = "DuckDB's spill folder is full", _CAUSES[errno.ENOSPC][1]
     detail = str(exc).strip() or type(exc).__name__
-    value = os.environ.get(setting)
     named = f"{setting}={value}" if value else f"{setting} (not set: the default)"
     message = (f"{during + ': ' if during else ''}{cause or detail} at {path} (chosen by {named}); "
                f"{todo.format(setting=setting)}. [{detail}]")
@@ -92,10 +94,11 @@ def explain(exc: BaseException, path: str | Path, setting: str, during: str = ""
 
 
 @contextmanager
-def explained(places: list[tuple[str | Path, str]], during: str = "") -> Iterator[None]:
+def explained(places: list[tuple[str | Path, str, str | Path | None]], during: str = "") -> Iterator[None]:
     """Turn a disk error raised inside the block into a StorageError. `places` are (folder or
-    file, setting) pairs; the error's path (its `filename`, or the first quoted path of a DuckDB
-    message) picks the most specific place, else the first one."""
+    file, setting, the setting's value or None when unset) triples; the error's path (its
+    `filename`, or the first quoted path of a DuckDB message) picks the most specific place, else
+    the first one."""
     try:
         yield
     except StorageError:
@@ -103,17 +106,20 @@ def explained(places: list[tuple[str | Path, str]], during: str = "") -> Iterato
     except (OSError, duckdb.Error) as exc:
         if not is_disk_error(exc):
             raise
-        raise explain(exc, *where(exc, places), during=during) from exc
+        path, setting, value = where(exc, places)
+        raise explain(exc, path, setting, during=during, value=value) from exc
 
 
-def where(exc: BaseException, places: list[tuple[str | Path, str]]) -> tuple[str, str]:
-    """The (path, setting) an error is about: its own path when it lies under one of `places`."""
+def where(exc: BaseException, places: list[tuple[str | Path, str, str | Path | None]]) -> tuple[str, str, str | None]:
+    """The (path, setting, value) an error is about: its own path when it lies under one of
+    `places` (the most specific one)."""
     named = getattr(exc, "filename", None) or next(iter(_QUOTED_PATH.findall(str(exc))), None)
     if named:
         resolved = Path(os.path.abspath(named))
-        under = [(len(Path(os.path.abspath(p)).parts), s) for p, s in places
+        under = [(len(Path(os.path.abspath(p)).parts), i) for i, (p, _, _) in enumerate(places)
                  if resolved == Path(os.path.abspath(p)) or Path(os.path.abspath(p)) in resolved.parents]
         if under:
-            return str(named), max(under)[1]
-    path, setting = places[0]
-    return str(named or path), setting
+            _, setting, value = places[max(under, key=lambda u: (u[0], -u[1]))[1]]
+            return str(named), setting, value
+    path, setting, value = places[0]
+    return str(named or path), setting, value

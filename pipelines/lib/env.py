@@ -1,15 +1,13 @@
-"""Whole-number settings read from the environment where they are used (the ground floor cannot
-import `pipelines.defs.settings`)."""
+"""Whole-number settings, checked where the resource layer hands them over (the ground floor
+reads no environment: its callers pass the values)."""
 
 from __future__ import annotations
 
-import os
 
-
-def positive_int(name: str, default: int) -> int:
-    """The environment variable `name` as a whole number of at least 1 (`default` when unset or
-    empty); a clear ValueError naming the variable otherwise."""
-    text = os.environ.get(name) or str(default)
+def positive_int(name: str, text: str | int | None, default: int) -> int:
+    """`text`, the value of the setting `name`, as a whole number of at least 1 (`default` when
+    it is None or empty); a clear ValueError naming the setting otherwise."""
+    text = str(default) if text is None or text == "" else str(text)
     try:
         value = int(text)
     except ValueError:

@@ -93,7 +93,7 @@ class Lake:
             batch.abort()
             path = batch.path_of(exc) if isinstance(exc, OSError) and is_disk_error(exc) else None
             if path is not None:
-                raise explain(exc, path, self.setting, during="writing the lake") from exc
+                raise explain(exc, path, self.setting, during="writing the lake", value=str(self.root)) from exc
             raise
 
     def read_previous(self, layer: str, table: str, day: date) -> tuple[pa.Table | None, str | None]:

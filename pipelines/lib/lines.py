@@ -6,7 +6,8 @@ here so the parser can quarantine it line by line. `line_batches` hands a day's 
 few at a time (whole files, about `BATCH_BYTES` of text per batch), so a parser's memory is
 bounded by a batch, not by the day.
 
-A line longer than `max_line_bytes()` (`DARKCOMPUTE_MAX_LINE_BYTES`) is never decoded or parsed:
+A line longer than `max_line_bytes` (`DARKCOMPUTE_MAX_LINE_BYTES`, passed in by the caller) is never
+decoded or parsed:
 its `raw` is null (an Arrow null over the same bytes, so nothing is copied) and `bytes` says how
 long it was; the parsers reject it by its length. Decoding and parsing a line costs several
 times its size in memory, so this bounds a parser's memory by the limit, not by the longest line.
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .env import positive_int
 from .store import SourceFile
 
 LINES_SCHEMA = pa.schema(
@@ -34,11 +34,6 @@ BATCH_BYTES = 64 * 1024 * 1024  # text bytes per batch of `line_batches` (a batc
 SCAN_BYTES = 16 * 1024 * 1024  # bytes searched for newlines at a time
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024  # a line longer than this is rejected unread
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024  # a gzipped file is unpacked to at most this
-
-
-def max_line_bytes() -> int:
-    """`DARKCOMPUTE_MAX_LINE_BYTES`: the longest line a parser decodes (default 64 MiB)."""
-    return positive_int("DARKCOMPUTE_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES)
 
 
 @dataclass
@@ -63,19 +58,15 @@ class Unreadable:
     reason: str
 
 
-def max_file_bytes() -> int:
-    """`DARKCOMPUTE_MAX_FILE_BYTES`: the most a gzipped file is unpacked to (default 512 MiB)."""
-    return positive_int("DARKCOMPUTE_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES)
-
-
-def decompress(f: SourceFile) -> tuple[bytes, str | None]:
+def decompress(f: SourceFile, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, str | None]:
     """The file's text bytes (a leading UTF-8 byte-order mark removed) and, if the gzip
-    stream was damaged or unpacks to more than `max_file_bytes()`, why. A damaged stream keeps
-    everything decoded before the damage; an oversized one its first `max_file_bytes()` bytes
-    (a few bytes of gzip can unpack to gigabytes: the limit bounds memory, whatever the file)."""
+    stream was damaged or unpacks to more than `max_file_bytes` (`DARKCOMPUTE_MAX_FILE_BYTES`),
+    why. A damaged stream keeps everything decoded before the damage; an oversized one its first
+    `max_file_bytes` bytes (a few bytes of gzip can unpack to gigabytes: the limit bounds memory,
+    whatever the file)."""
     if not f.key.endswith(".gz"):
         return _without_bom(f.data), None
-    limit = max_file_bytes()
+    limit = max_file_bytes
     try:
         data, more = _gunzip(f.data, limit)
     except (EOFError, OSError, zlib.error) as exc:
@@ -153,8 +144,9 @@ def _without_bom(data: bytes) -> bytes:
     return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
 
-def split_lines(key: str, data: bytes) -> pa.Table:
-    """One row per line of `data` (1-based `line`), the trailing newline kept in `raw`.
+def split_lines(key: str, data: bytes, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> pa.Table:
+    """One row per line of `data` (1-based `line`), the trailing newline kept in `raw`; a line
+    longer than `max_line_bytes` has a null `raw` (see `lines_table`).
 
     A final line without a newline is still a line; an empty file has no lines.
     """
@@ -166,15 +158,15 @@ def split_lines(key: str, data: bytes) -> pa.Table:
                            for i in range(0, len(buf), SCAN_BYTES)])
     if ends.size == 0 or ends[-1] != len(data):
         ends = np.append(ends, len(data))
-    return lines_table(key, data, np.concatenate(([0], ends)).astype(np.int64))
+    return lines_table(key, data, np.concatenate(([0], ends)).astype(np.int64), max_line_bytes)
 
 
-def lines_table(key: str, data: bytes, offsets: np.ndarray) -> pa.Table:
+def lines_table(key: str, data: bytes, offsets: np.ndarray, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> pa.Table:
     """The lines of `data` between consecutive `offsets` (int64, from 0 to `len(data)`), zero-copy;
-    a line longer than `max_line_bytes()` has a null `raw` (its bytes are never looked at)."""
+    a line longer than `max_line_bytes` has a null `raw` (its bytes are never looked at)."""
     n = len(offsets) - 1
     sizes = np.diff(offsets)
-    too_long = sizes > max_line_bytes()
+    too_long = sizes > max_line_bytes
     validity = pa.py_buffer(np.packbits(~too_long, bitorder="little")) if too_long.any() else None
     raw = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
@@ -199,11 +191,14 @@ def _repeat(value: str, n: int) -> pa.Array:
     ).cast(pa.string())
 
 
-def line_batches(files: Iterable[SourceFile], split: Callable[[str, bytes], pa.Table] | None = None,
-                 max_bytes: int | None = None) -> Iterator[list[FileLines]]:
+def line_batches(files: Iterable[SourceFile], split: Callable[[str, bytes, int], pa.Table] | None = None,
+                 max_bytes: int | None = None, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Iterator[list[FileLines]]:
     """The files' lines, a batch of whole files at a time: a batch closes once it holds
     `max_bytes` (default `BATCH_BYTES`) of decompressed text. Files are read from `files` only as batches are consumed,
-    so an iterator of files keeps one batch (and the file being read) in memory."""
+    so an iterator of files keeps one batch (and the file being read) in memory. A gzipped file
+    is unpacked to at most `max_file_bytes`; `split(key, data, max_line_bytes)` (default
+    `split_lines`) leaves a line longer than `max_line_bytes` unread."""
     split = split or split_lines
     max_bytes = max_bytes or BATCH_BYTES
     batch: list[FileLines] = []
@@ -212,8 +207,8 @@ def line_batches(files: Iterable[SourceFile], split: Callable[[str, bytes], pa.T
         if f.refused:
             batch.append(FileLines(f.key, None, None, LINES_SCHEMA.empty_table(), f.refused, refused=True))
             continue
-        data, problem = decompress(f)
-        batch.append(FileLines(f.key, f.sha256, len(f.data), split(f.key, data), problem))
+        data, problem = decompress(f, max_file_bytes)
+        batch.append(FileLines(f.key, f.sha256, len(f.data), split(f.key, data, max_line_bytes), problem))
         size += len(data)
         if size >= max_bytes:
             yield batch

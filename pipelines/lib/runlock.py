@@ -87,7 +87,8 @@ def _acquire(path: Path, shared: bool):
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+")
     except OSError as exc:  # the lake's folder cannot be made or written: say where, which setting, what to do
-        raise explain(exc, path.parent, "DARKCOMPUTE_LAKE_DIR", during="taking the lake's run lock") from exc
+        raise explain(exc, path.parent, "DARKCOMPUTE_LAKE_DIR", during="taking the lake's run lock",
+                      value=str(path.parent)) from exc
     try:
         fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -4,8 +4,9 @@
 `read(key)`, keys relative to `prefix`. Everything about the connection comes from the standard
 AWS chain (credentials, region, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3`, `~/.aws/config`);
 nothing here overrides it. Retries use botocore's own retry modes: `standard`, or `adaptive`
-when `AWS_RETRY_MODE=adaptive`, with at most `DARKCOMPUTE_S3_MAX_ATTEMPTS` requests per call, the
-first one included (default 10; botocore's `total_max_attempts`). botocore retries 5xx, throttling
+when the store's `retry_mode` is `adaptive` (the `sources` resource binds it to `AWS_RETRY_MODE`),
+with at most `max_attempts` requests per call, the first one included (the resource binds it to
+`DARKCOMPUTE_S3_MAX_ATTEMPTS`, default 10; botocore's `total_max_attempts`). botocore retries 5xx, throttling
 and connections lost before a response (and a listing cut short, whose XML then fails to parse
 and counts as a 500), but not a connection lost while an object's body is read, after the call
 has returned, nor a response cut inside its headers. Those are retried here, within the same
@@ -13,7 +14,8 @@ budget: every request spent on one object read or listing page counts, botocore'
 included. What fails for good names the object or listing: botocore's error with a note, or
 `S3TransferError`. A store may be shared by threads (the count of requests is per thread).
 
-Every object read lands at `<landing>/s3/<bucket>/<object key>` as delivered, beside a hidden
+Every object read lands at `<landing>/s3/<bucket>/<object key>` (the landing folder is the
+caller's: `DARKCOMPUTE_LANDING_DIR`, default `lake/landing`) as delivered, beside a hidden
 sidecar `.<name>.s3.json` recording its ETag, size and SHA-256. An object whose ETag and size
 still match its sidecar (and whose landed bytes still hash to it) is read from the landing copy
 and not fetched again. Files are written under a temporary name and renamed into place.
@@ -49,12 +51,13 @@ from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
 from .disk import explain
-from .env import positive_int
 from .store import SourceFile, safe_key
 
 UNSAFE_KEY = "object key is not a plain relative path (.., //): not read"
 
 DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_LANDING = Path("lake") / "landing"  # DARKCOMPUTE_LANDING_DIR's documented default
+RETRY_MODES = ("standard", "adaptive")
 BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 MAX_LIST_PAGES = 100_000  # 100 million keys under one folder is a runaway, not a delivery
@@ -79,39 +82,26 @@ class S3TransferError(OSError):
     """An object or listing that could not be read whole within the retry budget."""
 
 
-def max_attempts() -> int:
-    """`DARKCOMPUTE_S3_MAX_ATTEMPTS`: requests per S3 call, and per object read or listing page
-    in all (default 10)."""
-    return positive_int("DARKCOMPUTE_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
-
-
-def retry_config(attempts: int | None = None) -> Config:
-    """The client's retry settings from the environment (see the module docstring); `attempts`
-    overrides `max_attempts()`."""
-    attempts = attempts or max_attempts()
-    mode = "adaptive" if os.environ.get("AWS_RETRY_MODE") == "adaptive" else "standard"
+def retry_config(attempts: int = DEFAULT_MAX_ATTEMPTS, mode: str = "standard") -> Config:
+    """botocore's retry settings: at most `attempts` requests per call, the first included, in
+    retry mode `adaptive` when `mode` says so, else `standard` (see the module docstring)."""
+    mode = "adaptive" if mode == "adaptive" else "standard"
     return Config(retries={"mode": mode, "total_max_attempts": attempts})
 
 
-def s3_client(attempts: int | None = None):
-    """A boto3 S3 client configured by the environment (credentials, region, endpoint, config
-    files) with `retry_config(attempts)`. Only botocore's loader of its bundled models is shared
-    between clients: it is most of the cost of building one, and it reads nothing of the
+def s3_client(attempts: int = DEFAULT_MAX_ATTEMPTS, mode: str = "standard"):
+    """A boto3 S3 client configured by the AWS chain (credentials, region, endpoint, config
+    files) with `retry_config(attempts, mode)`. Only botocore's loader of its bundled models is
+    shared between clients: it is most of the cost of building one, and it reads nothing of the
     environment but `AWS_DATA_PATH` (once per process)."""
     session = botocore.session.Session()
     session.register_component("data_loader", _data_loader())
-    return boto3.session.Session(botocore_session=session).client("s3", config=retry_config(attempts))
+    return boto3.session.Session(botocore_session=session).client("s3", config=retry_config(attempts, mode))
 
 
 @lru_cache(maxsize=1)
 def _data_loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
-
-
-def default_landing() -> Path:
-    """`DARKCOMPUTE_LANDING_DIR`, else `<DARKCOMPUTE_LAKE_DIR>/landing` (`lake/landing`)."""
-    landing = os.environ.get("DARKCOMPUTE_LANDING_DIR")
-    return Path(landing) if landing else Path(os.environ.get("DARKCOMPUTE_LAKE_DIR") or "lake") / "landing"
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -126,13 +116,17 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class S3Store:
-    """Sources under `s3://bucket/prefix`, read through a landing folder (see the module)."""
+    """Sources under `s3://bucket/prefix`, read through a landing folder (see the module): at
+    most `max_attempts` requests per object read or listing page, botocore retry mode
+    `retry_mode` (`standard` or `adaptive`)."""
 
-    def __init__(self, uri: str, landing: str | Path | None = None, page_size: int | None = None):
+    def __init__(self, uri: str, landing: str | Path | None = None, page_size: int | None = None, *,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, retry_mode: str = "standard"):
         self.bucket, self.root = parse_s3_uri(uri)
         self.uri = f"s3://{self.bucket}/{self.root}" if self.root else f"s3://{self.bucket}"
-        self.landing = Path(landing) if landing else default_landing()
+        self.landing = Path(landing) if landing else DEFAULT_LANDING
         self.page_size = page_size
+        self.max_attempts, self.retry_mode = max_attempts, retry_mode
         self._base = f"{self.root}/" if self.root else ""
         self._client = None
         self._calls = threading.local()  # .sent: requests this thread's calls sent, retries included
@@ -197,7 +191,7 @@ class S3Store:
         data = _landed(path, *expected)
         if data is None:
             data, etag = self._download(key)
-            _land(path, data, etag)
+            _land(path, data, etag, self.landing)
         return SourceFile(key=key, data=data)
 
     def landed_path(self, key: str) -> Path:
@@ -235,10 +229,10 @@ class S3Store:
 
     def _request(self, what: str, call: Callable, read: Callable = lambda response: response):
         """`read(call(client))`: one S3 call and the read of its response, made again when the
-        connection broke mid-response, until `max_attempts()` requests were spent on it in all
+        connection broke mid-response, until `max_attempts` requests were spent on it in all
         (botocore's own retries inside `call` included: a retry's client is allowed only the
         requests left). An error that ends it names `what`."""
-        budget, spent, broken = max_attempts(), 0, 0
+        budget, spent, broken = self.max_attempts, 0, 0
         client = self.client
         while True:
             sent = self._sent()
@@ -262,7 +256,7 @@ class S3Store:
     def _new_client(self, attempts: int | None = None):
         """A client from the environment whose every request the store counts, per thread (a
         call runs in the calling thread: the count stays right when threads share the store)."""
-        client = s3_client(attempts)
+        client = s3_client(attempts or self.max_attempts, self.retry_mode)
         client.meta.events.register("before-send.s3", self._count_request)
         return client
 
@@ -310,8 +304,9 @@ def _landed(path: Path, etag: str, size: int) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == meta.get("sha256") else None
 
 
-def _land(path: Path, data: bytes, etag: str) -> None:
-    """Write the object and then its sidecar, each atomically (temporary name, then rename)."""
+def _land(path: Path, data: bytes, etag: str, landing: Path) -> None:
+    """Write the object and then its sidecar, each atomically (temporary name, then rename); a
+    disk error names the landing folder `landing` and its setting."""
     meta = {"etag": etag, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,7 +314,8 @@ def _land(path: Path, data: bytes, etag: str) -> None:
         _write_atomic(_sidecar(path), json.dumps(meta).encode())
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS):
-            raise explain(exc, path, "DARKCOMPUTE_LANDING_DIR", during="landing an S3 object") from exc
+            raise explain(exc, path, "DARKCOMPUTE_LANDING_DIR", during="landing an S3 object",
+                          value=str(landing)) from exc
         exc.add_note(f"while landing {path} (an object key that is also a folder of other keys?)")
         raise
 

@@ -122,14 +122,15 @@ def _is_link(name: str, dir_fd: int) -> bool:
         return False
 
 
-def open_store(uri: str | Path, landing: str | Path | None = None) -> Store:
+def open_store(uri: str | Path, landing: str | Path | None = None, **s3_options) -> Store:
     """The store for a source URI: `s3://bucket/prefix` (objects land under `landing`, default
-    `DARKCOMPUTE_LANDING_DIR` or `<DARKCOMPUTE_LAKE_DIR>/landing`), or a local path or `file://` URI."""
+    `lake/landing`; `s3_options` are `S3Store`'s `max_attempts` and `retry_mode`), or a local
+    path or `file://` URI."""
     text = str(uri)
     if text.startswith("s3://"):
         from .s3 import S3Store  # boto3 is imported only when a source is on S3
 
-        return S3Store(text, landing=landing)
+        return S3Store(text, landing=landing, **s3_options)
     if text.startswith("file://"):
         text = text[len("file://") :]
     return LocalStore(text)

@@ -12,7 +12,7 @@ from pipelines.lib.ingest import Ingested
 
 from ..bronze import write_bronze, write_bronze_streamed
 from ..partitions import daily
-from ..resources import LakeStore, SourceStore, Warehouse, partition_day
+from ..resources import IngestLimits, LakeStore, SourceStore, Warehouse, partition_day
 from .cur import data_prefix, listed_keys, manifest_keys, manifest_period, parse_cur_delivery
 from .parse import delivery_day, object_kind, parse_invocation_logs_into
 
@@ -26,7 +26,8 @@ CUR_PREVIEW = ["usage_date", "line_item_type", "usage_type", "token_class", "mod
 
 @dg.asset(partitions_def=daily, group_name="bedrock", kinds={"duckdb", "parquet"})
 def bedrock_invocations(
-    context: dg.AssetExecutionContext, sources: SourceStore, lake: LakeStore, warehouse: Warehouse
+    context: dg.AssetExecutionContext, sources: SourceStore, lake: LakeStore, warehouse: Warehouse,
+    ingest_limits: IngestLimits,
 ) -> dg.MaterializeResult:
     """Bedrock model invocations, one row per logged request, from the invocation log objects
     delivered that day (`bedrock/AWSLogs/.../BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/`);
@@ -43,9 +44,11 @@ def bedrock_invocations(
     try:
         return write_bronze_streamed(
             lake.lake(), "bedrock_invocations", day, BEDROCK_INVOCATIONS,
-            lambda sink: parse_invocation_logs_into(con, objects, sink, folder_date=day, skipped=skipped),
+            lambda sink: parse_invocation_logs_into(con, objects, sink, folder_date=day, skipped=skipped,
+                                                    max_line_bytes=ingest_limits.line_bytes(),
+                                                    max_file_bytes=ingest_limits.file_bytes()),
             lambda path: sql.table(con, "ingest/bedrock_invocations__totals", path=str(path)).to_pylist()[0],
-            INVOCATION_PREVIEW,
+            INVOCATION_PREVIEW, errors=warehouse.storage_errors,
         )
     finally:
         con.close()

@@ -23,7 +23,15 @@ import pyarrow as pa
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS
 from pipelines.lib.ingest import REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, damaged_rows, file_table, quarantine
-from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches, lines_table, split_lines
+from pipelines.lib.lines import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    LINES_SCHEMA,
+    at_least_one,
+    line_batches,
+    lines_table,
+    split_lines,
+)
 from pipelines.lib.store import SourceFile
 
 SOURCE = "bedrock/invocation_logs"
@@ -64,16 +72,20 @@ def parse_invocation_logs(
     folder_date: date,
     skipped: Iterable[str] = (),
     con: duckdb.DuckDBPyConnection | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Ingested:
     """Parse one delivery day of invocation log objects into bronze rows.
 
     `skipped` names objects deliberately not read (large bodies, permission checks); each is
     counted as one skipped unit, as is any such object passed in `files`. Every line of a log
     object ends up as a record, a skipped line (blank, or not an invocation record) or a
-    rejected line with its file, line number, reason and a redacted raw text.
+    rejected line with its file, line number, reason and a redacted raw text. A line longer than
+    `max_line_bytes` is rejected unread; a gzipped object is unpacked to at most `max_file_bytes`.
     """
     con = con or sql.connect()
-    return collect(lambda sink: parse_invocation_logs_into(con, files, sink, folder_date=folder_date, skipped=skipped),
+    return collect(lambda sink: parse_invocation_logs_into(con, files, sink, folder_date=folder_date, skipped=skipped,
+                                                           max_line_bytes=max_line_bytes, max_file_bytes=max_file_bytes),
                    BEDROCK_INVOCATIONS)
 
 
@@ -84,6 +96,8 @@ def parse_invocation_logs_into(
     *,
     folder_date: date,
     skipped: Iterable[str] = (),
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Streamed:
     """`parse_invocation_logs`, handing the records to `sink` a batch at a time (each batch in
     file and line order, batches in the order `files` came); returns the rejects and per-file
@@ -98,7 +112,8 @@ def parse_invocation_logs_into(
             else:
                 yield f
 
-    for batch in at_least_one(line_batches(logs(), split=_lines)):
+    for batch in at_least_one(line_batches(logs(), split=_lines, max_line_bytes=max_line_bytes,
+                                           max_file_bytes=max_file_bytes)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         meta += [(f.key, f.sha256, f.size) for f in batch]
         damaged += damaged_rows(SOURCE, batch)
@@ -120,7 +135,7 @@ def parse_invocation_logs_into(
                     files=file_table(SOURCE, meta, pa.concat_tables(counts), damaged, skipped_rows))
 
 
-def _lines(key: str, data: bytes) -> pa.Table:
+def _lines(key: str, data: bytes, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> pa.Table:
     """The file's lines; a file holding one JSON object written over several lines is one line.
 
     JSON Lines put a whole object on each line; a file whose first non-blank line is not a
@@ -131,8 +146,8 @@ def _lines(key: str, data: bytes) -> pa.Table:
     if end >= 0:
         first = body[:end].strip()
         if not (first.startswith(b"{") and first.endswith(b"}")):
-            return lines_table(key, data, np.array([0, len(data)], dtype=np.int64))
-    return split_lines(key, data)
+            return lines_table(key, data, np.array([0, len(data)], dtype=np.int64), max_line_bytes)
+    return split_lines(key, data, max_line_bytes)
 
 
 def _skipped_file(key: str, f: SourceFile | None) -> dict:

@@ -10,7 +10,7 @@ Sources: `team_id`, `team_alias`, `key_alias`, `user_id`, `org_id` (the virtual 
 `end_user` (the payload's end user), `tag:<name>` (a request tag written `<name>:<value>`) and
 `metadata:<key>` (a string or number in `metadata.spend_logs_metadata`).
 
-Override in `DARKCOMPUTE_LITELLM_ATTRIBUTION`: `target=source,source;target=...`, e.g.
+Override in `DARKCOMPUTE_LITELLM_ATTRIBUTION` (the `litellm` resource's `overrides`): `target=source,source;target=...`, e.g.
 `job_type=tag:job,metadata:job_type;billing.account=team_id`. A target named there gets exactly
 those sources (none: `feature=` never sets it); the other targets keep the default.
 """
@@ -18,8 +18,6 @@ those sources (none: `feature=` never sets it); the other targets keep the defau
 from __future__ import annotations
 
 import re
-
-from ..settings import setting
 
 TARGETS = ("billing.account", "feature", "job_type", "job_id", "user_id", "tenant_id")
 PLAIN_SOURCES = ("team_id", "team_alias", "key_alias", "user_id", "org_id", "end_user")
@@ -51,11 +49,6 @@ def parse_rule(text: str) -> dict[str, tuple[str, ...]]:
                                  f"{', '.join(PLAIN_SOURCES)}, tag:<name> or metadata:<key>")
         rule[target] = names
     return rule
-
-
-def configured_rule() -> dict[str, tuple[str, ...]]:
-    """The rule in effect: the default with `DARKCOMPUTE_LITELLM_ATTRIBUTION`'s overrides."""
-    return parse_rule(setting("DARKCOMPUTE_LITELLM_ATTRIBUTION"))
 
 
 def rule_params(rule: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:

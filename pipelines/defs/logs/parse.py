@@ -25,11 +25,12 @@ import pyarrow as pa
 
 from pipelines.lib import bronze, sql
 from pipelines.lib.ingest import REJECTS_SCHEMA, Ingested, Sink, Streamed, collect, damaged_rows, file_table, quarantine
-from pipelines.lib.lines import LINES_SCHEMA, at_least_one, line_batches
+from pipelines.lib.lines import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, LINES_SCHEMA, at_least_one, line_batches
 from pipelines.lib.store import SourceFile
 
-from ..settings import max_record_tokens as configured_max_record_tokens
-from .litellm import configured_rule, rule_params
+from .litellm import DEFAULT_RULE, rule_params
+
+DEFAULT_MAX_RECORD_TOKENS = 10**13  # DARKCOMPUTE_MAX_RECORD_TOKENS' documented default
 
 LOG_SOURCES = {"app": "app_logs", "worker": "worker_logs"}
 
@@ -40,8 +41,10 @@ def parse_log_files(
     log_source: str,
     folder_date: date,
     con: duckdb.DuckDBPyConnection | None = None,
-    max_record_tokens: int | None = None,
-    attribution: dict[str, tuple[str, ...]] | None = None,
+    max_record_tokens: int = DEFAULT_MAX_RECORD_TOKENS,
+    attribution: dict[str, tuple[str, ...]] = DEFAULT_RULE,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Ingested:
     """Parse one day-folder of `app` or `worker` logs into bronze rows.
 
@@ -55,25 +58,29 @@ def parse_log_files(
     skipped + rejected`): an OTLP line counts as a record when at least one of its spans is one
     (see `sql/ingest/line_counts.sql`), so `records` and `rejected` count lines, and the records
     and rejects tables may hold more rows than that for OTLP files.
+
+    The limits (`DARKCOMPUTE_MAX_RECORD_TOKENS`, `..._MAX_LINE_BYTES`, `..._MAX_FILE_BYTES`) and
+    the LiteLLM `attribution` rule are the caller's (the assets take them from their resources).
     """
     con = con or sql.connect()
     return collect(lambda sink: parse_log_files_into(con, files, sink, log_source=log_source, folder_date=folder_date,
-                                                     max_record_tokens=max_record_tokens, attribution=attribution),
+                                                     max_record_tokens=max_record_tokens, attribution=attribution,
+                                                     max_line_bytes=max_line_bytes, max_file_bytes=max_file_bytes),
                    bronze.MODEL_CALLS)
 
 
 def parse_log_files_into(
     con: duckdb.DuckDBPyConnection, files: Iterable[SourceFile], sink: Sink, *, log_source: str, folder_date: date,
-    max_record_tokens: int | None = None, attribution: dict[str, tuple[str, ...]] | None = None,
+    max_record_tokens: int = DEFAULT_MAX_RECORD_TOKENS, attribution: dict[str, tuple[str, ...]] = DEFAULT_RULE,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Streamed:
     """`parse_log_files`, handing the records to `sink` a batch at a time (each batch in file and
     line order, batches in the order the files came); returns the rejects and per-file counts.
     `files` may be an iterator: files are read batch by batch, so memory holds one batch."""
     source = LOG_SOURCES[log_source]
-    limit = max_record_tokens or configured_max_record_tokens()
-    rule = rule_params(attribution or configured_rule())
+    rule = rule_params(attribution)
     damaged, meta, rejects, counts = [], [], [], []
-    for batch in at_least_one(line_batches(files)):
+    for batch in at_least_one(line_batches(files, max_line_bytes=max_line_bytes, max_file_bytes=max_file_bytes)):
         lines = pa.concat_tables([f.lines for f in batch]) if batch else LINES_SCHEMA.empty_table()
         meta += [(f.key, f.sha256, f.size) for f in batch]
         damaged += damaged_rows(source, batch)
@@ -81,7 +88,7 @@ def parse_log_files_into(
         try:
             sql.run(con, "ingest/otlp_spans")
             sql.run(con, "ingest/litellm_payloads", **rule)
-            sql.run(con, "ingest/model_calls", folder_date=folder_date, max_record_tokens=limit)
+            sql.run(con, "ingest/model_calls", folder_date=folder_date, max_record_tokens=max_record_tokens)
             sink(sql.table(con, "ingest/model_calls__records", log_source=log_source, folder_date=folder_date))
             rejects.append(sql.table(con, "ingest/rejects", source=source).cast(REJECTS_SCHEMA))
             counts.append(sql.table(con, "ingest/line_counts"))

@@ -102,9 +102,9 @@ def publish(
     path and setting (`DARKCOMPUTE_WAREHOUSE`, `DARKCOMPUTE_DUCKDB_TEMP_DIR`, `DARKCOMPUTE_LAKE_DIR`).
     """
     target = Path(path)
-    places = [(target.parent, "DARKCOMPUTE_WAREHOUSE"), (lake.root, lake.setting)]
+    places = [(target.parent, "DARKCOMPUTE_WAREHOUSE", str(target)), (lake.root, lake.setting, str(lake.root))]
     if temp_directory:
-        places.insert(0, (temp_directory, "DARKCOMPUTE_DUCKDB_TEMP_DIR"))
+        places.insert(0, (temp_directory, "DARKCOMPUTE_DUCKDB_TEMP_DIR", temp_directory))
     out = Published(path=str(target), days=list(days))
     with explained(places, during="publishing the warehouse"):
         target.parent.mkdir(parents=True, exist_ok=True)
