@@ -5,7 +5,7 @@ select
     provider,
     sum(logged_calls)::bigint as logged_calls,
     sum(invoice_cost_usd) as invoice_cost_usd,
-    string_agg(distinct status, ', ' order by status) as status,
+    string_agg(distinct status, ', ' order by status) as status
 from read_parquet($path)
 group by provider
 having sum(logged_calls) > 0 and sum(invoice_cost_usd) = 0

@@ -2,7 +2,7 @@
 select
     source,
     reason,
-    count(*) as lines,
+    count(*) as lines
 from read_parquet($path)
 group by all
-order by lines desc, source, reason
+order by lines desc, source asc, reason asc

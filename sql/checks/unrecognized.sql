@@ -4,7 +4,7 @@ select
     source,
     file,
     lines_read,
-    sample_keys,
+    sample_keys
 from read_parquet($path, union_by_name = true)
 where status = 'unrecognized' and file is not null
 order by source, file

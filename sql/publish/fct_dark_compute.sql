@@ -7,7 +7,8 @@ alter table fct_dark_compute add column if not exists price_tier varchar default
 
 alter table fct_dark_compute add column if not exists allocation_basis varchar default 'cost_line';
 
-delete from fct_dark_compute where usage_date = $usage_date;
+delete from fct_dark_compute
+where usage_date = $usage_date;
 
 insert into fct_dark_compute by name
 select * from read_parquet($path);

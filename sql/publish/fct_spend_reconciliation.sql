@@ -8,7 +8,8 @@ alter table fct_spend_reconciliation add column if not exists price_tier varchar
 
 alter table fct_spend_reconciliation add column if not exists allocation_basis varchar default 'cost_line';
 
-delete from fct_spend_reconciliation where usage_date = $usage_date;
+delete from fct_spend_reconciliation
+where usage_date = $usage_date;
 
 insert into fct_spend_reconciliation by name
 select * from read_parquet($path);

@@ -25,14 +25,15 @@ with compared as (
             as unlogged_delta_usd,
         (coalesce(incoming.non_token_cost_usd, 0) - coalesce(published.non_token_cost_usd, 0))::decimal(38, 12)
             as non_token_delta_usd,
-        published.reconciled_at::timestamptz as old_reconciled_at,
+        published.reconciled_at::timestamptz as old_reconciled_at
     from published
     full outer join incoming
         using (usage_date, provider, billing_account, model, price_tier)
 )
 
 select * from compared
-where exists (select 1 from published)
+where
+    exists (select 1 as any_row from published)
     and (
         old_status is distinct from new_status
         or invoice_delta_usd <> 0

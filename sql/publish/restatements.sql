@@ -24,7 +24,8 @@ create table if not exists restatements (
 alter table restatements add column if not exists price_tier varchar;
 
 delete from restatements
-where list_contains($days::date[], usage_date)
+where
+    list_contains($days::date[], usage_date)
     or usage_date in (select usage_date from incoming_restatements);
 
 insert into restatements by name

@@ -6,7 +6,8 @@ select * from read_parquet($path) limit 0;
 alter table source_status add column if not exists file varchar;
 alter table source_status add column if not exists sample_keys varchar;
 
-delete from source_status where delivery_date = $delivery_date;
+delete from source_status
+where delivery_date = $delivery_date;
 
 insert into source_status by name
 select * from read_parquet($path);

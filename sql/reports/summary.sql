@@ -11,23 +11,70 @@ dark as (
 ),
 
 lines as (
-    select usage_date, provider, 0 as line_order, 'invoice' as line, sum(invoice_cost_usd) as usd
-    from reconciliation group by all
+    select
+        usage_date,
+        provider,
+        0 as line_order,
+        'invoice' as line,
+        sum(invoice_cost_usd) as usd
+    from reconciliation
+    group by all
     union all
-    select usage_date, provider, 1, 'user', sum(user_cost_usd)
-    from reconciliation group by all
+    select
+        usage_date,
+        provider,
+        1 as line_order,
+        'user' as line,
+        sum(user_cost_usd) as usd
+    from reconciliation
+    group by all
     union all
-    select usage_date, provider, 2, job_type, sum(cost_usd)
-    from dark where dark_class = 'background' group by all
+    select
+        usage_date,
+        provider,
+        2 as line_order,
+        job_type as line,
+        sum(cost_usd) as usd
+    from dark
+    where dark_class = 'background'
+    group by all
     union all
-    select usage_date, provider, 3, job_type, sum(cost_usd)
-    from dark where dark_class = 'retry' group by all
+    select
+        usage_date,
+        provider,
+        3 as line_order,
+        job_type as line,
+        sum(cost_usd) as usd
+    from dark
+    where dark_class = 'retry'
+    group by all
     union all
-    select usage_date, provider, 4, 'unlogged', sum(unlogged_cost_usd)
-    from reconciliation group by all
+    select
+        usage_date,
+        provider,
+        4 as line_order,
+        'unlogged' as line,
+        sum(unlogged_cost_usd) as usd
+    from reconciliation
+    group by all
     union all
-    select usage_date, provider, 5, 'non-token', sum(non_token_cost_usd)
-    from reconciliation group by all
+    select
+        usage_date,
+        provider,
+        5 as line_order,
+        'non-token' as line,
+        sum(non_token_cost_usd) as usd
+    from reconciliation
+    group by all
+),
+
+day_status as (
+    select
+        usage_date,
+        provider,
+        min(status) as status
+    from reconciliation
+    group by all
 )
 
 select
@@ -36,12 +83,8 @@ select
     lines.line,
     lines.usage_date,
     lines.usd,
-    status.status,
+    day_status.status
 from lines
-left join (
-    select usage_date, provider, min(status) as status
-    from reconciliation
-    group by all
-) as status
+left join day_status
     using (usage_date, provider)
 order by lines.provider, lines.line_order, lines.line, lines.usage_date
