@@ -18,8 +18,8 @@ with dark as (
         coalesce(sum(tokens) filter (where token_class in ('cache_write_5m', 'cache_write_1h')), 0)::bigint
             as cache_write_tokens,
         coalesce(sum(tokens) filter (where token_class = 'output'), 0)::bigint as output_tokens,
-        sum(cost_pico) as cost_pico,
-    from {{ ref('int_allocations') }} as int_allocations
+        sum(cost_pico) as cost_pico
+    from {{ ref('int_allocations') }}
     where spend_class in ('background', 'retry', 'unlogged')
     group by all
 ),
@@ -32,9 +32,10 @@ job_calls as (
         canonical_model,
         price_tier,
         job_type,
-        sum(calls)::bigint as calls,
-    from {{ ref('int_calls') }} as int_calls
-    where usage_known
+        sum(calls)::bigint as calls
+    from {{ ref('int_calls') }}
+    where
+        usage_known
         and spend_class in ('background', 'retry')
     group by all
 ),
@@ -43,8 +44,8 @@ invoice as (
     select
         usage_date,
         provider,
-        sum(invoice_cost_usd) as invoice_cost_usd,
-    from {{ ref('fct_spend_reconciliation') }} as fct_spend_reconciliation
+        sum(invoice_cost_usd) as invoice_cost_usd
+    from {{ ref('fct_spend_reconciliation') }}
     group by all
 )
 
@@ -74,25 +75,29 @@ select
     case
         when invoice.invoice_cost_usd <> 0
             then round(dark.cost_pico::decimal(38, 0) * 0.000000000001 / invoice.invoice_cost_usd, 8)
-    end::decimal(18, 8) as share_of_invoice,
+    end::decimal(18, 8) as share_of_invoice
 from dark
 left join job_calls
-    on job_calls.usage_date = dark.usage_date
-    and job_calls.provider = dark.provider
-    and job_calls.billing_account = dark.billing_account
-    and job_calls.canonical_model = dark.canonical_model
-    and job_calls.price_tier = dark.price_tier
-    and job_calls.job_type = dark.job_type
+    on
+        dark.usage_date = job_calls.usage_date
+        and dark.provider = job_calls.provider
+        and dark.billing_account = job_calls.billing_account
+        and dark.canonical_model = job_calls.canonical_model
+        and dark.price_tier = job_calls.price_tier
+        and dark.job_type = job_calls.job_type
 left join {{ ref('int_cells') }} as int_cells
-    on int_cells.usage_date = dark.usage_date
-    and int_cells.provider = dark.provider
-    and int_cells.billing_account = dark.billing_account
-    and int_cells.canonical_model = dark.canonical_model
-    and int_cells.price_tier = dark.price_tier
+    on
+        dark.usage_date = int_cells.usage_date
+        and dark.provider = int_cells.provider
+        and dark.billing_account = int_cells.billing_account
+        and dark.canonical_model = int_cells.canonical_model
+        and dark.price_tier = int_cells.price_tier
 left join invoice
-    on invoice.usage_date = dark.usage_date
-    and invoice.provider = dark.provider
-where dark.dark_class <> 'unlogged'
+    on
+        dark.usage_date = invoice.usage_date
+        and dark.provider = invoice.provider
+where
+    dark.dark_class <> 'unlogged'
     or dark.cost_pico <> 0
     or dark.uncached_input_tokens + dark.cache_read_tokens + dark.cache_write_tokens + dark.output_tokens > 0
 order by all

@@ -21,8 +21,8 @@ with allocations as (
         coalesce(sum(cost_pico) filter (where spend_class = 'background'), 0) as background_pico,
         coalesce(sum(cost_pico) filter (where spend_class = 'retry'), 0) as retry_pico,
         coalesce(sum(cost_pico) filter (where spend_class = 'unlogged'), 0) as unlogged_pico,
-        coalesce(sum(overlogged_tokens), 0)::bigint as overlogged_tokens,
-    from {{ ref('int_allocations') }} as int_allocations
+        coalesce(sum(overlogged_tokens), 0)::bigint as overlogged_tokens
+    from {{ ref('int_allocations') }}
     group by all
 ),
 
@@ -36,8 +36,8 @@ classes as (
         sum(class_cost_pico)::decimal(38, 0) * 0.000000000001 as invoice_cost_usd,
         sum(catalog_cost_usd) as catalog_cost_usd,
         bool_and(invoice_arrived) as invoice_arrived,
-        bool_or(catalog_estimated) as catalog_estimated,
-    from {{ ref('int_cell_classes') }} as int_cell_classes
+        bool_or(catalog_estimated) as catalog_estimated
+    from {{ ref('int_cell_classes') }}
     group by all
 ),
 
@@ -62,20 +62,28 @@ token_rows as (
         int_cells.logged_calls,
         int_cells.usage_unknown_calls,
         coalesce(allocations.overlogged_tokens, 0) as overlogged_tokens,
-        coalesce(classes.catalog_estimated, false) as catalog_estimated,
+        coalesce(classes.catalog_estimated, false) as catalog_estimated
     from {{ ref('int_cells') }} as int_cells
     left join classes using (usage_date, provider, billing_account, canonical_model, price_tier)
     left join allocations using (usage_date, provider, billing_account, canonical_model, price_tier)
 ),
 
 non_token_lines as (
-    select usage_date, provider, billing_account, cost_usd
-    from {{ ref('int_provider_costs') }} as int_provider_costs
+    select
+        usage_date,
+        provider,
+        billing_account,
+        cost_usd
+    from {{ ref('int_provider_costs') }}
     where line_kind = 'non_token'
     union all
     -- an unsplit total that covers no billed usage to weight it by stays visible here
-    select usage_date, provider, billing_account, cost_pico::decimal(38, 0) * 0.000000000001
-    from {{ ref('int_cost_shares') }} as int_cost_shares
+    select
+        usage_date,
+        provider,
+        billing_account,
+        cost_pico::decimal(38, 0) * 0.000000000001
+    from {{ ref('int_cost_shares') }}
     where not placed
 ),
 
@@ -98,7 +106,7 @@ non_token_rows as (
         0 as logged_calls,
         0 as usage_unknown_calls,
         0 as overlogged_tokens,
-        false as catalog_estimated,
+        false as catalog_estimated
     from non_token_lines
     group by all
 ),
@@ -136,7 +144,7 @@ select
         when unioned.catalog_estimated then 'estimated'
         else 'final'
     end as status,
-    {{ as_of() }} as reconciled_at,
+    {{ as_of() }} as reconciled_at
 from unioned
 left join {{ ref('int_source_status') }} as source_status using (usage_date, provider)
 order by all

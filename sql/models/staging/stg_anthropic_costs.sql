@@ -6,7 +6,7 @@
 -- price_tier comes from the line's own service_tier, context_window, inference_geo and speed
 -- (staging/anthropic_price_tier, as in stg_anthropic_usage; '__all__' for a non-token line).
 with source as (
-    select * from {{ source('bronze', 'anthropic_costs') }} as bronze_anthropic_costs
+    select * from {{ source('bronze', 'anthropic_costs') }}
     where usage_date = {{ usage_date() }}
 ),
 
@@ -30,7 +30,7 @@ classified as (
             when 'cache_creation.ephemeral_5m_input_tokens' then 'cache_write_5m'
             when 'cache_creation.ephemeral_1h_input_tokens' then 'cache_write_1h'
             when 'output_tokens' then 'output'
-        end as token_class,
+        end as token_class
     from distinct_pages
 ),
 
@@ -42,7 +42,7 @@ kinded as (
             when cost_type = 'tokens' then 'unsplit'
             when cost_type is null and description is null then 'unsplit'
             else 'non_token'
-        end as line_kind,
+        end as line_kind
     from classified
 )
 
@@ -58,5 +58,5 @@ select
     end as price_tier,
     amount_usd as cost_usd,
     description as line_item,
-    line_kind,
+    line_kind
 from kinded

@@ -2,17 +2,48 @@
 -- (delivered, no lines), 'incomplete' (the folder holding the day's lines, else the day's own, is
 -- a listing cut short: every page says has_more) or 'missing'. A missing or incomplete export
 -- makes the day provisional, never $0 or a part of the invoice published final.
-select
-    {{ usage_date() }}::date as usage_date,
-    'anthropic' as provider,
-    case
-        when exists (
-            select 1 from {{ source('bronze', 'anthropic_costs_rejects') }} as bronze_anthropic_costs_rejects
-            where starts_with(reason, 'listing incomplete')
-                and folder_date = coalesce(
-                    (select max(folder_date) from {{ source('bronze', 'anthropic_costs') }} as bronze_anthropic_costs where usage_date = {{ usage_date() }}), {{ usage_date() }})
-        ) then 'incomplete'
-        when exists (select 1 from {{ source('bronze', 'anthropic_costs') }} as bronze_anthropic_costs where usage_date = {{ usage_date() }}) then 'ok'
-        when exists (select 1 from {{ source('bronze', 'anthropic_costs_files') }} as bronze_anthropic_costs_files where folder_date = {{ usage_date() }}) then 'empty'
-        else 'missing'
-    end as cost_status
+with costs as (
+    select * from {{ source('bronze', 'anthropic_costs') }}
+),
+
+cost_rejects as (
+    select * from {{ source('bronze', 'anthropic_costs_rejects') }}
+),
+
+cost_files as (
+    select * from {{ source('bronze', 'anthropic_costs_files') }}
+),
+
+day_files as (
+    select * from cost_files
+    where folder_date = {{ usage_date() }}
+),
+
+day_costs as (
+    select * from costs
+    where usage_date = {{ usage_date() }}
+),
+
+-- the folder holding the day's lines, else the day's own, listed only in part
+incomplete_listings as (
+    select * from cost_rejects
+    where
+        starts_with(reason, 'listing incomplete')
+        and folder_date = coalesce(
+            (select max(day_costs.folder_date) as latest_folder_date from day_costs), {{ usage_date() }}
+        )
+),
+
+final as (
+    select
+        {{ usage_date() }}::date as usage_date,
+        'anthropic' as provider,
+        case
+            when exists (select * from incomplete_listings) then 'incomplete'
+            when exists (select * from day_costs) then 'ok'
+            when exists (select * from day_files) then 'empty'
+            else 'missing'
+        end as cost_status
+)
+
+select * from final

@@ -11,7 +11,7 @@
 -- web_search_requests (server_tool_use) are counted per cell; their cost is the cost report's
 -- 'Web Search Usage' line, a non-token row of the workspace.
 with source as (
-    select * from {{ source('bronze', 'anthropic_usage') }} as bronze_anthropic_usage
+    select * from {{ source('bronze', 'anthropic_usage') }}
     where usage_date = {{ usage_date() }}
 ),
 
@@ -45,7 +45,7 @@ renamed as (
         case
             when service_tier in ('priority', 'priority_on_demand') then 'catalog'
             else 'invoice'
-        end as priced_by,
+        end as priced_by
     from distinct_pages
 )
 
@@ -62,6 +62,6 @@ select
     sum(output)::bigint as output,
     null::bigint as requests,
     sum(web_search_requests)::bigint as web_search_requests,
-    priced_by,
+    priced_by
 from renamed
 group by usage_date, provider, billing_account, export_model, price_tier, priced_by

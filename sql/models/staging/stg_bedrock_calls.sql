@@ -5,16 +5,17 @@
 -- 'retry:<job_type>', else background spend of the job type. Token classes as in
 -- stg_bedrock_usage (inputTokenCount excludes cache), model resolved the same way.
 with deduplicated as (
-    select * from {{ source('bronze', 'bedrock_invocations') }} as bronze_bedrock_invocations
+    select * from {{ source('bronze', 'bedrock_invocations') }}
     qualify row_number() over (partition by request_id order by folder_date, source_file, source_line) = 1
 ),
 
 profile_models as (
     select
         resource_id as profile_arn,
-        any_value(model) as model,
-    from {{ source('bronze', 'cur_lines') }} as bronze_cur_lines
-    where model is not null
+        any_value(model) as model
+    from {{ source('bronze', 'cur_lines') }}
+    where
+        model is not null
         and resource_id like '%:application-inference-profile/%'
     group by resource_id
     having count(distinct model) = 1
@@ -22,19 +23,21 @@ profile_models as (
 
 logged as (
     select distinct response_id
-    from {{ ref('base_logged_calls') }} as bronze_model_calls
-    where provider = 'aws.bedrock'
+    from {{ ref('base_logged_calls') }}
+    where
+        provider = 'aws.bedrock'
         and response_id is not null
 ),
 
 attributed as (
     select
         deduplicated.*,
-        coalesce(profile_models.model, deduplicated.model_id) as model,
+        coalesce(profile_models.model, deduplicated.model_id) as model
     from deduplicated
-    left join profile_models on profile_models.profile_arn = deduplicated.model_id
-    anti join logged on logged.response_id = deduplicated.request_id
-    where deduplicated.usage_date = {{ usage_date() }}
+    left join profile_models on deduplicated.model_id = profile_models.profile_arn
+    anti join logged on deduplicated.request_id = logged.response_id
+    where
+        deduplicated.usage_date = {{ usage_date() }}
         and deduplicated.job_type is not null
 )
 
@@ -59,6 +62,6 @@ select
     ---------- lineage
     'bedrock_invocation' as log_source,
     source_file,
-    source_line,
+    source_line
 from attributed
 order by source_file, source_line

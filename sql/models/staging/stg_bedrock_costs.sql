@@ -11,8 +11,9 @@
 -- carry `_Global` and resolve to the `global.` model, a geographic profile's do not. A guardrail's
 -- text units (`USE1-Guardrail-ContentPolicyUnitsConsumed`, ...) have no token class: non-token.
 with source as (
-    select * from {{ source('bronze', 'cur_lines') }} as bronze_cur_lines
-    where usage_date = {{ usage_date() }}
+    select * from {{ source('bronze', 'cur_lines') }}
+    where
+        usage_date = {{ usage_date() }}
         and (product_code like '%Bedrock%' or product_name like '%Bedrock%')
 ),
 
@@ -22,7 +23,7 @@ kinds as (
         case
             when line_item_class = 'usage' and token_class is not null and model is not null then 'token'
             else 'non_token'
-        end as line_kind,
+        end as line_kind
     from source
 )
 
@@ -44,6 +45,6 @@ select
         when is_batch then 'batch'
         when usage_tier is null or usage_tier = 'standard' then 'standard'
         else replace(usage_tier, 'latencyoptimized', 'latency_optimized')
-    end as price_tier,
+    end as price_tier
 from kinds
 order by source_file, source_line

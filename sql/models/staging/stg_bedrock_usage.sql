@@ -12,16 +12,17 @@
 -- invoked as modelId is resolved to the model the period's CUR bills for it, when the CUR names
 -- exactly one; otherwise the model is the modelId as logged.
 with deduplicated as (
-    select * from {{ source('bronze', 'bedrock_invocations') }} as bronze_bedrock_invocations
+    select * from {{ source('bronze', 'bedrock_invocations') }}
     qualify row_number() over (partition by request_id order by folder_date, source_file, source_line) = 1
 ),
 
 profile_models as (
     select
         resource_id as profile_arn,
-        any_value(model) as model,
-    from {{ source('bronze', 'cur_lines') }} as bronze_cur_lines
-    where model is not null
+        any_value(model) as model
+    from {{ source('bronze', 'cur_lines') }}
+    where
+        model is not null
         and resource_id like '%:application-inference-profile/%'
     group by resource_id
     having count(distinct model) = 1
@@ -30,9 +31,9 @@ profile_models as (
 source as (
     select
         deduplicated.*,
-        coalesce(profile_models.model, deduplicated.model_id) as model,
+        coalesce(profile_models.model, deduplicated.model_id) as model
     from deduplicated
-    left join profile_models on profile_models.profile_arn = deduplicated.model_id
+    left join profile_models on deduplicated.model_id = profile_models.profile_arn
     where deduplicated.usage_date = {{ usage_date() }}
 )
 
@@ -48,7 +49,7 @@ select
     coalesce(sum(output_tokens), 0)::bigint as output,
     count(*)::bigint as requests,
     'invoice' as priced_by,
-    case when coalesce(service_tier, 'default') = 'default' then 'standard' else service_tier end as price_tier,
+    case when coalesce(service_tier, 'default') = 'default' then 'standard' else service_tier end as price_tier
 from source
 group by all
 order by billing_account, model

@@ -12,7 +12,7 @@
 -- number sorts faster than by the text, and a collision is beyond any realistic volume.
 with source as (
     -- a record from a lake written before aggregates (request_count null) is one call
-    select * replace (coalesce(request_count, 1) as request_count) from {{ ref('base_logged_calls') }} as bronze_model_calls
+    select * replace (coalesce(request_count, 1) as request_count) from {{ ref('base_logged_calls') }}
     where usage_date = {{ usage_date() }}
 ),
 
@@ -21,10 +21,12 @@ keyed as (
         *,
         md5_number(provider || '|' || coalesce(
             'id:' || response_id,
-            'md5:' || md5(concat_ws('|', ts, model, request_model, input_tokens, output_tokens, cache_read_tokens,
+            'md5:' || md5(concat_ws(
+                '|', ts, model, request_model, input_tokens, output_tokens, cache_read_tokens,
                 cache_creation_tokens, billing_account, attempt, status, request_id, user_id, tenant_id,
-                feature, job_id, job_type, queue, trigger, parent_request_id, operation, nullif(request_count, 1)))
-        )) as call_key,
+                feature, job_id, job_type, queue, trigger, parent_request_id, operation, nullif(request_count, 1)
+            ))
+        )) as call_key
     from source
 ),
 
@@ -33,7 +35,7 @@ deduplicated as (
     -- the worker's line wins over the app's (it knows the job), then the earliest delivery
     qualify row_number() over (
         partition by call_key
-        order by log_source desc, folder_date, source_file, source_line
+        order by log_source desc, folder_date asc, source_file asc, source_line asc
     ) = 1
 ),
 
@@ -44,7 +46,7 @@ classified as (
             when attempt >= 2 then 'retry'
             when job_type is not null or log_source = 'worker' then 'background'
             else 'user'
-        end as spend_class,
+        end as spend_class
     from deduplicated
 )
 
@@ -54,7 +56,8 @@ select
     provider,
     coalesce(billing_account, '__unknown__') as billing_account,
     model,
-    concat_ws('+',
+    concat_ws(
+        '+',
         case
             when batch then 'batch'
             when lower(service_tier) in ('priority', 'priority_on_demand', 'fast') then 'priority'
@@ -79,5 +82,5 @@ select
     ---------- lineage
     log_source,
     source_file,
-    source_line,
+    source_line
 from classified

@@ -9,7 +9,7 @@
 -- line_item has price_tier '__all__'. quantity_tokens:
 -- the line's billed tokens, which price the model mix of a usage cell not grouped by model.
 with source as (
-    select * from {{ source('bronze', 'openai_costs') }} as bronze_openai_costs
+    select * from {{ source('bronze', 'openai_costs') }}
     where usage_date = {{ usage_date() }}
 ),
 
@@ -29,16 +29,16 @@ parsed as (
         *,
         regexp_extract(
             line_item,
-            '^(?:([a-z_]+) \| )?(.+?)(?: (text|audio|image))?, (input|output|cached input|cache writes?)(, long context)?$',
+            '^(?:([a-z_]+) \| )?(.+?)(?: (text|audio|image))?, (input|output|cached input|cache writes?)(, long context)?$',  -- noqa: LT05
             ['tier', 'model', 'modality', 'kind', 'long_context']
-        ) as label,
+        ) as label
     from distinct_pages
 )
 
 select
-    usage_date,
+    parsed.usage_date,
     'openai' as provider,
-    coalesce(project_id, '__all__') as billing_account,
+    coalesce(parsed.project_id, '__all__') as billing_account,
     nullif(label.model, '') as model,
     case label.kind
         when 'input' then 'uncached_input'
@@ -48,23 +48,31 @@ select
         when 'output' then 'output'
     end as token_class,
     case
-        when line_item is null or label.kind = '' then '__all__'
-        else concat_ws('+', coalesce(nullif(lower(label.tier), ''), 'standard'),
+        when parsed.line_item is null or label.kind = '' then '__all__'
+        else concat_ws(
+            '+', coalesce(nullif(lower(label.tier), ''), 'standard'),
             case when label.long_context <> '' then 'long_context' end,
-            case when label.modality in ('audio', 'image') then label.modality end)
+            case when label.modality in ('audio', 'image') then label.modality end
+        )
     end as price_tier,
-    amount as cost_usd,
+    parsed.amount as cost_usd,
     -- the billed tokens of a token line (quantity in `tokens` or `1000_tokens`; no unit: tokens)
     case
-        when label.kind <> '' and quantity = floor(quantity) and coalesce(quantity_unit, 'tokens') = 'tokens'
-            then quantity::bigint
-        when label.kind <> '' and quantity * 1000 = floor(quantity * 1000) and quantity_unit = '1000_tokens'
-            then (quantity * 1000)::bigint
+        when
+            label.kind <> ''
+            and parsed.quantity = floor(parsed.quantity)
+            and coalesce(parsed.quantity_unit, 'tokens') = 'tokens'
+            then parsed.quantity::bigint
+        when
+            label.kind <> ''
+            and parsed.quantity * 1000 = floor(parsed.quantity * 1000)
+            and parsed.quantity_unit = '1000_tokens'
+            then (parsed.quantity * 1000)::bigint
     end as quantity_tokens,
-    line_item,
+    parsed.line_item,
     case
-        when line_item is null then 'unsplit'
+        when parsed.line_item is null then 'unsplit'
         when label.kind = '' then 'non_token'
         else 'token'
-    end as line_kind,
+    end as line_kind
 from parsed

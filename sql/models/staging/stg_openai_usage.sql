@@ -7,7 +7,7 @@
 -- service_tier ('flex', 'priority', 'scale'; 'default'/'auto' are 'standard'; 'fast' is billed as
 -- 'priority'), or '__all__' when the page was grouped by neither batch nor service_tier.
 with source as (
-    select * from {{ source('bronze', 'openai_usage') }} as bronze_openai_usage
+    select * from {{ source('bronze', 'openai_usage') }}
     where usage_date = {{ usage_date() }}
 ),
 
@@ -42,7 +42,7 @@ renamed as (
         coalesce(input_cache_write_tokens, 0) as cache_write_5m,
         0::bigint as cache_write_1h,
         coalesce(output_tokens, 0) as output,
-        num_model_requests as requests,
+        num_model_requests as requests
     from distinct_pages
 )
 
@@ -58,6 +58,6 @@ select
     sum(cache_write_1h)::bigint as cache_write_1h,
     sum(output)::bigint as output,
     sum(requests)::bigint as requests,
-    'invoice' as priced_by,
+    'invoice' as priced_by
 from renamed
 group by all
