@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
     from datetime import UTC
 
-    from pipelines.defs.settings import settle_days
+    from pipelines.defs.settings import parse_settle_days, setting
 
     parser = argparse.ArgumentParser(prog="python -m pipelines.lib.dbt", description=main.__doc__.split("\n\n")[0])
     parser.add_argument("--date", required=True, type=date.fromisoformat, help="the usage day, YYYY-MM-DD")
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--as-of needs a time zone, e.g. 2026-11-04T04:00:00+00:00")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    parameters = run_parameters(lake, args.date, as_of, settle_days(), out)
+    parameters = run_parameters(lake, args.date, as_of, parse_settle_days(setting("DARKCOMPUTE_SETTLE_DAYS")), out)
     if not parameters["lake_files"].get("catalog.model_prices"):
         print(f"no price catalog for {args.date} in {lake.root}: every model will be unpriced "
               f"(`darkcompute reconcile --date {args.date}` writes it)", file=sys.stderr)
