@@ -290,7 +290,7 @@ def statements(text: str) -> list[str]:
     """`text` cut at its `;` tokens (DuckDB's tokenizer: a `;` in a string or comment does not
     cut), so that one statement that fails to parse does not stop the others."""
     cuts = [pos for pos, kind in duckdb.tokenize(text) if kind == duckdb.token_type.operator and text[pos] == ";"]
-    pieces = [text[start + 1:end] for start, end in zip([-1, *cuts], [*cuts, len(text)])]
+    pieces = [text[start + 1:end] for start, end in zip([-1, *cuts], [*cuts, len(text)], strict=True)]
     return [p.strip() for p in pieces if any(kind != duckdb.token_type.comment for _, kind in duckdb.tokenize(p))]
 
 

@@ -96,7 +96,7 @@ def upload_tree(local_dir: str | Path, bucket: str, prefix: str) -> list[str]:
     root = Path(local_dir)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     keys = [f"{prefix.strip('/')}/{p.relative_to(root).as_posix()}".lstrip("/") for p in files]
-    put_objects(bucket, {key: path.read_bytes() for key, path in zip(keys, files)})
+    put_objects(bucket, {key: path.read_bytes() for key, path in zip(keys, files, strict=True)})
     return keys
 
 

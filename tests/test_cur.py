@@ -497,8 +497,8 @@ def test_a_listed_file_outside_the_periods_data_folder_is_rejected():
 
 def test_manifest_keys_of_a_period():
     keys = [MANIFEST_KEY, f"cur/{EXPORT}/metadata/BILLING_PERIOD=2026-10/{EXPORT}-Manifest.json",
-            f"cur/other/metadata/BILLING_PERIOD=2026-11/other-Manifest.json", f"{DATA}/part-00000.parquet",
-            f"cur/x/metadata/BILLING_PERIOD=2026-11/y-Manifest.json"]
+            "cur/other/metadata/BILLING_PERIOD=2026-11/other-Manifest.json", f"{DATA}/part-00000.parquet",
+            "cur/x/metadata/BILLING_PERIOD=2026-11/y-Manifest.json"]
     assert manifest_keys(keys, PERIOD) == [MANIFEST_KEY,
                                            "cur/other/metadata/BILLING_PERIOD=2026-11/other-Manifest.json"]
 

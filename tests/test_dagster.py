@@ -151,7 +151,7 @@ def mart_file(tmp_path, rows, provider="openai"):
                         ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
                          "unlogged_cost_usd", "non_token_cost_usd")] + [("provider", pa.string())])
     path = tmp_path / "mart.parquet"
-    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, map(D, r)), provider=provider) for r in rows],
+    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, map(D, r), strict=True), provider=provider) for r in rows],
                                         schema=schema), path)
     return path
 
@@ -202,7 +202,8 @@ def test_conservation_check_fails_when_a_file_loses_or_gains_lines(tmp_path):
     def files_table(rows):
         path = tmp_path / "files.parquet"
         pq.write_table(pa.Table.from_pylist(
-            [dict(zip(["source", "file", "lines_read", "records", "skipped", "rejected"], r), sha256="", bytes=0)
+            [dict(zip(["source", "file", "lines_read", "records", "skipped", "rejected"], r, strict=True), sha256="",
+                   bytes=0)
              for r in rows], schema=files_schema), path)
         return [str(path)]
 

@@ -70,7 +70,7 @@ def grouped_usage(group_by: tuple[str, ...]) -> str:
         key = tuple(values[g] if g in group_by else None for g in ("project_id", "model", "batch", "service_tier"))
         result = groups.setdefault(key, {
             "input_tokens": 0, "output_tokens": 0, "input_cached_tokens": 0, "num_model_requests": 0,
-            **dict(zip(("project_id", "model", "batch", "service_tier"), key))})
+            **dict(zip(("project_id", "model", "batch", "service_tier"), key, strict=True))})
         result["input_tokens"] += input_tokens
         result["output_tokens"] += output_tokens
         result["num_model_requests"] += requests

@@ -354,7 +354,7 @@ def mart(tmp_path: Path, rows: list[tuple]) -> Path:
                         ("logged_calls", pa.int64()), ("status", pa.string())])
     path = tmp_path / "mart.parquet"
     pq.write_table(pa.Table.from_pylist(
-        [dict(zip(schema.names, (r[0], *map(Decimal, r[1:7]), r[7], r[8]))) for r in rows], schema=schema), path)
+        [dict(zip(schema.names, (r[0], *map(Decimal, r[1:7]), r[7], r[8]), strict=True)) for r in rows], schema=schema), path)
     return path
 
 

@@ -399,7 +399,8 @@ def test_a_malformed_span_is_rejected_with_its_line_number():
         ({"gen_ai__usage__cache_read__input_tokens": {"int_value": "5"}},
          "gen_ai.usage.cache_read.input_tokens is not an integer"),          # not an AnyValue type
         ({"gen_ai__usage__output_tokens": i("-1")}, "negative token count"),
-        ({"gen_ai__usage__input_tokens": i("10000000000001")}, "count above 10000000000000 in one record, more than any day could hold (DARKCOMPUTE_MAX_RECORD_TOKENS)"),
+        ({"gen_ai__usage__input_tokens": i("10000000000001")},
+         "count above 10000000000000 in one record, more than any day could hold (DARKCOMPUTE_MAX_RECORD_TOKENS)"),
         ({"gen_ai__usage__input_tokens": i("100"), "gen_ai__usage__cache_read__input_tokens": i("101")},
          "input_tokens smaller than its cache read + cache creation tokens (they must be included)"),
         ({"attempt": i("0")}, "attempt is not a positive integer"),

@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import pyarrow.compute as pc
 import pytest

@@ -28,7 +28,6 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -39,8 +38,7 @@ from pipelines.defs.anthropic import parse as anthropic
 from pipelines.defs.bedrock.cur import parse_cur_delivery
 from pipelines.defs.bedrock.parse import MAX_TOKENS_PER_CALL as BEDROCK_MAX_TOKENS
 from pipelines.defs.bedrock.parse import parse_invocation_logs
-from pipelines.defs.logs.parse import parse_log_files
-from pipelines.defs.logs.parse import DEFAULT_MAX_RECORD_TOKENS
+from pipelines.defs.logs.parse import DEFAULT_MAX_RECORD_TOKENS, parse_log_files
 from pipelines.defs.openai import parse as openai
 from pipelines.lib import bronze
 from pipelines.lib.bronze.aws import BEDROCK_INVOCATIONS, CUR_LINES

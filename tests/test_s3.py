@@ -359,7 +359,7 @@ def test_retry_settings_come_from_the_environment_through_the_sources_resource(m
     for bad in ("0", "-1", "ten"):
         monkeypatch.setenv("DARKCOMPUTE_S3_MAX_ATTEMPTS", bad)
         with pytest.raises(ValueError, match=f"DARKCOMPUTE_S3_MAX_ATTEMPTS must be a positive whole number, got '{bad}'"):
-            store().client
+            _ = store().client
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -246,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         export DARKCOMPUTE_DBT_RUN=$(../.venv/bin/python -m pipelines.lib.dbt --date 2026-11-02 --lake ../lake)
         DBT_PROFILES_DIR=. ../.venv/bin/dbt build
 
-    The lake files and the marts' folder (`--out`, made here) are absolute paths. The day must have been ingested (its bronze partitions and price catalog written, e.g.
-    by `darkcompute reconcile`); what is missing is said on stderr."""
+    The lake files and the marts' folder (`--out`, made here) are absolute paths. The day must have
+    been ingested (its bronze partitions and price catalog written, e.g. by `darkcompute reconcile`);
+    what is missing is said on stderr."""
     import argparse
     import sys
     from datetime import UTC

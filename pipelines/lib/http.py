@@ -361,7 +361,7 @@ def land_pages(folder: Path, pages: Sequence[Page], *, source: str, day: str, re
         **({"results": results} if results is not None else {}),
         "pages": [
             {"file": path.name, "path": page.path, "query": page.query, "bytes": len(page.body), "sha256": page.sha256}
-            for path, page in zip(written, pages)
+            for path, page in zip(written, pages, strict=True)
         ],
     }
     _write_atomic(folder / ".manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())

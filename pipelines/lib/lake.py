@@ -23,8 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .runlock import process_alive
 from .disk import explain, is_disk_error
+from .runlock import process_alive
 
 ROW_GROUP_SIZE = 500_000
 COMPRESSION = "zstd"

@@ -24,8 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .pricing import (CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, cost, dumps,
-                      usd)
+from .pricing import CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, cost, dumps, usd
 from .providers import ANTHROPIC, WORKSPACE_APP, WORKSPACE_DEFAULT
 from .truth import class_tokens
 from .world import HOUR_MS, day_start_ms

@@ -54,7 +54,7 @@ def _runs(frame: pl.DataFrame, path: str, line: str) -> list[tuple[str, memoryvi
     starts = np.cumsum(np.concatenate([[0], groups["n"].to_numpy()]))
     empty = memoryview(b"")
     return [(name, memoryview(data)[int(offsets[lo]): int(offsets[hi])] if data is not None else empty)
-                  for name, lo, hi in zip(groups[path].to_list(), starts[:-1], starts[1:])]
+                  for name, lo, hi in zip(groups[path].to_list(), starts[:-1], starts[1:], strict=True)]
 
 
 class FileSink:

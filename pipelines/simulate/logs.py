@@ -206,7 +206,7 @@ def _render_flat(logged: pl.DataFrame, day: date) -> pl.DataFrame:
     if idx.size:
         whole = lines["line"].gather(idx).to_list()
         cuts = logged["corrupt_cut"].gather(idx).to_list()
-        cut_lines = [text[: max(1, int((len(text) - 1) * frac))] + "\n" for text, frac in zip(whole, cuts)]
+        cut_lines = [text[: max(1, int((len(text) - 1) * frac))] + "\n" for text, frac in zip(whole, cuts, strict=True)]
         lines = lines.with_columns(lines["line"].scatter(idx, cut_lines))
     return lines
 

@@ -26,8 +26,17 @@ from decimal import Decimal
 
 import polars as pl
 
-from .pricing import (CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, price_tier,
-                      tier_cost, usd)
+from .pricing import (
+    CACHE_READ,
+    CACHE_WRITE_1H,
+    CACHE_WRITE_5M,
+    OUTPUT,
+    UNCACHED_INPUT,
+    CostLine,
+    price_tier,
+    tier_cost,
+    usd,
+)
 from .world import count
 
 USER, UNLOGGED = "__user__", "__unlogged__"

@@ -138,7 +138,7 @@ def totals(dump_dir: Path) -> dict[str, object]:
                 continue
             sums = ", ".join(f'coalesce(sum("{c}"::decimal(38, 12)), 0)::varchar' for c in columns)
             row = con.execute(f"select {sums} from read_csv({_quote(csv)}, all_varchar = true, header = true)").fetchall()[0]
-            for column, value in zip(columns, row):
+            for column, value in zip(columns, row, strict=True):
                 out[f"{table}.{column}"] = Decimal(value)
     finally:
         con.close()
@@ -174,7 +174,7 @@ def differences(golden: Path, got: Path, limit: int = 5) -> list[str]:
                 rows = con.execute(f"from (from {a} except all from {b}) order by all limit {limit}").fetchall()
                 lines.append(f"  {label}: {count} row(s)")
                 lines.extend(f"    {','.join('' if v is None else v for v in row)}" for row in rows)
-            if len(lines) == 1 + 2 and all("0 row(s)" in l for l in lines[1:]):
+            if len(lines) == 1 + 2 and all("0 row(s)" in line for line in lines[1:]):
                 lines.append("  same rows, different bytes (order or formatting)")
             problems.append("\n".join(lines))
     finally:

@@ -11,11 +11,11 @@ import pyarrow.compute as pc
 
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import billing_period_start
-from pipelines.lib.lake import Lake
 from pipelines.lib.ingest import REJECTS_SCHEMA
+from pipelines.lib.lake import Lake
 from pipelines.lib.preview import markdown
 
-from ..partitions import daily, around_day
+from ..partitions import around_day, daily
 from ..resources import LakeStore, Warehouse, partition_day
 from ..settings import setting, settle_days, storage_errors
 from . import checks

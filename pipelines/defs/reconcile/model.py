@@ -13,7 +13,6 @@ from pipelines.lib.lake import Lake
 from pipelines.lib.prices import catalog_table
 
 
-
 def reconcile_day(
     con: duckdb.DuckDBPyConnection, lake: Lake, day: date, reconciled_at: datetime,
     settle_days: dict[str, int] | None = None,
