@@ -6,7 +6,10 @@ with catalog as (
 ),
 
 models as (
-    select distinct provider, canonical_model from {{ ref('dim_model') }}
+    select distinct
+        provider,
+        canonical_model
+    from {{ ref('dim_model') }}
 ),
 
 final as (

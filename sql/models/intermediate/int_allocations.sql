@@ -18,8 +18,8 @@ with classes as (
             when use_weights and mix_known then greatest(catalog_pico, logged_weight)
             -- else the logged calls' average list price stands for the unlogged tokens too
             when use_weights then logged_weight * greatest(billed_tokens, logged_tokens) // logged_tokens
-        end as weight_denominator,
-    from {{ ref('int_cell_classes') }} as int_cell_classes
+        end as weight_denominator
+    from {{ ref('int_cell_classes') }}
 ),
 
 logged_shares as (
@@ -39,7 +39,7 @@ logged_shares as (
             when classes.denominator > 0
                 then classes.cost_pico * int_logged_classes.tokens // classes.denominator
             else 0::hugeint
-        end as cost_pico,
+        end as cost_pico
     from {{ ref('int_logged_classes') }} as int_logged_classes
     inner join classes
         using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
@@ -57,7 +57,7 @@ shares as (
         job_type,
         sum(tokens)::bigint as tokens,
         sum(cost_pico)::hugeint as cost_pico,
-        0::bigint as overlogged_tokens,
+        0::bigint as overlogged_tokens
     from logged_shares
     group by all
 ),
@@ -70,7 +70,7 @@ shared_per_class as (
         canonical_model,
         price_tier,
         token_class,
-        sum(cost_pico) as shared_pico,
+        sum(cost_pico) as shared_pico
     from shares
     group by all
 ),
@@ -87,12 +87,16 @@ unlogged as (
         '__unlogged__' as job_type,
         greatest(classes.billed_tokens - classes.logged_tokens, 0) as tokens,
         classes.cost_pico - coalesce(shared_per_class.shared_pico, 0) as cost_pico,
-        greatest(classes.logged_tokens - classes.billed_tokens, 0) as overlogged_tokens,
+        greatest(classes.logged_tokens - classes.billed_tokens, 0) as overlogged_tokens
     from classes
     left join shared_per_class
         using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
+),
+
+final as (
+    select * from shares
+    union all
+    select * from unlogged
 )
 
-select * from shares
-union all
-select * from unlogged
+select * from final

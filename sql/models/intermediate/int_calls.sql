@@ -28,11 +28,12 @@ grouped as (
         sum(calls.uncached_input)::bigint as uncached_input,
         sum(calls.cache_read)::bigint as cache_read,
         sum(calls.cache_write)::bigint as cache_write,
-        sum(calls.output)::bigint as output,
+        sum(calls.output)::bigint as output
     from calls
     inner join {{ ref('dim_model') }} as dim_model
-        on dim_model.provider = calls.provider
-        and dim_model.model_name = calls.model
+        on
+            calls.provider = dim_model.provider
+            and calls.model = dim_model.model_name
     group by all
 ),
 
@@ -42,9 +43,9 @@ rolled_up as (
         case when coalesce(int_grain.by_account, true) then grouped.billing_account else '__all__' end
             as cell_account,
         case when coalesce(int_grain.by_model, true) then grouped.rate_model else '__all__' end as canonical_model,
-        coalesce(int_grain.by_tier, true) as by_tier,
+        coalesce(int_grain.by_tier, true) as by_tier
     from grouped
-    left join {{ ref('int_grain') }} as int_grain on int_grain.provider = grouped.provider
+    left join {{ ref('int_grain') }} as int_grain on grouped.provider = int_grain.provider
 ),
 
 tier_tokens as (
@@ -54,8 +55,8 @@ tier_tokens as (
         billing_account,
         canonical_model,
         price_tier,
-        sum(uncached_input + cache_read + cache_write_5m + cache_write_1h + output) as tokens,
-    from {{ ref('int_provider_usage') }} as int_provider_usage
+        sum(uncached_input + cache_read + cache_write_5m + cache_write_1h + output) as tokens
+    from {{ ref('int_provider_usage') }}
     group by all
 ),
 
@@ -64,41 +65,47 @@ usage_tiers as (
         *,
         row_number() over (
             partition by usage_date, provider, billing_account, canonical_model
-            order by tokens desc, price_tier
-        ) as tier_rank,
+            order by tokens desc, price_tier asc
+        ) as tier_rank
     from tier_tokens
+),
+
+final as (
+    select
+        rolled_up.usage_date,
+        rolled_up.provider,
+        rolled_up.cell_account as billing_account,
+        rolled_up.canonical_model,
+        case
+            when not rolled_up.by_tier then '__all__'
+            else coalesce(own_tier.price_tier, dominant_tier.price_tier, rolled_up.log_tier)
+        end as price_tier,
+        rolled_up.model,
+        rolled_up.rate_model,
+        rolled_up.log_tier,
+        rolled_up.spend_class,
+        rolled_up.job_type,
+        rolled_up.usage_known,
+        rolled_up.calls,
+        rolled_up.uncached_input,
+        rolled_up.cache_read,
+        rolled_up.cache_write,
+        rolled_up.output
+    from rolled_up
+    left join usage_tiers as own_tier
+        on
+            rolled_up.usage_date = own_tier.usage_date
+            and rolled_up.provider = own_tier.provider
+            and rolled_up.cell_account = own_tier.billing_account
+            and rolled_up.canonical_model = own_tier.canonical_model
+            and rolled_up.log_tier = own_tier.price_tier
+    left join usage_tiers as dominant_tier
+        on
+            rolled_up.usage_date = dominant_tier.usage_date
+            and rolled_up.provider = dominant_tier.provider
+            and rolled_up.cell_account = dominant_tier.billing_account
+            and rolled_up.canonical_model = dominant_tier.canonical_model
+            and dominant_tier.tier_rank = 1
 )
 
-select
-    rolled_up.usage_date,
-    rolled_up.provider,
-    rolled_up.cell_account as billing_account,
-    rolled_up.canonical_model,
-    case
-        when not rolled_up.by_tier then '__all__'
-        else coalesce(own_tier.price_tier, dominant_tier.price_tier, rolled_up.log_tier)
-    end as price_tier,
-    rolled_up.model,
-    rolled_up.rate_model,
-    rolled_up.log_tier,
-    rolled_up.spend_class,
-    rolled_up.job_type,
-    rolled_up.usage_known,
-    rolled_up.calls,
-    rolled_up.uncached_input,
-    rolled_up.cache_read,
-    rolled_up.cache_write,
-    rolled_up.output,
-from rolled_up
-left join usage_tiers as own_tier
-    on own_tier.usage_date = rolled_up.usage_date
-    and own_tier.provider = rolled_up.provider
-    and own_tier.billing_account = rolled_up.cell_account
-    and own_tier.canonical_model = rolled_up.canonical_model
-    and own_tier.price_tier = rolled_up.log_tier
-left join usage_tiers as dominant_tier
-    on dominant_tier.usage_date = rolled_up.usage_date
-    and dominant_tier.provider = rolled_up.provider
-    and dominant_tier.billing_account = rolled_up.cell_account
-    and dominant_tier.canonical_model = rolled_up.canonical_model
-    and dominant_tier.tier_rank = 1
+select * from final

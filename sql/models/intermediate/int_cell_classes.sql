@@ -8,8 +8,9 @@
 -- coarser line, or logged calls of several models or tiers weighed by list price inside the cell),
 -- 'catalog_price' (no cost line: priced from the catalog).
 -- use_weights: the cell hides its model (or its cost lines show several models or tiers in it),
--- or logged calls of more than one (model, tier) share it, and all have a list price: each spender's share is weighed by list price
--- (int_allocations); mix_known: the cost lines priced the billed mix (int_cell_rates).
+-- or logged calls of more than one (model, tier) share it, and all have a list price: each
+-- spender's share is weighed by list price (int_allocations); mix_known: the cost lines priced the
+-- billed mix (int_cell_rates).
 with invoiced as (
     select
         usage_date,
@@ -19,16 +20,30 @@ with invoiced as (
         price_tier,
         token_class,
         sum(cost_pico) as invoice_pico,
-        bool_or(coarse) as coarse,
-    from {{ ref('int_cost_shares') }} as int_cost_shares
+        bool_or(coarse) as coarse
+    from {{ ref('int_cost_shares') }}
     where placed
     group by all
 ),
 
 cell_classes as (
-    select usage_date, provider, billing_account, canonical_model, price_tier, token_class from {{ ref('int_cell_rates') }} as int_cell_rates
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class
+    from {{ ref('int_cell_rates') }}
     union
-    select usage_date, provider, billing_account, canonical_model, price_tier, token_class from invoiced
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class
+    from invoiced
 ),
 
 priced as (
@@ -37,9 +52,13 @@ priced as (
         coalesce(int_cell_rates.billed_tokens, 0) as billed_tokens,
         coalesce(int_cell_rates.logged_tokens, 0) as logged_tokens,
         coalesce(int_cell_rates.logged_weight, 0) as logged_weight,
-        coalesce(int_cell_rates.logged_rated and int_cell_rates.logged_weight > 0
-            and (int_cell_rates.logged_rates > 1 or cell_classes.canonical_model = '__all__'
-                or (int_cell_rates.mix_known and int_cell_rates.line_rates > 1)), false) as use_weights,
+        coalesce(
+            int_cell_rates.logged_rated and int_cell_rates.logged_weight > 0
+            and (
+                int_cell_rates.logged_rates > 1 or cell_classes.canonical_model = '__all__'
+                or (int_cell_rates.mix_known and int_cell_rates.line_rates > 1)
+            ), false
+        ) as use_weights,
         coalesce(int_cell_rates.mix_known, false) as mix_known,
         coalesce(int_cell_rates.catalog_pico, 0) as catalog_pico,
         coalesce(int_cell_rates.catalog_only_pico, 0) as catalog_only_pico,
@@ -47,37 +66,43 @@ priced as (
         coalesce(int_cell_rates.catalog_priced, false) as catalog_priced,
         invoiced.invoice_pico,
         coalesce(invoiced.coarse, false) as coarse,
-        coalesce(source_status.invoice_arrived, false) as invoice_arrived,
+        coalesce(source_status.invoice_arrived, false) as invoice_arrived
     from cell_classes
-    left join {{ ref('int_cell_rates') }} as int_cell_rates using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
+    left join
+        {{ ref('int_cell_rates') }} as int_cell_rates
+        using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join invoiced using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join {{ ref('int_source_status') }} as source_status using (usage_date, provider)
+),
+
+final as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class,
+        billed_tokens,
+        logged_tokens,
+        logged_weight,
+        use_weights,
+        mix_known,
+        catalog_pico,
+        (catalog_pico::decimal(38, 0) * 0.000000000001)::decimal(38, 12) as catalog_cost_usd,
+        catalog_priced,
+        invoice_arrived,
+        catalog_only_tokens > 0 as catalog_estimated,
+        case
+            when invoice_arrived then coalesce(invoice_pico, 0) + catalog_only_pico
+            else catalog_pico
+        end::hugeint as class_cost_pico,
+        case
+            when not invoice_arrived or invoice_pico is null then 'catalog_price'
+            when coarse or use_weights then 'catalog_weights'
+            else 'cost_line'
+        end as allocation_basis
+    from priced
 )
 
-select
-    usage_date,
-    provider,
-    billing_account,
-    canonical_model,
-    price_tier,
-    token_class,
-    billed_tokens,
-    logged_tokens,
-    logged_weight,
-    use_weights,
-    mix_known,
-    catalog_pico,
-    (catalog_pico::decimal(38, 0) * 0.000000000001)::decimal(38, 12) as catalog_cost_usd,
-    catalog_priced,
-    invoice_arrived,
-    catalog_only_tokens > 0 as catalog_estimated,
-    case
-        when invoice_arrived then coalesce(invoice_pico, 0) + catalog_only_pico
-        else catalog_pico
-    end::hugeint as class_cost_pico,
-    case
-        when not invoice_arrived or invoice_pico is null then 'catalog_price'
-        when coarse or use_weights then 'catalog_weights'
-        else 'cost_line'
-    end as allocation_basis,
-from priced
+select * from final

@@ -16,8 +16,8 @@ with billed as (
         price_tier,
         token_class,
         sum(tokens)::bigint as billed_tokens,
-        coalesce(sum(tokens) filter (where priced_by = 'catalog'), 0)::bigint as catalog_only_tokens,
-    from {{ ref('int_provider_usage') }} as int_provider_usage
+        coalesce(sum(tokens) filter (where priced_by = 'catalog'), 0)::bigint as catalog_only_tokens
+    from {{ ref('int_provider_usage') }}
     unpivot (tokens for token_class in (uncached_input, cache_read, cache_write_5m, cache_write_1h, output))
     group by all
 ),
@@ -33,8 +33,8 @@ logged as (
         sum(tokens)::bigint as logged_tokens,
         coalesce(sum(weight), 0)::hugeint as logged_weight,
         bool_and(weight is not null) as logged_rated,
-        count(distinct (rate_model, log_tier)) as logged_rates,
-    from {{ ref('int_logged_classes') }} as int_logged_classes
+        count(distinct (rate_model, log_tier)) as logged_rates  -- noqa: LT01, LT06
+    from {{ ref('int_logged_classes') }}
     group by all
 ),
 
@@ -49,24 +49,43 @@ line_mix as (
         int_provider_costs.price_tier,
         int_provider_costs.token_class,
         sum(int_provider_costs.quantity_tokens)::hugeint as line_tokens,
-        sum(int_provider_costs.quantity_tokens::hugeint * round(dim_price.rate_mtok * 1000000)::hugeint
-            * {{ tier_pct('int_provider_costs.provider', 'int_provider_costs.rate_tier', 'int_provider_costs.token_class') }}
-            // 100) as line_pico,
+        sum(
+            int_provider_costs.quantity_tokens::hugeint * round(dim_price.rate_mtok * 1000000)::hugeint
+            * {{ tier_pct(
+                'int_provider_costs.provider', 'int_provider_costs.rate_tier', 'int_provider_costs.token_class'
+            ) }}
+            // 100
+        ) as line_pico,
         bool_and(int_provider_costs.quantity_tokens is not null and dim_price.rate_mtok is not null) as line_priced,
-        count(distinct (int_provider_costs.rate_model, int_provider_costs.rate_tier)) as line_rates,
+        count(distinct (int_provider_costs.rate_model, int_provider_costs.rate_tier)) as line_rates  -- noqa: LT01, LT06
     from {{ ref('int_provider_costs') }} as int_provider_costs
     left join {{ ref('dim_price') }} as dim_price
-        on dim_price.provider = int_provider_costs.provider
-        and dim_price.canonical_model = int_provider_costs.rate_model
-        and dim_price.token_class = int_provider_costs.token_class
+        on
+            int_provider_costs.provider = dim_price.provider
+            and int_provider_costs.rate_model = dim_price.canonical_model
+            and int_provider_costs.token_class = dim_price.token_class
     where int_provider_costs.line_kind = 'token'
     group by all
 ),
 
 cell_classes as (
-    select usage_date, provider, billing_account, canonical_model, price_tier, token_class from billed
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class
+    from billed
     union
-    select usage_date, provider, billing_account, canonical_model, price_tier, token_class from logged
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class
+    from logged
 ),
 
 rated as (
@@ -79,13 +98,14 @@ rated as (
         coalesce(logged.logged_rated, false) as logged_rated,
         coalesce(logged.logged_rates, 0) as logged_rates,
         (cell_classes.canonical_model = '__all__' or cell_classes.price_tier = '__all__')
-            and coalesce(line_mix.line_priced, false) and line_mix.line_tokens = billed.billed_tokens
-            and billed.billed_tokens > 0 as mix_known,
+        and coalesce(line_mix.line_priced, false) and line_mix.line_tokens = billed.billed_tokens
+        and billed.billed_tokens > 0 as mix_known,
         coalesce(line_mix.line_rates, 0) as line_rates,
         case
             when mix_known then line_mix.line_pico
             when dim_price.rate_mtok is not null
-                then round(dim_price.rate_mtok * 1000000)::hugeint
+                then
+                    round(dim_price.rate_mtok * 1000000)::hugeint
                     * {{ tier_pct('cell_classes.provider', 'cell_classes.price_tier', 'cell_classes.token_class') }}
             when cell_classes.canonical_model = '__all__' and logged.logged_rated and logged.logged_tokens > 0
                 then logged.logged_weight
@@ -95,19 +115,23 @@ rated as (
             when dim_price.rate_mtok is not null then 100::hugeint
             when cell_classes.canonical_model = '__all__' and logged.logged_rated and logged.logged_tokens > 0
                 then logged.logged_tokens::hugeint
-        end as rate_den,
+        end as rate_den
     from cell_classes
     left join billed using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join logged using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join line_mix using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join {{ ref('dim_price') }} as dim_price using (provider, canonical_model, token_class)
+),
+
+final as (
+    select
+        *,
+        rate_num is not null as catalog_priced,
+        coalesce(billed_tokens * rate_num // rate_den, 0)::hugeint as catalog_pico,
+        coalesce(catalog_only_tokens * rate_num // rate_den, 0)::hugeint as catalog_only_pico,
+        coalesce((billed_tokens - catalog_only_tokens) * rate_num // rate_den, 0)::hugeint as invoiced_weight,
+        billed_tokens - catalog_only_tokens as invoiced_tokens
+    from rated
 )
 
-select
-    *,
-    rate_num is not null as catalog_priced,
-    coalesce(billed_tokens * rate_num // rate_den, 0)::hugeint as catalog_pico,
-    coalesce(catalog_only_tokens * rate_num // rate_den, 0)::hugeint as catalog_only_pico,
-    coalesce((billed_tokens - catalog_only_tokens) * rate_num // rate_den, 0)::hugeint as invoiced_weight,
-    billed_tokens - catalog_only_tokens as invoiced_tokens,
-from rated
+select * from final

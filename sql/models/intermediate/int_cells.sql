@@ -9,8 +9,8 @@ with provider_cells as (
         canonical_model,
         price_tier,
         min(model) as export_model,
-        sum(requests)::bigint as provider_requests,
-    from {{ ref('int_provider_usage') }} as int_provider_usage
+        sum(requests)::bigint as provider_requests
+    from {{ ref('int_provider_usage') }}
     group by all
 ),
 
@@ -21,8 +21,8 @@ cost_cells as (
         billing_account,
         canonical_model,
         price_tier,
-        min(model) as export_model,
-    from {{ ref('int_provider_costs') }} as int_provider_costs
+        min(model) as export_model
+    from {{ ref('int_provider_costs') }}
     where canonical_model is not null
     group by all
 ),
@@ -37,15 +37,27 @@ logged_cells as (
         min(model) as logged_model,
         sum(calls)::bigint as logged_calls,
         coalesce(sum(calls) filter (where usage_known), 0)::bigint as priced_calls,
-        coalesce(sum(calls) filter (where not usage_known), 0)::bigint as usage_unknown_calls,
-    from {{ ref('int_calls') }} as int_calls
+        coalesce(sum(calls) filter (where not usage_known), 0)::bigint as usage_unknown_calls
+    from {{ ref('int_calls') }}
     group by usage_date, provider, billing_account, canonical_model, price_tier
 ),
 
 cells as (
-    select usage_date, provider, billing_account, canonical_model, price_tier from {{ ref('int_cell_classes') }} as int_cell_classes
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier
+    from {{ ref('int_cell_classes') }}
     union
-    select usage_date, provider, billing_account, canonical_model, price_tier from logged_cells
+    select
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier
+    from logged_cells
 ),
 
 bases as (
@@ -59,30 +71,34 @@ bases as (
             when bool_or(allocation_basis = 'catalog_weights') then 'catalog_weights'
             when bool_or(allocation_basis = 'cost_line') then 'cost_line'
             else 'catalog_price'
-        end as allocation_basis,
-    from {{ ref('int_cell_classes') }} as int_cell_classes
+        end as allocation_basis
+    from {{ ref('int_cell_classes') }}
     group by usage_date, provider, billing_account, canonical_model, price_tier
+),
+
+final as (
+    select
+        cells.usage_date,
+        cells.provider,
+        cells.billing_account,
+        cells.canonical_model,
+        cells.price_tier,
+        case
+            when cells.canonical_model = '__all__' then '__all__'
+            else coalesce(provider_cells.export_model, cost_cells.export_model, logged_cells.logged_model)
+        end as model,
+        -- NULL when the provider's export counts no requests (Anthropic's usage report)
+        case when provider_cells.canonical_model is null then 0 else provider_cells.provider_requests end
+            as provider_requests,
+        coalesce(logged_cells.logged_calls, 0) as logged_calls,
+        coalesce(logged_cells.priced_calls, 0) as priced_calls,
+        coalesce(logged_cells.usage_unknown_calls, 0) as usage_unknown_calls,
+        coalesce(bases.allocation_basis, 'cost_line') as allocation_basis
+    from cells
+    left join provider_cells using (usage_date, provider, billing_account, canonical_model, price_tier)
+    left join cost_cells using (usage_date, provider, billing_account, canonical_model, price_tier)
+    left join logged_cells using (usage_date, provider, billing_account, canonical_model, price_tier)
+    left join bases using (usage_date, provider, billing_account, canonical_model, price_tier)
 )
 
-select
-    cells.usage_date,
-    cells.provider,
-    cells.billing_account,
-    cells.canonical_model,
-    cells.price_tier,
-    case
-        when cells.canonical_model = '__all__' then '__all__'
-        else coalesce(provider_cells.export_model, cost_cells.export_model, logged_cells.logged_model)
-    end as model,
-    -- NULL when the provider's export counts no requests (Anthropic's usage report)
-    case when provider_cells.canonical_model is null then 0 else provider_cells.provider_requests end
-        as provider_requests,
-    coalesce(logged_cells.logged_calls, 0) as logged_calls,
-    coalesce(logged_cells.priced_calls, 0) as priced_calls,
-    coalesce(logged_cells.usage_unknown_calls, 0) as usage_unknown_calls,
-    coalesce(bases.allocation_basis, 'cost_line') as allocation_basis,
-from cells
-left join provider_cells using (usage_date, provider, billing_account, canonical_model, price_tier)
-left join cost_cells using (usage_date, provider, billing_account, canonical_model, price_tier)
-left join logged_cells using (usage_date, provider, billing_account, canonical_model, price_tier)
-left join bases using (usage_date, provider, billing_account, canonical_model, price_tier)
+select * from final

@@ -9,12 +9,14 @@
 -- (account, model, class) that no line names (OpenAI folds some tiers into the plain label). When
 -- none of those billed anything, the line covers the cells of its base tier ('standard' for
 -- 'standard+long_context': a usage export not grouped by context window), and failing that its
--- account, model and class in any tier. A token line that covers nothing billed becomes its own cell (all `unlogged`); an unsplit
--- line that covers nothing stays unplaced and is reported as non-token (fct_spend_reconciliation).
+-- account, model and class in any tier. A token line that covers nothing billed becomes its own
+-- cell (all `unlogged`); an unsplit line that covers nothing stays unplaced and is reported as
+-- non-token (fct_spend_reconciliation).
 with lines as (
     select
         row_number() over (
-            order by usage_date, provider, billing_account, canonical_model, price_tier, token_class, line_kind,
+            order by
+                usage_date, provider, billing_account, canonical_model, price_tier, token_class, line_kind,
                 cost_usd
         ) as line_id,
         usage_date,
@@ -24,16 +26,30 @@ with lines as (
         price_tier,
         token_class,
         line_kind,
-        (cost_usd * 1000000000000)::hugeint as cost_pico,
+        (cost_usd * 1000000000000)::hugeint as cost_pico
     from (
-        select usage_date, provider, billing_account, canonical_model, price_tier, token_class, line_kind, cost_usd
-        from {{ ref('int_provider_costs') }} as int_provider_costs
+        select
+            usage_date,
+            provider,
+            billing_account,
+            canonical_model,
+            price_tier,
+            token_class,
+            line_kind,
+            cost_usd
+        from {{ ref('int_provider_costs') }}
         where line_kind in ('token', 'unsplit')
     )
 ),
 
 named_tiers as (
-    select distinct usage_date, provider, billing_account, canonical_model, token_class, price_tier
+    select distinct
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        token_class,
+        price_tier
     from lines
     where line_kind = 'token'
 ),
@@ -42,15 +58,16 @@ named_tiers as (
 cells as (
     select
         int_cell_rates.*,
-        exists (
-            select 1 from named_tiers
-            where named_tiers.usage_date = int_cell_rates.usage_date
+        exists(
+            select 1 as found from named_tiers
+            where
+                named_tiers.usage_date = int_cell_rates.usage_date
                 and named_tiers.provider = int_cell_rates.provider
                 and named_tiers.billing_account in ('__all__', int_cell_rates.billing_account)
                 and named_tiers.canonical_model in ('__all__', int_cell_rates.canonical_model)
                 and named_tiers.token_class = int_cell_rates.token_class
                 and named_tiers.price_tier = int_cell_rates.price_tier
-        ) as has_own_line,
+        ) as has_own_line
     from {{ ref('int_cell_rates') }} as int_cell_rates
 ),
 
@@ -68,29 +85,31 @@ candidates as (
         cells.invoiced_weight,
         cells.invoiced_tokens,
         case
-            when lines.price_tier in ('__all__', cells.price_tier)
+            when
+                lines.price_tier in ('__all__', cells.price_tier)
                 or (lines.price_tier = 'standard' and not cells.has_own_line) then 1
             -- the usage was not split the way the line is ('standard+long_context' on a 'standard' cell)
             when split_part(lines.price_tier, '+', 1) = split_part(cells.price_tier, '+', 1) then 2
             else 3
         end as tier_match,
         lines.billing_account = cells.billing_account
-            and lines.canonical_model = cells.canonical_model
-            and lines.price_tier = cells.price_tier
-            and lines.token_class = cells.token_class as own_cell,
+        and lines.canonical_model = cells.canonical_model
+        and lines.price_tier = cells.price_tier
+        and lines.token_class = cells.token_class as own_cell
     from lines
     inner join cells
-        on cells.usage_date = lines.usage_date
-        and cells.provider = lines.provider
-        and lines.billing_account in ('__all__', cells.billing_account)
-        and lines.canonical_model in ('__all__', cells.canonical_model)
-        and (lines.token_class is null or lines.token_class = cells.token_class)
+        on
+            lines.usage_date = cells.usage_date
+            and lines.provider = cells.provider
+            and lines.billing_account in ('__all__', cells.billing_account)
+            and lines.canonical_model in ('__all__', cells.canonical_model)
+            and (lines.token_class is null or lines.token_class = cells.token_class)
 ),
 
 tiered as (
     select
         *,
-        min(tier_match) filter (where invoiced_tokens > 0) over (partition by line_id) as best_tier_match,
+        min(tier_match) filter (where invoiced_tokens > 0) over (partition by line_id) as best_tier_match
     from candidates
 ),
 
@@ -98,7 +117,7 @@ covered as (
     select
         *,
         sum(invoiced_weight) over (partition by line_id) as line_weight,
-        sum(invoiced_tokens) over (partition by line_id) as line_tokens,
+        sum(invoiced_tokens) over (partition by line_id) as line_tokens
     from tiered
     where tier_match = best_tier_match
 ),
@@ -107,7 +126,7 @@ weighed as (
     select
         *,
         case when line_weight > 0 then invoiced_weight else invoiced_tokens::hugeint end as weight,
-        case when line_weight > 0 then line_weight else line_tokens::hugeint end as total_weight,
+        case when line_weight > 0 then line_weight else line_tokens::hugeint end as total_weight
     from covered
     where line_tokens > 0
 ),
@@ -120,8 +139,8 @@ shared as (
         cost_pico * weight // total_weight as share_pico,
         row_number() over (
             partition by line_id
-            order by weight desc, billing_account, canonical_model, price_tier, token_class
-        ) as weight_rank,
+            order by weight desc, billing_account asc, canonical_model asc, price_tier asc, token_class asc
+        ) as weight_rank
     from weighed
     where weight > 0
 ),
@@ -140,25 +159,29 @@ placed as (
             when weight_rank = 1 then cost_pico - sum(share_pico) over (partition by line_id)
             else 0
         end as cost_pico,
-        not (line_cells = 1 and own_cell) as coarse,
-        true as placed,
+        not (line_cells = 1 and own_cell) as coarse,  -- noqa: LT01, LT06
+        true as placed
     from shared
+),
+
+final as (
+    select * from placed
+    union all
+    -- lines that cover nothing billed: a token line is its own cell, an unsplit line stays unplaced
+    select
+        line_id,
+        usage_date,
+        provider,
+        billing_account,
+        canonical_model,
+        price_tier,
+        token_class,
+        line_kind,
+        cost_pico,
+        false as coarse,
+        line_kind = 'token' as placed
+    from lines
+    where lines.line_id not in (select placed.line_id from placed)
 )
 
-select * from placed
-union all
--- lines that cover nothing billed: a token line is its own cell, an unsplit line stays unplaced
-select
-    line_id,
-    usage_date,
-    provider,
-    billing_account,
-    canonical_model,
-    price_tier,
-    token_class,
-    line_kind,
-    cost_pico,
-    false as coarse,
-    line_kind = 'token' as placed,
-from lines
-where line_id not in (select line_id from placed)
+select * from final

@@ -7,6 +7,6 @@ select
     provider,
     bool_or(billing_account <> '__all__') as by_account,
     bool_or(canonical_model <> '__all__') as by_model,
-    bool_or(price_tier <> '__all__') as by_tier,
-from {{ ref('int_provider_usage') }} as int_provider_usage
+    bool_or(price_tier <> '__all__') as by_tier
+from {{ ref('int_provider_usage') }}
 group by provider

@@ -5,7 +5,7 @@
 -- percentage, tier_pct), NULL when the catalog lacks the logged model: it weighs calls of several
 -- models or tiers that share one cell (a usage export not grouped by model or tier).
 with known_calls as (
-    select * from {{ ref('int_calls') }} as int_calls
+    select * from {{ ref('int_calls') }}
     where usage_known
 ),
 
@@ -21,7 +21,7 @@ long_form as (
         spend_class,
         job_type,
         token_class,
-        sum(tokens)::bigint as tokens,
+        sum(tokens)::bigint as tokens
     from known_calls
     unpivot (tokens for token_class in (uncached_input, cache_read, cache_write, output))
     group by all
@@ -35,8 +35,8 @@ billed_writes as (
         canonical_model,
         price_tier,
         sum(cache_write_5m)::bigint as billed_5m,
-        sum(cache_write_1h)::bigint as billed_1h,
-    from {{ ref('int_provider_usage') }} as int_provider_usage
+        sum(cache_write_1h)::bigint as billed_1h
+    from {{ ref('int_provider_usage') }}
     group by all
 ),
 
@@ -45,9 +45,11 @@ writes as (
         long_form.*,
         case
             when coalesce(billed_writes.billed_5m + billed_writes.billed_1h, 0) = 0 then long_form.tokens
-            else (long_form.tokens::hugeint * billed_writes.billed_5m
-                // (billed_writes.billed_5m + billed_writes.billed_1h))::bigint
-        end as tokens_5m,
+            else (
+                long_form.tokens::hugeint * billed_writes.billed_5m
+                // (billed_writes.billed_5m + billed_writes.billed_1h)
+            )::bigint
+        end as tokens_5m
     from long_form
     left join billed_writes
         using (usage_date, provider, billing_account, canonical_model, price_tier)
@@ -55,19 +57,25 @@ writes as (
 ),
 
 classes as (
-    select * from long_form where token_class <> 'cache_write'
+    select * from long_form
+    where token_class <> 'cache_write'
     union all
     select * exclude (tokens_5m) replace ('cache_write_5m' as token_class, tokens_5m as tokens) from writes
     union all
     select * exclude (tokens_5m) replace ('cache_write_1h' as token_class, tokens - tokens_5m as tokens) from writes
+),
+
+final as (
+    select
+        classes.*,
+        classes.tokens::hugeint * round(dim_price.rate_mtok * 1000000)::hugeint
+        * {{ tier_pct('classes.provider', 'classes.log_tier', 'classes.token_class') }} // 100 as weight
+    from classes
+    left join {{ ref('dim_price') }} as dim_price
+        on
+            classes.provider = dim_price.provider
+            and classes.rate_model = dim_price.canonical_model
+            and classes.token_class = dim_price.token_class
 )
 
-select
-    classes.*,
-    classes.tokens::hugeint * round(dim_price.rate_mtok * 1000000)::hugeint
-        * {{ tier_pct('classes.provider', 'classes.log_tier', 'classes.token_class') }} // 100 as weight,
-from classes
-left join {{ ref('dim_price') }} as dim_price
-    on dim_price.provider = classes.provider
-    and dim_price.canonical_model = classes.rate_model
-    and dim_price.token_class = classes.token_class
+select * from final

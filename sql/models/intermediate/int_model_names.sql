@@ -5,11 +5,15 @@ with model_names as (
     {{ union_providers(
         ['usage', 'costs', 'calls'], also=['stg_model_calls'], columns='distinct provider, model', operator='union'
     ) }}
+),
+
+final as (
+    select distinct
+        provider,
+        model
+    from model_names
+    where model is not null
 )
 
-select distinct
-    provider,
-    model
-from model_names
-where model is not null
+select * from final
 order by provider, model

@@ -8,28 +8,33 @@
 -- the line's billed tokens) keep what the roll-up hides, to price a rolled-up cell's model mix.
 with unioned as (
     {{ union_providers('costs') }}
+),
+
+final as (
+    select
+        unioned.* replace (
+            case when coalesce(int_grain.by_account, true) then unioned.billing_account else '__all__' end
+                as billing_account,
+            case
+                when not coalesce(int_grain.by_tier, true) then '__all__'
+                when unioned.line_kind <> 'token' then coalesce(unioned.price_tier, '__all__')
+                else coalesce(unioned.price_tier, 'standard')
+            end as price_tier
+        ),
+        case
+            when unioned.line_kind = 'non_token' then null
+            when unioned.model is null or not coalesce(int_grain.by_model, true) then '__all__'
+            else dim_model.canonical_model
+        end as canonical_model,
+        -- the line's own model and tier, before the roll-up: they price its quantity_tokens
+        dim_model.canonical_model as rate_model,
+        coalesce(unioned.price_tier, 'standard') as rate_tier
+    from unioned
+    left join {{ ref('dim_model') }} as dim_model
+        on
+            unioned.provider = dim_model.provider
+            and unioned.model = dim_model.model_name
+    left join {{ ref('int_grain') }} as int_grain on unioned.provider = int_grain.provider
 )
 
-select
-    unioned.* replace (
-        case when coalesce(int_grain.by_account, true) then unioned.billing_account else '__all__' end
-            as billing_account,
-        case
-            when not coalesce(int_grain.by_tier, true) then '__all__'
-            when unioned.line_kind <> 'token' then coalesce(unioned.price_tier, '__all__')
-            else coalesce(unioned.price_tier, 'standard')
-        end as price_tier
-    ),
-    case
-        when unioned.line_kind = 'non_token' then null
-        when unioned.model is null or not coalesce(int_grain.by_model, true) then '__all__'
-        else dim_model.canonical_model
-    end as canonical_model,
-    -- the line's own model and tier, before the roll-up: they price its quantity_tokens
-    dim_model.canonical_model as rate_model,
-    coalesce(unioned.price_tier, 'standard') as rate_tier,
-from unioned
-left join {{ ref('dim_model') }} as dim_model
-    on dim_model.provider = unioned.provider
-    and dim_model.model_name = unioned.model
-left join {{ ref('int_grain') }} as int_grain on int_grain.provider = unioned.provider
+select * from final

@@ -3,12 +3,17 @@
 -- price_tier column (Bedrock, until its tier fields reach bronze) is 'standard'.
 with unioned as (
     {{ union_providers('usage') }}
+),
+
+final as (
+    select
+        unioned.* replace (coalesce(unioned.price_tier, 'standard') as price_tier),
+        dim_model.canonical_model
+    from unioned
+    inner join {{ ref('dim_model') }} as dim_model
+        on
+            unioned.provider = dim_model.provider
+            and unioned.model = dim_model.model_name
 )
 
-select
-    unioned.* replace (coalesce(unioned.price_tier, 'standard') as price_tier),
-    dim_model.canonical_model,
-from unioned
-inner join {{ ref('dim_model') }} as dim_model
-    on dim_model.provider = unioned.provider
-    and dim_model.model_name = unioned.model
+select * from final

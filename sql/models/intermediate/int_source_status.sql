@@ -17,15 +17,19 @@ arrived as (
     select
         statuses.*,
         statuses.cost_status = 'ok'
-            or (statuses.cost_status = 'empty' and usage_providers.provider is null) as invoice_arrived,
+        or (statuses.cost_status = 'empty' and usage_providers.provider is null) as invoice_arrived
     from statuses
     left join usage_providers using (provider)
+),
+
+final as (
+    select
+        arrived.*,
+        arrived.invoice_arrived
+        and {{ as_of() }} >= (arrived.usage_date + 1 + coalesce(settle_days.settle_days, 0))::timestamptz
+            as settled
+    from arrived
+    left join {{ settle_days() }} as settle_days using (provider)
 )
 
-select
-    arrived.*,
-    arrived.invoice_arrived
-        and {{ as_of() }} >= (arrived.usage_date + 1 + coalesce(settle_days.settle_days, 0))::timestamptz
-        as settled,
-from arrived
-left join {{ settle_days() }} as settle_days using (provider)
+select * from final

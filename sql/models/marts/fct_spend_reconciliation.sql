@@ -115,36 +115,40 @@ unioned as (
     select * from token_rows
     union all
     select * from non_token_rows
+),
+
+final as (
+    select
+        unioned.usage_date,
+        unioned.provider,
+        unioned.billing_account,
+        unioned.model,
+        unioned.price_tier,
+        unioned.allocation_basis,
+        ---------- money (DECIMAL(38, 12) dollars)
+        unioned.invoice_cost_usd::decimal(38, 12) as invoice_cost_usd,
+        unioned.catalog_cost_usd::decimal(38, 12) as catalog_cost_usd,
+        unioned.user_cost_usd::decimal(38, 12) as user_cost_usd,
+        unioned.background_cost_usd::decimal(38, 12) as background_cost_usd,
+        unioned.retry_cost_usd::decimal(38, 12) as retry_cost_usd,
+        unioned.unlogged_cost_usd::decimal(38, 12) as unlogged_cost_usd,
+        unioned.non_token_cost_usd::decimal(38, 12) as non_token_cost_usd,
+        ---------- counts
+        unioned.provider_requests::bigint as provider_requests,
+        unioned.logged_calls::bigint as logged_calls,
+        unioned.usage_unknown_calls::bigint as usage_unknown_calls,
+        unioned.overlogged_tokens::bigint as overlogged_tokens,
+        ---------- freshness
+        case
+            when not coalesce(source_status.settled, false) then 'provisional'
+            -- the export arrived but never prices some of this row's usage (e.g. Priority Tier)
+            when unioned.catalog_estimated then 'estimated'
+            else 'final'
+        end as status,
+        {{ as_of() }} as reconciled_at
+    from unioned
+    left join {{ ref('int_source_status') }} as source_status using (usage_date, provider)
 )
 
-select
-    unioned.usage_date,
-    unioned.provider,
-    unioned.billing_account,
-    unioned.model,
-    unioned.price_tier,
-    unioned.allocation_basis,
-    ---------- money (DECIMAL(38, 12) dollars)
-    unioned.invoice_cost_usd::decimal(38, 12) as invoice_cost_usd,
-    unioned.catalog_cost_usd::decimal(38, 12) as catalog_cost_usd,
-    unioned.user_cost_usd::decimal(38, 12) as user_cost_usd,
-    unioned.background_cost_usd::decimal(38, 12) as background_cost_usd,
-    unioned.retry_cost_usd::decimal(38, 12) as retry_cost_usd,
-    unioned.unlogged_cost_usd::decimal(38, 12) as unlogged_cost_usd,
-    unioned.non_token_cost_usd::decimal(38, 12) as non_token_cost_usd,
-    ---------- counts
-    unioned.provider_requests::bigint as provider_requests,
-    unioned.logged_calls::bigint as logged_calls,
-    unioned.usage_unknown_calls::bigint as usage_unknown_calls,
-    unioned.overlogged_tokens::bigint as overlogged_tokens,
-    ---------- freshness
-    case
-        when not coalesce(source_status.settled, false) then 'provisional'
-        -- the export arrived but never prices some of this row's usage (e.g. Priority Tier)
-        when unioned.catalog_estimated then 'estimated'
-        else 'final'
-    end as status,
-    {{ as_of() }} as reconciled_at
-from unioned
-left join {{ ref('int_source_status') }} as source_status using (usage_date, provider)
+select * from final
 order by all

@@ -44,19 +44,23 @@ kinded as (
             else 'non_token'
         end as line_kind
     from classified
+),
+
+final as (
+    select
+        usage_date,
+        'anthropic' as provider,
+        coalesce(workspace_id, 'default') as billing_account,
+        case when line_kind <> 'non_token' then model end as model,
+        case when line_kind <> 'non_token' then token_class end as token_class,
+        case
+            when line_kind = 'non_token' then '__all__'
+            else {{ anthropic_price_tier('service_tier', 'context_window', 'inference_geo', 'speed') }}
+        end as price_tier,
+        amount_usd as cost_usd,
+        description as line_item,
+        line_kind
+    from kinded
 )
 
-select
-    usage_date,
-    'anthropic' as provider,
-    coalesce(workspace_id, 'default') as billing_account,
-    case when line_kind <> 'non_token' then model end as model,
-    case when line_kind <> 'non_token' then token_class end as token_class,
-    case
-        when line_kind = 'non_token' then '__all__'
-        else {{ anthropic_price_tier('service_tier', 'context_window', 'inference_geo', 'speed') }}
-    end as price_tier,
-    amount_usd as cost_usd,
-    description as line_item,
-    line_kind
-from kinded
+select * from final

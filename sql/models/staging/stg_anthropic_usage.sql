@@ -47,21 +47,25 @@ renamed as (
             else 'invoice'
         end as priced_by
     from distinct_pages
+),
+
+final as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        export_model as model,
+        price_tier,
+        sum(uncached_input)::bigint as uncached_input,
+        sum(cache_read)::bigint as cache_read,
+        sum(cache_write_5m)::bigint as cache_write_5m,
+        sum(cache_write_1h)::bigint as cache_write_1h,
+        sum(output)::bigint as output,
+        null::bigint as requests,
+        sum(web_search_requests)::bigint as web_search_requests,
+        priced_by
+    from renamed
+    group by usage_date, provider, billing_account, export_model, price_tier, priced_by
 )
 
-select
-    usage_date,
-    provider,
-    billing_account,
-    export_model as model,
-    price_tier,
-    sum(uncached_input)::bigint as uncached_input,
-    sum(cache_read)::bigint as cache_read,
-    sum(cache_write_5m)::bigint as cache_write_5m,
-    sum(cache_write_1h)::bigint as cache_write_1h,
-    sum(output)::bigint as output,
-    null::bigint as requests,
-    sum(web_search_requests)::bigint as web_search_requests,
-    priced_by
-from renamed
-group by usage_date, provider, billing_account, export_model, price_tier, priced_by
+select * from final

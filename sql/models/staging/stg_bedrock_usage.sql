@@ -35,21 +35,25 @@ source as (
     from deduplicated
     left join profile_models on deduplicated.model_id = profile_models.profile_arn
     where deduplicated.usage_date = {{ usage_date() }}
+),
+
+final as (
+    select
+        usage_date,
+        'aws.bedrock' as provider,
+        coalesce(billing_account, '__unknown__') as billing_account,
+        model,
+        coalesce(sum(input_tokens), 0)::bigint as uncached_input,
+        coalesce(sum(cache_read_tokens), 0)::bigint as cache_read,
+        coalesce(sum(cache_write_tokens - coalesce(cache_write_1h_tokens, 0)), 0)::bigint as cache_write_5m,
+        coalesce(sum(cache_write_1h_tokens), 0)::bigint as cache_write_1h,
+        coalesce(sum(output_tokens), 0)::bigint as output,
+        count(*)::bigint as requests,
+        'invoice' as priced_by,
+        case when coalesce(service_tier, 'default') = 'default' then 'standard' else service_tier end as price_tier
+    from source
+    group by all
 )
 
-select
-    usage_date,
-    'aws.bedrock' as provider,
-    coalesce(billing_account, '__unknown__') as billing_account,
-    model,
-    coalesce(sum(input_tokens), 0)::bigint as uncached_input,
-    coalesce(sum(cache_read_tokens), 0)::bigint as cache_read,
-    coalesce(sum(cache_write_tokens - coalesce(cache_write_1h_tokens, 0)), 0)::bigint as cache_write_5m,
-    coalesce(sum(cache_write_1h_tokens), 0)::bigint as cache_write_1h,
-    coalesce(sum(output_tokens), 0)::bigint as output,
-    count(*)::bigint as requests,
-    'invoice' as priced_by,
-    case when coalesce(service_tier, 'default') = 'default' then 'standard' else service_tier end as price_tier
-from source
-group by all
+select * from final
 order by billing_account, model

@@ -48,39 +48,43 @@ classified as (
             else 'user'
         end as spend_class
     from deduplicated
+),
+
+final as (
+    select
+        ---------- cell
+        usage_date,
+        provider,
+        coalesce(billing_account, '__unknown__') as billing_account,
+        model,
+        concat_ws(
+            '+',
+            case
+                when batch then 'batch'
+                when lower(service_tier) in ('priority', 'priority_on_demand', 'fast') then 'priority'
+                when lower(service_tier) in ('flex', 'flex_discount', 'scale') then lower(service_tier)
+                else 'standard'
+            end,
+            case when provider = 'anthropic' and input_tokens > 200000 * request_count then 'long_context' end)
+            as log_tier,
+        ---------- who spent it
+        spend_class,
+        case spend_class
+            when 'retry' then 'retry:' || coalesce(job_type, feature, 'unknown')
+            when 'background' then coalesce(job_type, 'unspecified')
+        end as job_type,
+        usage_known,
+        request_count,  -- the requests the record stands for (1 for one call; more for a job's aggregate)
+        ---------- token classes
+        input_tokens - cache_read_tokens - cache_creation_tokens as uncached_input,
+        cache_read_tokens as cache_read,
+        cache_creation_tokens as cache_write,
+        output_tokens as output,
+        ---------- lineage
+        log_source,
+        source_file,
+        source_line
+    from classified
 )
 
-select
-    ---------- cell
-    usage_date,
-    provider,
-    coalesce(billing_account, '__unknown__') as billing_account,
-    model,
-    concat_ws(
-        '+',
-        case
-            when batch then 'batch'
-            when lower(service_tier) in ('priority', 'priority_on_demand', 'fast') then 'priority'
-            when lower(service_tier) in ('flex', 'flex_discount', 'scale') then lower(service_tier)
-            else 'standard'
-        end,
-        case when provider = 'anthropic' and input_tokens > 200000 * request_count then 'long_context' end)
-        as log_tier,
-    ---------- who spent it
-    spend_class,
-    case spend_class
-        when 'retry' then 'retry:' || coalesce(job_type, feature, 'unknown')
-        when 'background' then coalesce(job_type, 'unspecified')
-    end as job_type,
-    usage_known,
-    request_count,  -- the requests the record stands for (1 for one call; more for a job's aggregate)
-    ---------- token classes
-    input_tokens - cache_read_tokens - cache_creation_tokens as uncached_input,
-    cache_read_tokens as cache_read,
-    cache_creation_tokens as cache_write,
-    output_tokens as output,
-    ---------- lineage
-    log_source,
-    source_file,
-    source_line
-from classified
+select * from final

@@ -33,46 +33,50 @@ parsed as (
             ['tier', 'model', 'modality', 'kind', 'long_context']
         ) as label
     from distinct_pages
+),
+
+final as (
+    select
+        parsed.usage_date,
+        'openai' as provider,
+        coalesce(parsed.project_id, '__all__') as billing_account,
+        nullif(label.model, '') as model,
+        case label.kind
+            when 'input' then 'uncached_input'
+            when 'cached input' then 'cache_read'
+            when 'cache writes' then 'cache_write_5m'
+            when 'cache write' then 'cache_write_5m'
+            when 'output' then 'output'
+        end as token_class,
+        case
+            when parsed.line_item is null or label.kind = '' then '__all__'
+            else concat_ws(
+                '+', coalesce(nullif(lower(label.tier), ''), 'standard'),
+                case when label.long_context <> '' then 'long_context' end,
+                case when label.modality in ('audio', 'image') then label.modality end
+            )
+        end as price_tier,
+        parsed.amount as cost_usd,
+        -- the billed tokens of a token line (quantity in `tokens` or `1000_tokens`; no unit: tokens)
+        case
+            when
+                label.kind <> ''
+                and parsed.quantity = floor(parsed.quantity)
+                and coalesce(parsed.quantity_unit, 'tokens') = 'tokens'
+                then parsed.quantity::bigint
+            when
+                label.kind <> ''
+                and parsed.quantity * 1000 = floor(parsed.quantity * 1000)
+                and parsed.quantity_unit = '1000_tokens'
+                then (parsed.quantity * 1000)::bigint
+        end as quantity_tokens,
+        parsed.line_item,
+        case
+            when parsed.line_item is null then 'unsplit'
+            when label.kind = '' then 'non_token'
+            else 'token'
+        end as line_kind
+    from parsed
 )
 
-select
-    parsed.usage_date,
-    'openai' as provider,
-    coalesce(parsed.project_id, '__all__') as billing_account,
-    nullif(label.model, '') as model,
-    case label.kind
-        when 'input' then 'uncached_input'
-        when 'cached input' then 'cache_read'
-        when 'cache writes' then 'cache_write_5m'
-        when 'cache write' then 'cache_write_5m'
-        when 'output' then 'output'
-    end as token_class,
-    case
-        when parsed.line_item is null or label.kind = '' then '__all__'
-        else concat_ws(
-            '+', coalesce(nullif(lower(label.tier), ''), 'standard'),
-            case when label.long_context <> '' then 'long_context' end,
-            case when label.modality in ('audio', 'image') then label.modality end
-        )
-    end as price_tier,
-    parsed.amount as cost_usd,
-    -- the billed tokens of a token line (quantity in `tokens` or `1000_tokens`; no unit: tokens)
-    case
-        when
-            label.kind <> ''
-            and parsed.quantity = floor(parsed.quantity)
-            and coalesce(parsed.quantity_unit, 'tokens') = 'tokens'
-            then parsed.quantity::bigint
-        when
-            label.kind <> ''
-            and parsed.quantity * 1000 = floor(parsed.quantity * 1000)
-            and parsed.quantity_unit = '1000_tokens'
-            then (parsed.quantity * 1000)::bigint
-    end as quantity_tokens,
-    parsed.line_item,
-    case
-        when parsed.line_item is null then 'unsplit'
-        when label.kind = '' then 'non_token'
-        else 'token'
-    end as line_kind
-from parsed
+select * from final

@@ -44,20 +44,24 @@ renamed as (
         coalesce(output_tokens, 0) as output,
         num_model_requests as requests
     from distinct_pages
+),
+
+final as (
+    select
+        usage_date,
+        provider,
+        billing_account,
+        export_model as model,
+        price_tier,
+        sum(uncached_input)::bigint as uncached_input,
+        sum(cache_read)::bigint as cache_read,
+        sum(cache_write_5m)::bigint as cache_write_5m,
+        sum(cache_write_1h)::bigint as cache_write_1h,
+        sum(output)::bigint as output,
+        sum(requests)::bigint as requests,
+        'invoice' as priced_by
+    from renamed
+    group by all
 )
 
-select
-    usage_date,
-    provider,
-    billing_account,
-    export_model as model,
-    price_tier,
-    sum(uncached_input)::bigint as uncached_input,
-    sum(cache_read)::bigint as cache_read,
-    sum(cache_write_5m)::bigint as cache_write_5m,
-    sum(cache_write_1h)::bigint as cache_write_1h,
-    sum(output)::bigint as output,
-    sum(requests)::bigint as requests,
-    'invoice' as priced_by
-from renamed
-group by all
+select * from final
