@@ -7,7 +7,7 @@ VENV := .venv
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: setup demo test lint ui samples clean
+.PHONY: setup demo test test-fast lint ui samples clean
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml sql/target/manifest.json
 
@@ -37,6 +37,10 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest
+
+# The inner loop: every test not marked slow (no dbt build, Dagster run, CLI process or server).
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow"
 
 # sqlfluff over the SQL (sql/.sqlfluff: duckdb, jaffle-shop's conventions) and ruff over the Python.
 # The dbt models and macros render with the jinja templater; the Python-driven folders take `$name`

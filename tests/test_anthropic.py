@@ -487,6 +487,7 @@ USAGE_COLS = ("usage_date, provider, billing_account, model, price_tier, uncache
 COST_COLS = "usage_date, provider, billing_account, model, token_class, cost_usd, line_item, line_kind"
 
 
+@pytest.mark.slow
 def test_staged_usage_sums_hours_per_cell_and_keeps_priority_tier_for_the_catalog():
     con = stage([delivered(NOV_01), delivered(NOV_02, [USAGE_DAY], [COST_DAY])])
     assert fetch(con, f"select {USAGE_COLS} from stg_anthropic_usage order by all") == [
@@ -503,6 +504,7 @@ def test_staged_usage_sums_hours_per_cell_and_keeps_priority_tier_for_the_catalo
     ]
 
 
+@pytest.mark.slow
 def test_staged_costs_are_dollars_with_token_classes_and_kinds():
     con = stage([delivered(NOV_02, [USAGE_DAY], [COST_DAY])])
     order = "line_kind, billing_account, cost_usd, token_class"
@@ -529,6 +531,7 @@ def test_staged_costs_are_dollars_with_token_classes_and_kinds():
     assert fetch(con, "select * from stg_anthropic_source_status") == [(NOV_02, "anthropic", "ok")]
 
 
+@pytest.mark.slow
 def test_a_report_not_grouped_by_description_is_one_unsplit_line():
     total = {"amount": "1234.5", "currency": "USD", "workspace_id": None, "description": None, "cost_type": None,
              "model": None, "token_type": None, "service_tier": None, "context_window": None}
@@ -538,6 +541,7 @@ def test_a_report_not_grouped_by_description_is_one_unsplit_line():
     ]
 
 
+@pytest.mark.slow
 def test_a_redelivery_in_the_next_days_folder_supersedes_the_first():
     usage_again = page([(hour(NOV_02, 0), hour(NOV_02, 1), [used(uncached=1_111, read=0, write_5m=0, output=11)])])
     cost_again = page([day_bucket(NOV_02, [charged("200", "Claude Sonnet 4.5 Usage - Input Tokens")])])
@@ -569,6 +573,7 @@ def test_a_redelivery_in_the_next_days_folder_supersedes_the_first():
     ],
     ids=["ok", "empty", "missing", "next-day-only"],
 )
+@pytest.mark.slow
 def test_source_status(deliveries, status):
     con = stage(deliveries)
     assert fetch(con, "select * from stg_anthropic_source_status") == [(NOV_02, "anthropic", status)]
@@ -578,6 +583,7 @@ def test_source_status(deliveries, status):
 # Dagster assets
 
 
+@pytest.mark.slow
 def test_assets_write_bronze_partitions_with_totals(tmp_path):
     folder = NOV_02.isoformat()
     pages = {

@@ -348,6 +348,7 @@ def with_keys(monkeypatch, api_server):
     monkeypatch.setenv("DARKCOMPUTE_ANTHROPIC_API_URL", api_server.url)
 
 
+@pytest.mark.slow
 def test_the_assets_pull_the_partition_and_the_keys_appear_nowhere(api_server, tmp_path, monkeypatch, capfd):
     with_keys(monkeypatch, api_server)
     api_server.fail(COSTS, 429, retry_after="0")
@@ -376,6 +377,7 @@ def test_the_assets_pull_the_partition_and_the_keys_appear_nowhere(api_server, t
         assert key not in output.out + output.err
 
 
+@pytest.mark.slow
 def test_without_keys_the_assets_pull_nothing_and_say_so(api_server, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_ADMIN_KEY", raising=False)
@@ -393,6 +395,7 @@ def test_without_keys_the_assets_pull_nothing_and_say_so(api_server, tmp_path, m
     assert not (tmp_path / "landing").exists()
 
 
+@pytest.mark.slow
 def test_a_failing_pull_fails_the_asset_with_an_error_free_of_the_key(api_server, tmp_path, monkeypatch, capfd):
     with_keys(monkeypatch, api_server)
     api_server.fail(COSTS, 503, times=None)

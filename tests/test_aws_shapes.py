@@ -39,6 +39,8 @@ from pipelines.defs.bedrock.parse import parse_invocation_logs
 from pipelines.lib.store import SourceFile
 from pipelines.simulate import simulate
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 D = Decimal
 DAY = date(2026, 11, 2)
 ACCOUNT = "123456789012"

@@ -288,6 +288,7 @@ CUR_PROFILE = {  # the CUR bills the application profile's Claude Sonnet 4.5 usa
 }
 
 
+@pytest.mark.slow
 def test_usage_staging_sums_the_days_invocations_per_cell_once_per_request():
     out = bedrock_staging(INVOCATIONS, cur_rows=[CUR_PROFILE])
     usage_rows = out["stg_bedrock_usage"]
@@ -304,12 +305,14 @@ def test_usage_staging_sums_the_days_invocations_per_cell_once_per_request():
     ]
 
 
+@pytest.mark.slow
 def test_without_a_cur_line_an_application_profile_stays_its_model_id():
     out = bedrock_staging(INVOCATIONS[:1])
     assert ("aws.bedrock", APP_PROFILE, APP_PROFILE) in cols(out["stg_bedrock_usage"], "provider", "billing_account",
                                                               "model")
 
 
+@pytest.mark.slow
 def test_calls_staging_attributes_unlogged_invocations_by_request_metadata():
     # the worker logged req-claude itself (gen_ai.response.id = requestId): counted from the log
     out = bedrock_staging(INVOCATIONS, worker_lines=[worker_call("req-claude")], cur_rows=[CUR_PROFILE])
@@ -333,6 +336,7 @@ def test_calls_staging_attributes_unlogged_invocations_by_request_metadata():
     ]
 
 
+@pytest.mark.slow
 def test_calls_staging_has_the_column_types_of_logged_calls():
     out = bedrock_staging(INVOCATIONS)
     logged = build_models(DAY, [], ("stg_model_calls",))["stg_model_calls"].schema
@@ -343,6 +347,7 @@ def test_calls_staging_has_the_column_types_of_logged_calls():
 # no prompt text anywhere
 
 
+@pytest.mark.slow
 def test_no_prompt_text_reaches_the_lake_a_rejected_row_or_staging(tmp_path):
     pretty = SourceFile(f"{prefix()}/pretty.json.gz", gzip.compress(json.dumps(record("r-p"), indent=2).encode()))
     body = SourceFile(f"{prefix()}/data/r-1_input.json.gz", gzip.compress(json.dumps({"text": PROMPT}).encode()))
@@ -379,6 +384,7 @@ def test_no_prompt_text_reaches_the_lake_a_rejected_row_or_staging(tmp_path):
 # the asset
 
 
+@pytest.mark.slow
 def test_the_asset_ingests_the_objects_of_its_delivery_day(tmp_path):
     sources = tmp_path / "sources"
     objects = {

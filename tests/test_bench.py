@@ -8,11 +8,15 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 import pipelines.lib.lines as lines_module
 from pipelines.cli import main
 from pipelines.defs.logs.parse import parse_log_files
 from pipelines.lib.store import SourceFile
 from pipelines.simulate import logs, simulate
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 KEYS = ["calls", "seconds_end_to_end", "seconds_floor", "ratio_to_floor", "peak_rss_mib",
         "seconds_per_call_pricing", "speedup_vs_per_call", "duckdb_threads", "memory_limit_mib"]

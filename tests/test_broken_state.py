@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data_samples" / "sources"
 DAY, NEXT = "2026-11-02", "2026-11-03"

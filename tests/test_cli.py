@@ -4,6 +4,7 @@ import pytest
 
 from pipelines.cli import main
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 @pytest.mark.parametrize(
     ("argv", "expected"),

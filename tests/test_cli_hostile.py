@@ -24,6 +24,8 @@ from pipelines.lib.runlock import EXIT_BUSY, LakeBusy, hold, lock_path
 
 from .test_crash import fingerprint
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
 AS_OF = "2026-11-20T04:00:00Z"
 # job types and a billing account that rich would read as markup or emoji codes

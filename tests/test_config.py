@@ -81,6 +81,7 @@ def test_unset_variables_bind_the_documented_defaults(monkeypatch):
     assert resources["openai_admin"].process_config_and_initialize().pages_folder() == "lake/landing/api"
 
 
+@pytest.mark.slow
 def test_the_code_location_validates_with_no_variable_set():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARKCOMPUTE_") and k not in (
         "OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY", "AWS_RETRY_MODE")}
@@ -116,6 +117,7 @@ def test_a_bad_value_names_its_variable_and_what_was_expected(monkeypatch, name,
     assert len(failures) == 1 and failures[0].startswith(message), failures
 
 
+@pytest.mark.slow
 def test_a_run_reads_the_variables_when_it_starts_not_when_the_code_was_loaded(tmp_path, monkeypatch):
     """The resources are bound (as `pipelines.definitions` binds them) while
     DARKCOMPUTE_MAX_LINE_BYTES and DARKCOMPUTE_MAX_RECORD_TOKENS hold the defaults; then both are

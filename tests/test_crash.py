@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
 AS_OF = "2026-11-20T04:00:00Z"

@@ -524,6 +524,7 @@ def deliver(root, files: dict[str, bytes]):
         path.write_bytes(body)
 
 
+@pytest.mark.slow
 def test_each_delivery_replaces_the_billing_period(tmp_path):
     sources, lake = tmp_path / "sources", Lake(tmp_path / "lake")
     assert materialize(tmp_path, DAY).success  # no manifest yet: nothing is written
@@ -564,6 +565,7 @@ def staging(rows: list[dict] | None, usage_date: date = DAY) -> dict[str, list[d
     return {name: table.to_pylist() for name, table in kept.items()}
 
 
+@pytest.mark.slow
 def test_cost_staging_keeps_bedrock_lines_of_the_day_as_token_and_non_token():
     out = staging(TOKEN_LINES + OTHER_LINES)
     assert [tuple(r.values()) for r in out["stg_bedrock_costs"]] == [
@@ -588,6 +590,7 @@ def test_cost_staging_keeps_bedrock_lines_of_the_day_as_token_and_non_token():
     assert sum(r["cost_usd"] for r in out["stg_bedrock_costs"]) == D("1.6733")
 
 
+@pytest.mark.slow
 def test_cost_staging_names_the_price_tier_of_each_token_line_and_keeps_guardrail_units_non_token():
     out = staging([
         line("USE1-MP:USE1_InputTokenCount_Batch-Units", 0.002, amount=4000),
@@ -607,6 +610,7 @@ def test_cost_staging_names_the_price_tier_of_each_token_line_and_keeps_guardrai
     ]
 
 
+@pytest.mark.slow
 def test_cost_staging_keys_application_profile_lines_by_the_profile_like_the_invocation_logs():
     out = staging([line("USE1-MP:USE1_InputTokenCount-Units", 0.01, amount=1, resource=APP_PROFILE, principal=WORKER)])
     assert [(r["billing_account"], r["line_kind"]) for r in out["stg_bedrock_costs"]] == [(APP_PROFILE, "token")]
@@ -623,6 +627,7 @@ def test_cost_staging_keys_application_profile_lines_by_the_profile_like_the_inv
         (None, DAY, "missing"),
     ],
 )
+@pytest.mark.slow
 def test_source_status_says_whether_the_cur_covers_the_day(rows, usage_date, status):
     out = staging(rows, usage_date)
     assert out["stg_bedrock_source_status"] == [{"usage_date": usage_date, "provider": "aws.bedrock",

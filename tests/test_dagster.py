@@ -29,6 +29,8 @@ from pipelines.lib.lake import Lake
 from .fixtures import DAY
 from .test_sql_models import APP, COSTS, MODEL, USAGE, WORKER
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 D = Decimal
 
 

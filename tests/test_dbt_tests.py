@@ -21,6 +21,8 @@ from pipelines.lib import dbt
 from .fixtures import DAY, write_day
 from .test_sql_models import APP, COSTS, MODEL, RECONCILED_AT, USAGE, WORKER
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 MARTS = ("fct_spend_reconciliation", "fct_dark_compute")
 PICO = "0.000000000001"
 

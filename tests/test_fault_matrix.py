@@ -33,6 +33,8 @@ import pytest
 from pipelines.cli import main
 from pipelines.lib.money import loads
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
 DAY = "2026-11-02"
 ENV = ("DARKCOMPUTE_SOURCE_URI", "DARKCOMPUTE_LAKE_DIR", "DARKCOMPUTE_WAREHOUSE")

@@ -36,6 +36,8 @@ from .apiserver import ANTHROPIC_KEY, OPENAI_KEY, api_server  # noqa: F401  (the
 from .faultproxy import FAULTS, FaultProxy, fault_proxy_to
 from .s3server import point_aws_at, put_objects, upload_tree
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
 BUCKET = "darkcompute-faults"  # fixed: the proxy's draws hash the request line, bucket included
 ROOT = "exports/v1"

@@ -35,6 +35,8 @@ from pipelines.lib import sql
 
 from .fixtures import DAY, call, unix, usage, usage_page, write_day
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 D = Decimal
 RECONCILED_AT = datetime(2026, 11, 4, 4, 0, tzinfo=timezone.utc)
 MINI, FOUR_O = "gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06"

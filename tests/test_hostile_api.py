@@ -44,6 +44,8 @@ from pipelines.lib.http import ApiError, holds_secret, redact
 
 from .apiserver import DATASET, ApiServer
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data_samples" / "sources"
 DAY = date(2026, 11, 2)

@@ -40,6 +40,8 @@ from .test_fault_matrix import (
     with_fields,
 )
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 SECRETS = [b"sk-admin-PLANTED-7f3a9c0e", b"wJalrXUtnFEMI-PLANTED-AWS-SECRET"]
 MARKER = "PROMPT-MARKER-5d1e88"  # prompt text in keys outside the contract
 

@@ -35,6 +35,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
+import pytest
 
 from pipelines.cli import main
 from pipelines.defs.logs.parse import parse_log_files
@@ -46,6 +47,8 @@ from pipelines.lib.store import SourceFile
 
 from .fixtures import DAY, cost_page, usage_page
 from .litellm_payloads import MARKER, payload
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 D = Decimal
 RECONCILED_AT = datetime(2026, 11, 4, 4, 0, tzinfo=timezone.utc)

@@ -19,6 +19,8 @@ import pipelines.simulate as simulate_package
 from pipelines.cli import main
 from pipelines.simulate import simulate
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 START = date(2026, 10, 5)
 
 

@@ -20,6 +20,8 @@ from pipelines.simulate import simulate
 
 from .test_planted_truth import START
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 WORLDS = {
     "usage ungrouped, costs by project and line item": ((), ("project_id", "line_item")),
     "usage by project only, costs by project and line item": (("project_id",), ("project_id", "line_item")),

@@ -24,12 +24,16 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
+
 from pipelines.defs.anthropic.parse import parse_cost_pages, parse_usage_pages
 from pipelines.defs.reconcile.model import reconcile_day
 from pipelines.lib import sql
 from pipelines.lib.store import SourceFile
 
 from .fixtures import DAY, build_day, call, unix, usage, usage_page, write_day
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 D = Decimal
 RECONCILED_AT = datetime(2026, 11, 4, 4, 0, tzinfo=timezone.utc)

@@ -20,8 +20,11 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.defs.reconcile.publish import one_publisher_at_a_time
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data_samples" / "sources"

@@ -23,10 +23,14 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
+
 from pipelines.defs.reconcile.model import reconcile_day
 from pipelines.lib import sql
 
 from .fixtures import DAY, build_day, unix, write_day
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 D = Decimal
 AS_OF = datetime(2026, 11, 10, tzinfo=timezone.utc)  # long settled

@@ -8,8 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.cli import main
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
 DAY = "2026-11-02"

@@ -31,6 +31,8 @@ from pipelines.lib.store import LocalStore, SourceFile, open_store
 
 from .s3server import S3Server, point_aws_at, put_objects, s3_bucket, upload_tree
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
 ROOT = "exports/v1"
 

@@ -10,10 +10,13 @@ from datetime import date
 from decimal import Decimal
 
 import duckdb
+import pytest
 
 from pipelines.cli import main
 from pipelines.simulate import simulate
 from pipelines.simulate.s3 import upload
+
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 START = date(2026, 8, 3)
 PROMPT_MARKER = b"darkcompute-simulated-prompt"

@@ -17,6 +17,8 @@ from pipelines.lib import sql
 
 from .fixtures import DAY, call, cost_page, usage, usage_page, write_day
 
+pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
+
 RECONCILED_AT = datetime(2026, 11, 3, 4, 0, tzinfo=timezone.utc)
 MODEL = "gpt-4o-mini-2024-07-18"
 USAGE = usage_page(DAY, [{"input_tokens": 10_000, "input_cached_tokens": 2_000, "output_tokens": 3_000,
