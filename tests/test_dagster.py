@@ -24,6 +24,7 @@ from pipelines.defs.resources import (
 )
 from pipelines.defs.schedules import nightly
 from pipelines.lib import sql
+from pipelines.lib.dbt import manifest
 from pipelines.lib.lake import Lake
 
 from .fixtures import DAY
@@ -80,6 +81,11 @@ def test_definitions_load(definitions):
     check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}
     assert check_names == {"identity_holds", "invoice_coverage", "invoice_not_missing", "no_rejected_lines",
                            "lines_conserved", "no_unrecognized_files"}
+    # every dbt test on a model is a check of the dbt assets, named as dbt names it
+    tests = {n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "test"
+             and any(p.startswith("model.") for p in n["depends_on"]["nodes"])}
+    graph = definitions.resolve_asset_graph()
+    assert {k.name for k in graph.asset_check_keys} == check_names | tests
     assert definitions.resolve_job_def("nightly_reconciliation").partitions_def.start == datetime(
         2024, 1, 1, tzinfo=timezone.utc)
 
@@ -97,8 +103,8 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
     ingest = materialize(definitions, tmp_path, ["openai_api_pages", "anthropic_api_pages", "openai_usage",
                                                  "openai_costs", "app_calls", "worker_calls"])
     assert ingest.success
-    result = materialize(definitions, tmp_path, ["fct_spend_reconciliation", "fct_dark_compute",
-                                                 "rejected_records", "source_status", "warehouse_tables"])
+    result = materialize(definitions, tmp_path, dg.AssetSelection.kind("dbt") | dg.AssetSelection.assets(
+        "price_catalog", "rejected_records", "source_status", "warehouse_tables"))
     assert result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {"identity_holds": True, "invoice_coverage": True, "invoice_not_missing": True,
@@ -121,7 +127,9 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
     assert con.execute("select source, status, files, records from source_status order by source").fetchall() == [
         ("app_logs", "ok", 1, 3), ("openai/costs", "ok", 1, 4), ("openai/usage/completions", "ok", 1, 1),
         ("worker_logs", "ok", 1, 1)]
-    metadata = result.asset_materializations_for_node("marts")[0].metadata
+    by_key = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("dbt_models")}
+    assert set(by_key) == {n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
+    metadata = by_key["fct_spend_reconciliation"]
     assert metadata["dagster/row_count"].value == 2
     assert metadata["invoice_cost_usd"].value == "0.062520000000"
 
@@ -129,7 +137,8 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
 def test_blocking_identity_check_keeps_a_wrong_number_out_of_the_warehouse(definitions, tmp_path):
     write_sources(tmp_path / "sources")
     materialize(definitions, tmp_path, ["openai_usage", "openai_costs", "app_calls", "worker_calls"])
-    materialize(definitions, tmp_path, ["fct_spend_reconciliation", "fct_dark_compute", "rejected_records"])
+    materialize(definitions, tmp_path, ["price_catalog", "fct_spend_reconciliation", "fct_dark_compute",
+                                        "rejected_records"])
     path = Lake(tmp_path / "lake").partition_file("marts", "fct_spend_reconciliation", DAY)
     table = pq.read_table(path)
     broken = table.set_column(

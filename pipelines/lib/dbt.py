@@ -150,7 +150,8 @@ def read_marts(out_dir: Path) -> dict[str, pa.Table]:
     Arrow (timestamps in `Etc/UTC`, as the lake has always held them)."""
     con = sql.connect()
     try:
-        tables = {name: con.read_parquet(str(out_dir / f"{name}.parquet")).to_arrow_table() for name in MARTS}
+        tables = {name: con.read_parquet(str(out_dir / f"{name}.parquet")).to_arrow_table() for name in MARTS
+                  if (out_dir / f"{name}.parquet").exists()}
     finally:
         con.close()
     return {name: table.cast(_utc(table.schema)) for name, table in tables.items()}
@@ -199,8 +200,9 @@ def build(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | 
                 _close()
         if result.exception is not None:
             raise RuntimeError(f"dbt build failed: {result.exception}") from result.exception
-        failures = [_failure(e) for e in events if e["data"].get("status") in ("error", "fail")]
-        marts = read_marts(work / "out") if result.success and not select else {}
+        failures = [describe(e) for e in events if e["data"].get("status") in ("error", "fail")]
+        # a mart dbt built is read even when a test failed (its check fails; publishing is blocked)
+        marts = read_marts(work / "out") if not select else {}
         return Build(success=result.success, marts=marts, kept=kept, events=events, failures=failures)
 
 
@@ -234,7 +236,8 @@ def _close() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _failure(event: dict) -> str:
+def describe(event: dict) -> str:
+    """A failed node's result event in one line: what it is and dbt's message."""
     node = event["data"].get("node_info", {})
     return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}: {event['info'].get('msg', '')}"
 

@@ -1,15 +1,20 @@
-"""The reconciliation: marts computed by the SQL layers, their checks, and the warehouse."""
+"""The reconciliation: the dbt project's models (one asset each, `sql/models/`), the price catalog
+they read, the checks on the marts, and the warehouse."""
 
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any, Mapping
 
 import dagster as dg
+import dagster_dbt
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from pipelines.lib import sql
+from pipelines.lib import dbt as dbt_run, sql
 from pipelines.lib.bronze.aws import billing_period_start
 from pipelines.lib.ingest import REJECTS_SCHEMA
 from pipelines.lib.lake import Lake
@@ -19,7 +24,7 @@ from ..partitions import around_day, daily
 from ..resources import LakeStore, Warehouse, partition_day
 from ..settings import setting, settle_days, storage_errors
 from . import checks
-from .model import reconcile_day
+from .model import ensure_catalog
 from .publish import RESTATEMENTS, publish, restatement_file_name, restatement_rows
 
 BRONZE = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "bedrock_invocations", "app_calls",
@@ -50,29 +55,76 @@ def _total(table, column) -> str:
     return str(pc.sum(table[column]).as_py() or Decimal(0))
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            "fct_spend_reconciliation",
-            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE] + list(PERIODIC),
-            description="Every invoice dollar of the day in exactly one class (user, background, retry, "
-            "unlogged, non_token), one row per day, provider, billing account and model.",
-            group_name="reconcile",
-            kinds={"duckdb", "parquet"},
-        ),
-        dg.AssetSpec(
-            "fct_dark_compute",
-            deps=[dg.AssetDep(b, partition_mapping=around_day) for b in BRONZE] + list(PERIODIC),
-            description="The invoice dollars no waiting user caused: background job types, retries and "
-            "the unlogged residual, one row per day, provider, billing account, model and job type.",
-            group_name="reconcile",
-            kinds={"duckdb", "parquet"},
-        ),
-    ],
-    partitions_def=daily,
-)
-def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse):
-    """Run staging -> intermediate -> marts for the day over the bronze lake and write both marts.
+class Translator(dagster_dbt.DagsterDbtTranslator):
+    """How the dbt project's nodes appear in Dagster: a model is the asset named after it, in the
+    group of its layer (`staging`, `intermediate`, `marts`); a source is the ingest asset its
+    `meta.dagster.asset_key` names (`sql/models/staging/_sources.yml`). A bronze source is read
+    over the delivery window around the day (`WINDOW_DAYS`), CUR from its billing period's
+    partition and the price catalog from the day's own."""
+
+    def __init__(self):
+        super().__init__(dagster_dbt.DagsterDbtTranslatorSettings(
+            enable_asset_checks=True,  # every dbt test on a model is an asset check; error severity blocks
+            enable_duplicate_source_asset_keys=True,  # a table, its _files and its _rejects: one ingest asset
+        ))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return dg.AssetKey(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["fqn"][1]  # models/<layer>/...
+        return super().get_group_name(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        # the YAML's description alone (the model's SQL is one click away in the project)
+        return dbt_resource_props.get("description") or ""
+
+    def get_partition_mapping(self, dbt_resource_props: Mapping[str, Any],
+                              dbt_parent_resource_props: Mapping[str, Any]) -> dg.PartitionMapping | None:
+        parent = dbt_parent_resource_props
+        if parent["resource_type"] == "source" and parent["source_name"] == "bronze" \
+                and parent.get("meta", {}).get("partitioned_by", "day") == "day":
+            return around_day
+        return None  # CUR (dated its billing period's first day), the catalog, and model to model: the day
+
+
+TRANSLATOR = Translator()
+
+
+def _mart_metadata(recon: pa.Table, dark: pa.Table, changed: bool, restated, unreadable) -> dict[str, dict]:
+    statuses = sorted(set(recon["status"].to_pylist()))
+    return {
+        "fct_spend_reconciliation": {
+            "dagster/row_count": recon.num_rows,
+            **{c: _total(recon, c) for c in MONEY_COLUMNS},
+            "status": ", ".join(statuses) or "no rows",
+            "changed": changed,
+            "restated_rows": restated.num_rows if restated is not None else 0,
+            **({"healed": unreadable} if unreadable else {}),
+            "preview": dg.MetadataValue.md(
+                markdown(recon, ["provider", "billing_account", "model", *MONEY_COLUMNS[:5], "status"])
+            ),
+        },
+        "fct_dark_compute": {
+            "dagster/row_count": dark.num_rows,
+            "dark_cost_usd": _total(dark, "cost_usd"),
+            "preview": dg.MetadataValue.md(
+                markdown(dark, ["provider", "billing_account", "model", "job_type", "calls", "cost_usd"])
+            ),
+        },
+    }
+
+
+@dagster_dbt.dbt_assets(manifest=dbt_run.manifest(), partitions_def=daily, dagster_dbt_translator=TRANSLATOR,
+                        name="dbt_models", backfill_policy=dg.BackfillPolicy.multi_run(1))
+def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse):
+    """One in-process `dbt build` of the day (`pipelines/lib/dbt.py`): every staging, intermediate
+    and mart model and their tests, on an in-memory DuckDB, so the whole project runs whatever part
+    of it is selected. dbt's result events become materializations and check results through
+    dagster-dbt's own translation; then both marts are written to the lake.
 
     What the new fct_spend_reconciliation changes against the day's previous one is recorded
     in the lake (`marts/restatements/date=<day>/restated-<as of>-<digest>.parquet`, written
@@ -80,48 +132,74 @@ def marts(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehou
     mart file that cannot be read (truncated) counts as changed and is overwritten."""
     day = partition_day(context)
     the_lake = lake.lake()
+    manifest = dbt_run.manifest()
     with storage_errors("reconciling"):
-        con = warehouse.compute()
-        out = reconcile_day(con, the_lake, day, as_of(context), settle_days())
-        recon, dark = out["fct_spend_reconciliation"], out["fct_dark_compute"]
-        previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
-        if unreadable:
-            context.log.warning(f"{unreadable}: overwritten with the recomputed mart (no restatement can be "
-                                "recorded against it)")
-        restated = restatement_rows(con, previous, recon, as_of(context))
-        # a re-run that changes no number keeps the published file (and its reconciled_at) as is
-        recon_changed = the_lake.differs("marts", "fct_spend_reconciliation", day, recon, ignore=["reconciled_at"])
-        if recon_changed:
-            with the_lake.replace_together() as batch:
-                if restated is not None and restated.num_rows:
-                    batch.write("marts", RESTATEMENTS, day, restated, name=restatement_file_name(restated, as_of(context)))
-                batch.write("marts", "fct_spend_reconciliation", day, recon)
-        the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
-    statuses = sorted(set(recon["status"].to_pylist()))
-    yield dg.MaterializeResult(
-        asset_key="fct_spend_reconciliation",
-        metadata={
-            "dagster/row_count": recon.num_rows,
-            **{c: _total(recon, c) for c in MONEY_COLUMNS},
-            "status": ", ".join(statuses) or "no rows",
-            "changed": recon_changed,
-            "restated_rows": restated.num_rows if restated is not None else 0,
-            **({"healed": unreadable} if unreadable else {}),
-            "preview": dg.MetadataValue.md(
-                markdown(recon, ["provider", "billing_account", "model", *MONEY_COLUMNS[:5], "status"])
-            ),
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key="fct_dark_compute",
-        metadata={
-            "dagster/row_count": dark.num_rows,
-            "dark_cost_usd": _total(dark, "cost_usd"),
-            "preview": dg.MetadataValue.md(
-                markdown(dark, ["provider", "billing_account", "model", "job_type", "calls", "cost_usd"])
-            ),
-        },
-    )
+        # a run that selects only some models runs the whole project all the same, but Dagster orders
+        # it only after the upstream of what was selected: the catalog the models read is written here
+        # when price_catalog has not been materialized for the day
+        if ensure_catalog(the_lake, day):
+            context.log.info(f"wrote the price catalog of {day} (price_catalog was not materialized for it)")
+        result = dbt_run.build(the_lake, day, as_of(context), settle_days(), threads=warehouse.threads or None,
+                               memory_limit=warehouse.memory_limit or None,
+                               temp_directory=warehouse.temp_directory or None)
+    selected = {key.to_python_identifier() for key in context.selected_asset_keys}
+    events = []
+    for raw in result.events:
+        message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+        for event in message.to_default_asset_events(manifest=manifest, dagster_dbt_translator=TRANSLATOR,
+                                                     context=context):
+            # the whole project runs every time (its tables live in one in-memory database); only
+            # what was selected is reported, and a test outside the selection is not an observation
+            if isinstance(event, dg.Output) and event.output_name in selected:
+                events.append(event)
+            elif isinstance(event, dg.AssetCheckResult):
+                events.append(event)
+    # a model that failed fails the step; a test that failed is its check's result (error severity blocks)
+    errors = [dbt_run.describe(e) for e in result.events if e["data"].get("status") == "error"
+              and e["data"].get("node_info", {}).get("resource_type") != "test"]
+    extra: dict[str, dict] = {}
+    if not errors and set(dbt_run.MARTS) <= set(result.marts):
+        recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
+        with storage_errors("reconciling"):
+            previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
+            if unreadable:
+                context.log.warning(f"{unreadable}: overwritten with the recomputed mart (no restatement can be "
+                                    "recorded against it)")
+            restated = restatement_rows(warehouse.compute(), previous, recon, as_of(context))
+            # a re-run that changes no number keeps the published file (and its reconciled_at) as is
+            recon_changed = the_lake.differs("marts", "fct_spend_reconciliation", day, recon, ignore=["reconciled_at"])
+            if recon_changed:
+                with the_lake.replace_together() as batch:
+                    if restated is not None and restated.num_rows:
+                        batch.write("marts", RESTATEMENTS, day, restated,
+                                    name=restatement_file_name(restated, as_of(context)))
+                    batch.write("marts", "fct_spend_reconciliation", day, recon)
+            the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
+        extra = _mart_metadata(recon, dark, recon_changed, restated, unreadable)
+    for event in events:
+        if isinstance(event, dg.Output) and event.output_name in extra:
+            event = dg.Output(value=event.value, output_name=event.output_name,
+                              metadata={**event.metadata, **extra[event.output_name]})
+        yield event
+    if errors:
+        raise RuntimeError("dbt build failed: " + "; ".join(errors))
+
+
+@dg.asset(partitions_def=daily, group_name="catalog", kinds={"python", "parquet"})
+def price_catalog(context: dg.AssetExecutionContext, lake: LakeStore) -> dg.MaterializeResult:
+    """List prices per provider, canonical model and token class (USD per million tokens) in force
+    on the day, from genai-prices: the dbt source `catalog.model_prices`. Written once per day
+    (`lake/catalog/model_prices/date=<day>/data.parquet`) and kept, so a re-run prices the day as
+    the first run did."""
+    day = partition_day(context)
+    the_lake = lake.lake()
+    with storage_errors("writing the price catalog"):
+        written = ensure_catalog(the_lake, day)
+        table = pq.read_table(the_lake.partition_file("catalog", "model_prices", day))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.num_rows, "written": written,
+        "models": len(set(zip(table["provider"].to_pylist(), table["canonical_model"].to_pylist()))),
+    })
 
 
 @dg.asset(

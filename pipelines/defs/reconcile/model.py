@@ -29,8 +29,10 @@ def reconcile_day(
     return result.marts
 
 
-def ensure_catalog(lake: Lake, day: date) -> None:
+def ensure_catalog(lake: Lake, day: date) -> bool:
     """The day's price catalog in the lake (the `price_catalog` asset's partition), written when
-    it is not there yet."""
-    if not lake.partition_file("catalog", "model_prices", day).exists():
-        lake.write("catalog", "model_prices", day, catalog_table(day))
+    it is not there yet. Returns whether it was written now."""
+    if lake.partition_file("catalog", "model_prices", day).exists():
+        return False
+    lake.write("catalog", "model_prices", day, catalog_table(day))
+    return True
