@@ -5,6 +5,7 @@ they read, the checks on the marts, and the warehouse."""
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Mapping
+import warnings
 
 import dagster as dg
 import dagster_dbt
@@ -93,6 +94,11 @@ class Translator(dagster_dbt.DagsterDbtTranslator):
 
 TRANSLATOR = Translator()
 
+# dagster-dbt gives partitioned dbt assets a backfill policy (one partition per run here, as every
+# other asset runs with none), and Dagster warns on every job that mixes them; the effective policy
+# is the same, one partition per run
+warnings.filterwarnings("ignore", message="Asset job .* materializes assets with varying BackfillPolicies")
+
 
 def _mart_metadata(recon: pa.Table, dark: pa.Table, changed: bool, restated, unreadable) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
@@ -121,15 +127,16 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, changed: bool, restated, unr
 @dagster_dbt.dbt_assets(manifest=dbt_run.manifest(), partitions_def=daily, dagster_dbt_translator=TRANSLATOR,
                         name="dbt_models", backfill_policy=dg.BackfillPolicy.multi_run(1))
 def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse):
-    """One in-process `dbt build` of the day (`pipelines/lib/dbt.py`): every staging, intermediate
-    and mart model and their tests, on an in-memory DuckDB, so the whole project runs whatever part
-    of it is selected. dbt's result events become materializations and check results through
-    dagster-dbt's own translation; then both marts are written to the lake.
-
-    What the new fct_spend_reconciliation changes against the day's previous one is recorded
-    in the lake (`marts/restatements/date=<day>/restated-<as of>-<digest>.parquet`, written
-    together with the mart), so the warehouse's `restatements` can always be rebuilt. A previous
-    mart file that cannot be read (truncated) counts as changed and is overwritten."""
+    # One in-process `dbt build` of the day (`pipelines/lib/dbt.py`): every staging, intermediate and
+    # mart model and their tests, on an in-memory DuckDB, so the whole project runs whatever part of it
+    # is selected. dbt's result events become materializations and check results through dagster-dbt's
+    # own translation; then both marts are written to the lake. (A comment, not a docstring: Dagster
+    # would give a docstring to every model the YAML leaves undescribed.)
+    #
+    # What the new fct_spend_reconciliation changes against the day's previous one is recorded in the
+    # lake (`marts/restatements/date=<day>/restated-<as of>-<digest>.parquet`, written together with
+    # the mart), so the warehouse's `restatements` can always be rebuilt. A previous mart file that
+    # cannot be read (truncated) counts as changed and is overwritten.
     day = partition_day(context)
     the_lake = lake.lake()
     manifest = dbt_run.manifest()
