@@ -373,14 +373,16 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
 
 def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
     out = []
+    checks_failed_steps = False
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             if error and error.cls_name == "DagsterAssetCheckFailedError":
-                continue  # a blocking check run in the step (a dbt test): reported below, once
+                checks_failed_steps = True  # a blocking check run in the step (a dbt test): reported below, once
+                continue
             error = error.cause or error if error else None  # user code's own exception, not Dagster's wrapper
             out.append(f"{day}: step {event.step_key} failed: {first_line(error.message) if error else ''}")
-    if not result.success and not out:  # the run failed before any step: its resources, say
+    if not result.success and not out and not checks_failed_steps:  # the run failed before any step: its resources, say
         for event in result.all_events:
             error = getattr(event.event_specific_data, "error", None)
             if event.event_type_value in ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE") and error:
@@ -397,6 +399,10 @@ def _check_detail(evaluation) -> str:
     metadata as `key=value` (the values, not Dagster's wrappers)."""
     if evaluation.description:
         return first_line(evaluation.description)
+    if str(getattr(evaluation.metadata.get("unique_id"), "value", "")).startswith("test."):  # a dbt test
+        rows = getattr(evaluation.metadata.get("dagster_dbt/failed_row_count"), "value", None)
+        status = getattr(evaluation.metadata.get("status"), "value", "failed")
+        return f"dbt test {status}" + (f" on {rows:,} row(s)" if isinstance(rows, int) else "")
     return ", ".join(f"{key}={getattr(value, 'value', value)}" for key, value in evaluation.metadata.items())
 
 

@@ -191,7 +191,8 @@ def build(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | 
         target.mkdir()
         if (PROJECT_DIR / "target" / "partial_parse.msgpack").exists():
             shutil.copy(PROJECT_DIR / "target" / "partial_parse.msgpack", target / "partial_parse.msgpack")
-        args = ["build", "--quiet", *_project_args(target), *(["--select", *select] if select else [])]
+        # nothing on the console (a failed node is reported from its result event, by the caller)
+        args = ["build", "--quiet", "--log-level", "none", *_project_args(target), *(["--select", *select] if select else [])]
         with environment(run_env(parameters, threads, memory_limit, temp_directory)):
             try:
                 result = _runner(events).invoke(args)

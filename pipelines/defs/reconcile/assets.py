@@ -5,7 +5,6 @@ they read, the checks on the marts, and the warehouse."""
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Mapping
-import warnings
 
 import dagster as dg
 import dagster_dbt
@@ -94,11 +93,6 @@ class Translator(dagster_dbt.DagsterDbtTranslator):
 
 TRANSLATOR = Translator()
 
-# dagster-dbt gives partitioned dbt assets a backfill policy (one partition per run here, as every
-# other asset runs with none), and Dagster warns on every job that mixes them; the effective policy
-# is the same, one partition per run
-warnings.filterwarnings("ignore", message="Asset job .* materializes assets with varying BackfillPolicies")
-
 
 def _mart_metadata(recon: pa.Table, dark: pa.Table, changed: bool, restated, unreadable) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
@@ -164,6 +158,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
     # a model that failed fails the step; a test that failed is its check's result (error severity blocks)
     errors = [dbt_run.describe(e) for e in result.events if e["data"].get("status") == "error"
               and e["data"].get("node_info", {}).get("resource_type") != "test"]
+    # the marts reach the lake together or not at all (a failed test upstream of one skips it in dbt)
     extra: dict[str, dict] = {}
     if not errors and set(dbt_run.MARTS) <= set(result.marts):
         recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
@@ -184,7 +179,9 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
             the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
         extra = _mart_metadata(recon, dark, recon_changed, restated, unreadable)
     for event in events:
-        if isinstance(event, dg.Output) and event.output_name in extra:
+        if isinstance(event, dg.Output) and event.output_name in dbt_run.MARTS:
+            if event.output_name not in extra:
+                continue  # not written to the lake: not materialized
             event = dg.Output(value=event.value, output_name=event.output_name,
                               metadata={**event.metadata, **extra[event.output_name]})
         yield event
