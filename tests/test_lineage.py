@@ -8,7 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+from dagster_graphql.test.utils import (
+    define_out_of_process_context,
+    execute_dagster_graphql,
+)
 
 from pipelines.lib.dbt import manifest
 
@@ -37,9 +40,9 @@ def nodes(tmp_path_factory):
     workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": {
         "module_name": "pipelines.definitions", "attribute": "defs", "working_directory": str(ROOT),
         "location_name": "darkcompute"}}]}))
-    with dg.instance_for_test(temp_dir=str(folder)) as instance:
-        with define_out_of_process_context(str(workspace), None, instance) as context:
-            result = execute_dagster_graphql(context, ASSET_NODES)
+    with dg.instance_for_test(temp_dir=str(folder)) as instance, \
+            define_out_of_process_context(str(workspace), None, instance) as context:
+        result = execute_dagster_graphql(context, ASSET_NODES)
     assert not result.errors, result.errors
     return {"/".join(n["assetKey"]["path"]): n for n in result.data["assetNodes"]}
 

@@ -2,9 +2,10 @@
 they read, the checks on the marts, and the warehouse."""
 
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import dagster as dg
 import dagster_dbt
@@ -14,7 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from pipelines.lib import dbt as dbt_run, sql
+from pipelines.lib import dbt as dbt_run
+from pipelines.lib import sql
 from pipelines.lib.bronze.aws import billing_period_start
 from pipelines.lib.ingest import REJECTS_SCHEMA
 from pipelines.lib.lake import Lake
@@ -151,9 +153,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                                                      context=context):
             # the whole project runs every time (its tables live in one in-memory database); only
             # what was selected is reported, and a test outside the selection is not an observation
-            if isinstance(event, dg.Output) and event.output_name in selected:
-                events.append(event)
-            elif isinstance(event, dg.AssetCheckResult):
+            if (isinstance(event, dg.Output) and event.output_name in selected) \
+                    or isinstance(event, dg.AssetCheckResult):
                 events.append(event)
     # a model that failed fails the step; a test that failed is its check's result (error severity blocks)
     errors = [dbt_run.describe(e) for e in result.events if e["data"].get("status") == "error"
