@@ -166,7 +166,7 @@ def mart_file(tmp_path, rows, provider="openai"):
                         ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
                          "unlogged_cost_usd", "non_token_cost_usd")] + [("provider", pa.string())])
     path = tmp_path / "mart.parquet"
-    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, map(D, r), strict=True), provider=provider) for r in rows],
+    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names[:-1], map(D, r), strict=True), provider=provider) for r in rows],
                                         schema=schema), path)
     return path
 
