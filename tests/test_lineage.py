@@ -15,6 +15,8 @@ from dagster_graphql.test.utils import (
 
 from pipelines.lib.dbt import manifest
 
+pytestmark = pytest.mark.slow  # a Dagster code server: make test-fast leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 
 ASSET_NODES = """
