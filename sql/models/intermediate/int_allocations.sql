@@ -8,7 +8,15 @@
 -- cost x weight / (list cost of the billed tokens), that list cost known from the cost lines'
 -- quantities (`mix_known`), or else estimated as logged weight x max(billed, logged) / logged
 -- (the same split as above when every call has one price).
-with classes as (
+with int_cell_classes as (
+    select * from {{ ref('int_cell_classes') }}
+),
+
+int_logged_classes as (
+    select * from {{ ref('int_logged_classes') }}
+),
+
+classes as (
     select
         *,
         class_cost_pico as cost_pico,
@@ -19,7 +27,7 @@ with classes as (
             -- else the logged calls' average list price stands for the unlogged tokens too
             when use_weights then logged_weight * greatest(billed_tokens, logged_tokens) // logged_tokens
         end as weight_denominator
-    from {{ ref('int_cell_classes') }}
+    from int_cell_classes
 ),
 
 logged_shares as (
@@ -40,7 +48,7 @@ logged_shares as (
                 then classes.cost_pico * int_logged_classes.tokens // classes.denominator
             else 0::hugeint
         end as cost_pico
-    from {{ ref('int_logged_classes') }} as int_logged_classes
+    from int_logged_classes
     inner join classes
         using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
 ),

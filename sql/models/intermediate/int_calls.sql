@@ -9,7 +9,19 @@
 --   * price_tier: the provider's cell of the call's own tier (log_tier) when the usage has one;
 --     otherwise the tier that billed the most tokens of the (account, model) - the logs often do
 --     not say; '__all__' where the usage is not split by tier; the log's tier where nothing billed.
-with calls as (
+with dim_model as (
+    select * from {{ ref('dim_model') }}
+),
+
+int_grain as (
+    select * from {{ ref('int_grain') }}
+),
+
+int_provider_usage as (
+    select * from {{ ref('int_provider_usage') }}
+),
+
+calls as (
     {{ union_providers('calls', also=['stg_model_calls']) }}
 ),
 
@@ -30,7 +42,7 @@ grouped as (
         sum(calls.cache_write)::bigint as cache_write,
         sum(calls.output)::bigint as output
     from calls
-    inner join {{ ref('dim_model') }} as dim_model
+    inner join dim_model
         on
             calls.provider = dim_model.provider
             and calls.model = dim_model.model_name
@@ -45,7 +57,7 @@ rolled_up as (
         case when coalesce(int_grain.by_model, true) then grouped.rate_model else '__all__' end as canonical_model,
         coalesce(int_grain.by_tier, true) as by_tier
     from grouped
-    left join {{ ref('int_grain') }} as int_grain on grouped.provider = int_grain.provider
+    left join int_grain on grouped.provider = int_grain.provider
 ),
 
 tier_tokens as (
@@ -56,7 +68,7 @@ tier_tokens as (
         canonical_model,
         price_tier,
         sum(uncached_input + cache_read + cache_write_5m + cache_write_1h + output) as tokens
-    from {{ ref('int_provider_usage') }}
+    from int_provider_usage
     group by all
 ),
 

@@ -11,7 +11,19 @@
 -- or logged calls of more than one (model, tier) share it, and all have a list price: each
 -- spender's share is weighed by list price (int_allocations); mix_known: the cost lines priced the
 -- billed mix (int_cell_rates).
-with invoiced as (
+with int_cost_shares as (
+    select * from {{ ref('int_cost_shares') }}
+),
+
+int_cell_rates as (
+    select * from {{ ref('int_cell_rates') }}
+),
+
+int_source_status as (
+    select * from {{ ref('int_source_status') }}
+),
+
+invoiced as (
     select
         usage_date,
         provider,
@@ -21,7 +33,7 @@ with invoiced as (
         token_class,
         sum(cost_pico) as invoice_pico,
         bool_or(coarse) as coarse
-    from {{ ref('int_cost_shares') }}
+    from int_cost_shares
     where placed
     group by all
 ),
@@ -34,7 +46,7 @@ cell_classes as (
         canonical_model,
         price_tier,
         token_class
-    from {{ ref('int_cell_rates') }}
+    from int_cell_rates
     union
     select
         usage_date,
@@ -68,11 +80,10 @@ priced as (
         coalesce(invoiced.coarse, false) as coarse,
         coalesce(source_status.invoice_arrived, false) as invoice_arrived
     from cell_classes
-    left join
-        {{ ref('int_cell_rates') }} as int_cell_rates
+    left join int_cell_rates
         using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join invoiced using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
-    left join {{ ref('int_source_status') }} as source_status using (usage_date, provider)
+    left join int_source_status as source_status using (usage_date, provider)
 ),
 
 final as (

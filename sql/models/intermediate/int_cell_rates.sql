@@ -7,7 +7,23 @@
 -- put in it. From these: the class's catalog cost (`catalog_pico`) and
 -- its weight for sharing coarse cost lines: the catalog cost of the tokens the invoice prices
 -- (`invoiced_weight`, leaving out usage only the catalog prices, e.g. Anthropic Priority Tier).
-with billed as (
+with int_provider_usage as (
+    select * from {{ ref('int_provider_usage') }}
+),
+
+int_logged_classes as (
+    select * from {{ ref('int_logged_classes') }}
+),
+
+int_provider_costs as (
+    select * from {{ ref('int_provider_costs') }}
+),
+
+dim_price as (
+    select * from {{ ref('dim_price') }}
+),
+
+billed as (
     select
         usage_date,
         provider,
@@ -17,7 +33,7 @@ with billed as (
         token_class,
         sum(tokens)::bigint as billed_tokens,
         coalesce(sum(tokens) filter (where priced_by = 'catalog'), 0)::bigint as catalog_only_tokens
-    from {{ ref('int_provider_usage') }}
+    from int_provider_usage
     unpivot (tokens for token_class in (uncached_input, cache_read, cache_write_5m, cache_write_1h, output))
     group by all
 ),
@@ -34,7 +50,7 @@ logged as (
         coalesce(sum(weight), 0)::hugeint as logged_weight,
         bool_and(weight is not null) as logged_rated,
         count(distinct (rate_model, log_tier)) as logged_rates  -- noqa: LT01, LT06
-    from {{ ref('int_logged_classes') }}
+    from int_logged_classes
     group by all
 ),
 
@@ -58,8 +74,8 @@ line_mix as (
         ) as line_pico,
         bool_and(int_provider_costs.quantity_tokens is not null and dim_price.rate_mtok is not null) as line_priced,
         count(distinct (int_provider_costs.rate_model, int_provider_costs.rate_tier)) as line_rates  -- noqa: LT01, LT06
-    from {{ ref('int_provider_costs') }} as int_provider_costs
-    left join {{ ref('dim_price') }} as dim_price
+    from int_provider_costs
+    left join dim_price
         on
             int_provider_costs.provider = dim_price.provider
             and int_provider_costs.rate_model = dim_price.canonical_model
@@ -120,7 +136,7 @@ rated as (
     left join billed using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join logged using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join line_mix using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
-    left join {{ ref('dim_price') }} as dim_price using (provider, canonical_model, token_class)
+    left join dim_price using (provider, canonical_model, token_class)
 ),
 
 final as (

@@ -1,7 +1,23 @@
 -- One row per cell (day, provider, billing account, canonical model, price tier) that the provider
 -- billed or the logs mention: the model name to show (the provider's dated id where it has one),
 -- the requests the provider counted and the calls the logs recorded.
-with provider_cells as (
+with int_provider_usage as (
+    select * from {{ ref('int_provider_usage') }}
+),
+
+int_provider_costs as (
+    select * from {{ ref('int_provider_costs') }}
+),
+
+int_calls as (
+    select * from {{ ref('int_calls') }}
+),
+
+int_cell_classes as (
+    select * from {{ ref('int_cell_classes') }}
+),
+
+provider_cells as (
     select
         usage_date,
         provider,
@@ -10,7 +26,7 @@ with provider_cells as (
         price_tier,
         min(model) as export_model,
         sum(requests)::bigint as provider_requests
-    from {{ ref('int_provider_usage') }}
+    from int_provider_usage
     group by all
 ),
 
@@ -22,7 +38,7 @@ cost_cells as (
         canonical_model,
         price_tier,
         min(model) as export_model
-    from {{ ref('int_provider_costs') }}
+    from int_provider_costs
     where canonical_model is not null
     group by all
 ),
@@ -38,7 +54,7 @@ logged_cells as (
         sum(calls)::bigint as logged_calls,
         coalesce(sum(calls) filter (where usage_known), 0)::bigint as priced_calls,
         coalesce(sum(calls) filter (where not usage_known), 0)::bigint as usage_unknown_calls
-    from {{ ref('int_calls') }}
+    from int_calls
     group by usage_date, provider, billing_account, canonical_model, price_tier
 ),
 
@@ -49,7 +65,7 @@ cells as (
         billing_account,
         canonical_model,
         price_tier
-    from {{ ref('int_cell_classes') }}
+    from int_cell_classes
     union
     select
         usage_date,
@@ -72,7 +88,7 @@ bases as (
             when bool_or(allocation_basis = 'cost_line') then 'cost_line'
             else 'catalog_price'
         end as allocation_basis
-    from {{ ref('int_cell_classes') }}
+    from int_cell_classes
     group by usage_date, provider, billing_account, canonical_model, price_tier
 ),
 

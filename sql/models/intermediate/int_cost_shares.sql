@@ -12,7 +12,15 @@
 -- account, model and class in any tier. A token line that covers nothing billed becomes its own
 -- cell (all `unlogged`); an unsplit line that covers nothing stays unplaced and is reported as
 -- non-token (fct_spend_reconciliation).
-with lines as (
+with int_provider_costs as (
+    select * from {{ ref('int_provider_costs') }}
+),
+
+int_cell_rates as (
+    select * from {{ ref('int_cell_rates') }}
+),
+
+lines as (
     select
         row_number() over (
             order by
@@ -37,9 +45,9 @@ with lines as (
             token_class,
             line_kind,
             cost_usd
-        from {{ ref('int_provider_costs') }}
+        from int_provider_costs
         where line_kind in ('token', 'unsplit')
-    )
+    ) as token_lines
 ),
 
 named_tiers as (
@@ -68,7 +76,7 @@ cells as (
                 and named_tiers.token_class = int_cell_rates.token_class
                 and named_tiers.price_tier = int_cell_rates.price_tier
         ) as has_own_line
-    from {{ ref('int_cell_rates') }} as int_cell_rates
+    from int_cell_rates
 ),
 
 candidates as (

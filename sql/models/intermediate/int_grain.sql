@@ -3,10 +3,18 @@
 -- row '__all__') is one the logs and the cost lines are rolled up over too, so that all three
 -- sides meet in the same cells: the finest grain they share. A provider without usage rows keeps
 -- every dimension.
-select
-    provider,
-    bool_or(billing_account <> '__all__') as by_account,
-    bool_or(canonical_model <> '__all__') as by_model,
-    bool_or(price_tier <> '__all__') as by_tier
-from {{ ref('int_provider_usage') }}
-group by provider
+with int_provider_usage as (
+    select * from {{ ref('int_provider_usage') }}
+),
+
+final as (
+    select
+        provider,
+        bool_or(billing_account <> '__all__') as by_account,
+        bool_or(canonical_model <> '__all__') as by_model,
+        bool_or(price_tier <> '__all__') as by_tier
+    from int_provider_usage
+    group by provider
+)
+
+select * from final

@@ -4,8 +4,20 @@
 -- billed neither). `weight` is the tokens' catalog cost in picodollars (list rate x the tier's
 -- percentage, tier_pct), NULL when the catalog lacks the logged model: it weighs calls of several
 -- models or tiers that share one cell (a usage export not grouped by model or tier).
-with known_calls as (
+with int_calls as (
     select * from {{ ref('int_calls') }}
+),
+
+int_provider_usage as (
+    select * from {{ ref('int_provider_usage') }}
+),
+
+dim_price as (
+    select * from {{ ref('dim_price') }}
+),
+
+known_calls as (
+    select * from int_calls
     where usage_known
 ),
 
@@ -36,7 +48,7 @@ billed_writes as (
         price_tier,
         sum(cache_write_5m)::bigint as billed_5m,
         sum(cache_write_1h)::bigint as billed_1h
-    from {{ ref('int_provider_usage') }}
+    from int_provider_usage
     group by all
 ),
 
@@ -71,7 +83,7 @@ final as (
         classes.tokens::hugeint * round(dim_price.rate_mtok * 1000000)::hugeint
         * {{ tier_pct('classes.provider', 'classes.log_tier', 'classes.token_class') }} // 100 as weight
     from classes
-    left join {{ ref('dim_price') }} as dim_price
+    left join dim_price
         on
             classes.provider = dim_price.provider
             and classes.rate_model = dim_price.canonical_model

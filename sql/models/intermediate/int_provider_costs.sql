@@ -6,7 +6,15 @@
 -- tier) is shared over the cells it covers in int_cost_shares. A staging without a price_tier
 -- column (Bedrock) has 'standard' token lines. rate_model, rate_tier and quantity_tokens (OpenAI:
 -- the line's billed tokens) keep what the roll-up hides, to price a rolled-up cell's model mix.
-with unioned as (
+with dim_model as (
+    select * from {{ ref('dim_model') }}
+),
+
+int_grain as (
+    select * from {{ ref('int_grain') }}
+),
+
+unioned as (
     {{ union_providers('costs') }}
 ),
 
@@ -30,11 +38,11 @@ final as (
         dim_model.canonical_model as rate_model,
         coalesce(unioned.price_tier, 'standard') as rate_tier
     from unioned
-    left join {{ ref('dim_model') }} as dim_model
+    left join dim_model
         on
             unioned.provider = dim_model.provider
             and unioned.model = dim_model.model_name
-    left join {{ ref('int_grain') }} as int_grain on unioned.provider = int_grain.provider
+    left join int_grain on unioned.provider = int_grain.provider
 )
 
 select * from final

@@ -1,7 +1,11 @@
 -- Provider-side usage of every provider, keyed by the catalog's canonical model id and the price
 -- tier ('__all__' where the export was not grouped by the dimension). A staging without a
 -- price_tier column (Bedrock, until its tier fields reach bronze) is 'standard'.
-with unioned as (
+with dim_model as (
+    select * from {{ ref('dim_model') }}
+),
+
+unioned as (
     {{ union_providers('usage') }}
 ),
 
@@ -10,7 +14,7 @@ final as (
         unioned.* replace (coalesce(unioned.price_tier, 'standard') as price_tier),
         dim_model.canonical_model
     from unioned
-    inner join {{ ref('dim_model') }} as dim_model
+    inner join dim_model
         on
             unioned.provider = dim_model.provider
             and unioned.model = dim_model.model_name

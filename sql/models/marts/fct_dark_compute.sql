@@ -4,7 +4,23 @@
 -- (usage_date, provider, billing_account, model, price_tier, job_type):
 --   background: a worker's job type; retry: 'retry:<job type or feature>'; unlogged: '__unlogged__'.
 -- share_of_invoice is cost_usd over the provider's whole invoice for the day.
-with dark as (
+with int_allocations as (
+    select * from {{ ref('int_allocations') }}
+),
+
+int_calls as (
+    select * from {{ ref('int_calls') }}
+),
+
+fct_spend_reconciliation as (
+    select * from {{ ref('fct_spend_reconciliation') }}
+),
+
+int_cells as (
+    select * from {{ ref('int_cells') }}
+),
+
+dark as (
     select
         usage_date,
         provider,
@@ -19,7 +35,7 @@ with dark as (
             as cache_write_tokens,
         coalesce(sum(tokens) filter (where token_class = 'output'), 0)::bigint as output_tokens,
         sum(cost_pico) as cost_pico
-    from {{ ref('int_allocations') }}
+    from int_allocations
     where spend_class in ('background', 'retry', 'unlogged')
     group by all
 ),
@@ -33,7 +49,7 @@ job_calls as (
         price_tier,
         job_type,
         sum(calls)::bigint as calls
-    from {{ ref('int_calls') }}
+    from int_calls
     where
         usage_known
         and spend_class in ('background', 'retry')
@@ -45,7 +61,7 @@ invoice as (
         usage_date,
         provider,
         sum(invoice_cost_usd) as invoice_cost_usd
-    from {{ ref('fct_spend_reconciliation') }}
+    from fct_spend_reconciliation
     group by all
 ),
 
@@ -86,7 +102,7 @@ final as (
             and dark.canonical_model = job_calls.canonical_model
             and dark.price_tier = job_calls.price_tier
             and dark.job_type = job_calls.job_type
-    left join {{ ref('int_cells') }} as int_cells
+    left join int_cells
         on
             dark.usage_date = int_cells.usage_date
             and dark.provider = int_cells.provider

@@ -10,7 +10,31 @@
 -- allocation_basis: 'cost_line' (the cell's own cost lines), 'catalog_weights' (a share of a cost
 -- line coarser than the cell, or calls of several models weighed inside it), 'catalog_price'.
 -- '__all__' as billing_account, model or price_tier: the export was not grouped by it.
-with allocations as (
+with int_allocations as (
+    select * from {{ ref('int_allocations') }}
+),
+
+int_cell_classes as (
+    select * from {{ ref('int_cell_classes') }}
+),
+
+int_cells as (
+    select * from {{ ref('int_cells') }}
+),
+
+int_provider_costs as (
+    select * from {{ ref('int_provider_costs') }}
+),
+
+int_cost_shares as (
+    select * from {{ ref('int_cost_shares') }}
+),
+
+int_source_status as (
+    select * from {{ ref('int_source_status') }}
+),
+
+allocations as (
     select
         usage_date,
         provider,
@@ -22,7 +46,7 @@ with allocations as (
         coalesce(sum(cost_pico) filter (where spend_class = 'retry'), 0) as retry_pico,
         coalesce(sum(cost_pico) filter (where spend_class = 'unlogged'), 0) as unlogged_pico,
         coalesce(sum(overlogged_tokens), 0)::bigint as overlogged_tokens
-    from {{ ref('int_allocations') }}
+    from int_allocations
     group by all
 ),
 
@@ -37,7 +61,7 @@ classes as (
         sum(catalog_cost_usd) as catalog_cost_usd,
         bool_and(invoice_arrived) as invoice_arrived,
         bool_or(catalog_estimated) as catalog_estimated
-    from {{ ref('int_cell_classes') }}
+    from int_cell_classes
     group by all
 ),
 
@@ -63,7 +87,7 @@ token_rows as (
         int_cells.usage_unknown_calls,
         coalesce(allocations.overlogged_tokens, 0) as overlogged_tokens,
         coalesce(classes.catalog_estimated, false) as catalog_estimated
-    from {{ ref('int_cells') }} as int_cells
+    from int_cells
     left join classes using (usage_date, provider, billing_account, canonical_model, price_tier)
     left join allocations using (usage_date, provider, billing_account, canonical_model, price_tier)
 ),
@@ -74,7 +98,7 @@ non_token_lines as (
         provider,
         billing_account,
         cost_usd
-    from {{ ref('int_provider_costs') }}
+    from int_provider_costs
     where line_kind = 'non_token'
     union all
     -- an unsplit total that covers no billed usage to weight it by stays visible here
@@ -83,7 +107,7 @@ non_token_lines as (
         provider,
         billing_account,
         cost_pico::decimal(38, 0) * 0.000000000001
-    from {{ ref('int_cost_shares') }}
+    from int_cost_shares
     where not placed
 ),
 
@@ -147,7 +171,7 @@ final as (
         end as status,
         {{ as_of() }} as reconciled_at
     from unioned
-    left join {{ ref('int_source_status') }} as source_status using (usage_date, provider)
+    left join int_source_status as source_status using (usage_date, provider)
 )
 
 select * from final

@@ -4,8 +4,20 @@
 -- Same columns as stg_model_calls: attempt >= 2 (requestMetadata.attempt) is a retry of
 -- 'retry:<job_type>', else background spend of the job type. Token classes as in
 -- stg_bedrock_usage (inputTokenCount excludes cache), model resolved the same way.
-with deduplicated as (
+with bedrock_invocations as (
     select * from {{ source('bronze', 'bedrock_invocations') }}
+),
+
+cur_lines as (
+    select * from {{ source('bronze', 'cur_lines') }}
+),
+
+base_logged_calls as (
+    select * from {{ ref('base_logged_calls') }}
+),
+
+deduplicated as (
+    select * from bedrock_invocations
     qualify row_number() over (partition by request_id order by folder_date, source_file, source_line) = 1
 ),
 
@@ -13,7 +25,7 @@ profile_models as (
     select
         resource_id as profile_arn,
         any_value(model) as model
-    from {{ source('bronze', 'cur_lines') }}
+    from cur_lines
     where
         model is not null
         and resource_id like '%:application-inference-profile/%'
@@ -23,7 +35,7 @@ profile_models as (
 
 logged as (
     select distinct response_id
-    from {{ ref('base_logged_calls') }}
+    from base_logged_calls
     where
         provider = 'aws.bedrock'
         and response_id is not null

@@ -11,8 +11,16 @@
 -- A request delivered twice (same requestId) counts once. An application inference profile
 -- invoked as modelId is resolved to the model the period's CUR bills for it, when the CUR names
 -- exactly one; otherwise the model is the modelId as logged.
-with deduplicated as (
+with bedrock_invocations as (
     select * from {{ source('bronze', 'bedrock_invocations') }}
+),
+
+cur_lines as (
+    select * from {{ source('bronze', 'cur_lines') }}
+),
+
+deduplicated as (
+    select * from bedrock_invocations
     qualify row_number() over (partition by request_id order by folder_date, source_file, source_line) = 1
 ),
 
@@ -20,7 +28,7 @@ profile_models as (
     select
         resource_id as profile_arn,
         any_value(model) as model
-    from {{ source('bronze', 'cur_lines') }}
+    from cur_lines
     where
         model is not null
         and resource_id like '%:application-inference-profile/%'

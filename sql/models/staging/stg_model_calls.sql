@@ -10,9 +10,13 @@
 -- aggregate is long context when its requests average more than 200k input tokens).
 -- The key is hashed to 128 bits (`md5_number`): partitioning millions of calls by a fixed-width
 -- number sorts faster than by the text, and a collision is beyond any realistic volume.
-with source as (
+with base_logged_calls as (
+    select * from {{ ref('base_logged_calls') }}
+),
+
+source as (
     -- a record from a lake written before aggregates (request_count null) is one call
-    select * replace (coalesce(request_count, 1) as request_count) from {{ ref('base_logged_calls') }}
+    select * replace (coalesce(request_count, 1) as request_count) from base_logged_calls
     where usage_date = {{ usage_date() }}
 ),
 
