@@ -110,6 +110,10 @@ class LakeStore(dg.ConfigurableResource):
     def lake(self) -> Lake:
         return Lake(self.root)
 
+    def storage_errors(self, during: str = "") -> AbstractContextManager[None]:
+        """A block whose disk errors name the lake's path, DARKCOMPUTE_LAKE_DIR and what to do."""
+        return explained([(self.root, "DARKCOMPUTE_LAKE_DIR", self.root)], during=during)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         runlock.acquire(self.root, shared=True)
 

@@ -8,8 +8,6 @@ import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from pipelines.lib.disk import explained
-
 REPO = Path(__file__).resolve().parents[2]
 
 DEFAULTS = {
@@ -74,22 +72,6 @@ def parse_min_coverage(text: str) -> Decimal:
     if share is None or not share.is_finite() or not 0 <= share <= 1:
         raise ValueError(f"DARKCOMPUTE_MIN_COVERAGE: expected a share from 0 to 1 like '0.5', got {text!r}")
     return share
-
-
-def settle_days() -> dict[str, int]:
-    """`DARKCOMPUTE_SETTLE_DAYS` read from the environment now. Kept only for
-    `reconcile/assets.py` until it takes the value from its `reconciliation` resource."""
-    return parse_settle_days(setting("DARKCOMPUTE_SETTLE_DAYS"))
-
-
-def storage_errors(during: str = ""):
-    """Disk errors explained with the paths the environment configures now. Kept only for
-    `reconcile/assets.py` until it uses `Warehouse.storage_errors`."""
-    lake = setting("DARKCOMPUTE_LAKE_DIR")
-    temp = setting("DARKCOMPUTE_DUCKDB_TEMP_DIR")
-    return explained([(temp or str(Path(lake) / ".duckdb_tmp"), "DARKCOMPUTE_DUCKDB_TEMP_DIR", temp),
-                      (setting("DARKCOMPUTE_WAREHOUSE"), "DARKCOMPUTE_WAREHOUSE", setting("DARKCOMPUTE_WAREHOUSE")),
-                      (lake, "DARKCOMPUTE_LAKE_DIR", lake)], during=during)
 
 
 def bind(name: str):

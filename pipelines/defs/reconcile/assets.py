@@ -23,8 +23,7 @@ from pipelines.lib.lake import Lake
 from pipelines.lib.preview import markdown
 
 from ..partitions import around_day, daily
-from ..resources import LakeStore, Warehouse, partition_day
-from ..settings import setting, settle_days, storage_errors
+from ..resources import LakeStore, Reconciliation, Warehouse, partition_day
 from . import checks
 from .model import ensure_catalog
 from .publish import RESTATEMENTS, publish, restatement_file_name, restatement_rows
@@ -122,7 +121,7 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, changed: bool, restated, unr
 
 @dagster_dbt.dbt_assets(manifest=dbt_run.manifest(), partitions_def=daily, dagster_dbt_translator=TRANSLATOR,
                         name="dbt_models", backfill_policy=dg.BackfillPolicy.multi_run(1))
-def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse):
+def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse, reconciliation: Reconciliation):
     # One in-process `dbt build` of the day (`pipelines/lib/dbt.py`): every staging, intermediate and
     # mart model and their tests, on an in-memory DuckDB, so the whole project runs whatever part of it
     # is selected. dbt's result events become materializations and check results through dagster-dbt's
@@ -136,15 +135,15 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
     day = partition_day(context)
     the_lake = lake.lake()
     manifest = dbt_run.manifest()
-    with storage_errors("reconciling"):
+    with warehouse.storage_errors("reconciling"):
         # a run that selects only some models runs the whole project all the same, but Dagster orders
         # it only after the upstream of what was selected: the catalog the models read is written here
         # when price_catalog has not been materialized for the day
         if ensure_catalog(the_lake, day):
             context.log.info(f"wrote the price catalog of {day} (price_catalog was not materialized for it)")
-        result = dbt_run.build(the_lake, day, as_of(context), settle_days(), threads=warehouse.threads or None,
+        result = dbt_run.build(the_lake, day, as_of(context), reconciliation.settle(), threads=warehouse.threads or None,
                                memory_limit=warehouse.memory_limit or None,
-                               temp_directory=warehouse.temp_directory or None)
+                               temp_directory=warehouse.spill_dir() or None)
     selected = {key.to_python_identifier() for key in context.selected_asset_keys}
     events = []
     for raw in result.events:
@@ -163,7 +162,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
     extra: dict[str, dict] = {}
     if not errors and set(dbt_run.MARTS) <= set(result.marts):
         recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
-        with storage_errors("reconciling"):
+        with warehouse.storage_errors("reconciling"):
             previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
             if unreadable:
                 context.log.warning(f"{unreadable}: overwritten with the recomputed mart (no restatement can be "
@@ -198,12 +197,12 @@ def price_catalog(context: dg.AssetExecutionContext, lake: LakeStore) -> dg.Mate
     the first run did."""
     day = partition_day(context)
     the_lake = lake.lake()
-    with storage_errors("writing the price catalog"):
+    with lake.storage_errors("writing the price catalog"):
         written = ensure_catalog(the_lake, day)
         table = pq.read_table(the_lake.partition_file("catalog", "model_prices", day))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.num_rows, "written": written,
-        "models": len(set(zip(table["provider"].to_pylist(), table["canonical_model"].to_pylist()))),
+        "models": len(set(zip(table["provider"].to_pylist(), table["canonical_model"].to_pylist(), strict=True))),
     })
 
 
@@ -220,7 +219,7 @@ def rejected_records(context: dg.AssetExecutionContext, lake: LakeStore, warehou
     day = partition_day(context)
     the_lake = lake.lake()
     paths = bronze_files(the_lake, "_rejects", day)
-    with storage_errors("collecting rejected records"):
+    with warehouse.storage_errors("collecting rejected records"):
         con = warehouse.compute()
         if paths:
             table = sql.table(con, "ingest/rejected_records", paths=paths, delivery_date=day)
@@ -244,7 +243,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
     week = [day - timedelta(days=i) for i in range(8)]
     recent = sorted({p for d in week for p in bronze_files(the_lake, "_files", d)})
     today = bronze_files(the_lake, "_files", day)
-    with storage_errors("computing source status"):
+    with warehouse.storage_errors("computing source status"):
         if recent:
             # before the day's ingest has run at all, every recent source counts as missing
             table = sql.table(warehouse.compute(), "ingest/source_status", day_files=today or recent,
@@ -276,7 +275,7 @@ def warehouse_tables(
     day = partition_day(context)
     the_lake = lake.lake()
     out = publish(warehouse.path, the_lake, [day], connect=warehouse.session,
-                  day_files=lambda d: bronze_files(the_lake, "_files", d), temp_directory=warehouse.temp_directory)
+                  day_files=lambda d: bronze_files(the_lake, "_files", d), temp_directory=warehouse.spill_dir())
     if out.notice:
         context.log.warning(out.notice)
     con = duckdb.connect(warehouse.path, read_only=True)
@@ -303,12 +302,13 @@ def identity_holds(context: dg.AssetCheckExecutionContext, lake: LakeStore, ware
 
 
 @dg.asset_check(asset="fct_spend_reconciliation", partitions_def=daily)
-def invoice_coverage(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse):
+def invoice_coverage(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                     reconciliation: Reconciliation):
     """For each provider, the share of its token invoice the logs attribute is at least
     DARKCOMPUTE_MIN_COVERAGE (each provider's share is in the metadata)."""
     outcome = checks.coverage(
         warehouse.compute(), _mart_path(context, lake, "fct_spend_reconciliation"),
-        Decimal(setting("DARKCOMPUTE_MIN_COVERAGE")),
+        reconciliation.coverage(),
     )
     metadata = {**outcome.metadata, "by_provider": dg.MetadataValue.md(outcome.metadata["by_provider"])}
     return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
