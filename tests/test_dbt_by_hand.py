@@ -40,18 +40,16 @@ def parameters(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProce
 
 
 def test_the_helper_prints_the_days_parameters(lake, tmp_path):
-    out = tmp_path / "out"
-    missing = parameters("--date", DAY.isoformat(), "--lake", str(lake.root), "--as-of", AS_OF, "--out", str(out))
+    missing = parameters("--date", DAY.isoformat(), "--lake", str(lake.root), "--as-of", AS_OF)
     assert missing.returncode == 0, missing.stderr
     assert f"no price catalog for {DAY}" in missing.stderr
     assert json.loads(missing.stdout)["lake_files"]["catalog.model_prices"] == []
 
     ensure_catalog(lake, DAY)
-    done = parameters("--date", DAY.isoformat(), "--lake", str(lake.root), "--as-of", AS_OF, "--out", str(out))
+    done = parameters("--date", DAY.isoformat(), "--lake", str(lake.root), "--as-of", AS_OF)
     assert done.returncode == 0 and done.stderr == ""
     run = json.loads(done.stdout)
     assert run["usage_date"] == "2026-11-02" and run["as_of"] == AS_OF
-    assert run["out_dir"] == str(out) and out.is_dir()
     assert run["settle_days"] == {"openai": 1, "anthropic": 1, "aws.bedrock": 2}
     root = lake.root.resolve()
     assert run["lake_files"]["bronze.openai_usage"] == [str(root / "bronze/openai_usage/date=2026-11-02/data.parquet")]
@@ -68,17 +66,18 @@ def test_the_helper_refuses_a_lake_that_is_not_there(tmp_path):
 @pytest.mark.slow  # a dbt process of its own (tens of seconds)
 def test_dbt_build_by_hand_gives_the_pipelines_marts(lake, tmp_path):
     ensure_catalog(lake, DAY)
-    run = parameters("--date", DAY.isoformat(), "--lake", str(lake.root), "--as-of", AS_OF,
-                     "--out", str(tmp_path / "out"))
-    env = {**os.environ, "DARKCOMPUTE_DBT_RUN": run.stdout.strip(), "DBT_PROFILES_DIR": "."}
-    dbt = subprocess.run([str(ROOT / ".venv" / "bin" / "dbt"), "build", "--target-path", str(tmp_path / "target"),
-                          "--no-send-anonymous-usage-stats"], check=False, capture_output=True, text=True,
-                         cwd=PROJECT_DIR, env=env)
+    run = parameters("--date", DAY.isoformat(), "--lake", str(lake.root), "--as-of", AS_OF)
+    database = tmp_path / "local.duckdb"
+    env = {**os.environ, "DARKCOMPUTE_DBT_RUN": run.stdout.strip(), "DBT_PROFILES_DIR": ".",
+           "DARKCOMPUTE_DBT_LOCAL_DATABASE": str(database)}
+    dbt = subprocess.run([str(ROOT / ".venv" / "bin" / "dbt"), "build", "--target", "local",
+                          "--target-path", str(tmp_path / "target"), "--no-send-anonymous-usage-stats"],
+                         check=False, capture_output=True, text=True, cwd=PROJECT_DIR, env=env)
     assert dbt.returncode == 0, dbt.stdout[-3000:]
     pipeline = build(lake, DAY, datetime.fromisoformat(AS_OF)).marts
-    con = duckdb.connect()
+    con = duckdb.connect(str(database), read_only=True)
     for mart, table in pipeline.items():
-        by_hand = con.sql(f"select * from read_parquet('{tmp_path / 'out' / mart}.parquet')").to_arrow_table()
+        by_hand = con.sql(f"select * from {mart}").to_arrow_table()
         assert by_hand.num_rows == table.num_rows > 0
         assert sorted(map(str, by_hand.to_pylist())) == sorted(map(str, table.cast(by_hand.schema).to_pylist()))
     recon = pipeline["fct_spend_reconciliation"]

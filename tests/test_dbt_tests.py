@@ -40,25 +40,24 @@ def _results(events: list[dict]) -> dict[str, tuple[str, int]]:
 
 
 class MartTests:
-    """The day's models built once in this process; `run(broken)` rewrites marts with broken rows
-    (`{mart: select over the view "mart"}`), runs `dbt test` on the marts and restores them."""
+    """The day's models built once in this process, in dbt's in-memory database; `run(broken)`
+    replaces marts with broken rows (`{mart: select over the relation named like the mart}`), runs
+    `dbt test` on the marts and restores them."""
 
-    def __init__(self, work: Path, args: list[str]):
-        self.out = work / "out"
-        self.saved = work / "saved"
-        self.saved.mkdir()
+    def __init__(self, args: list[str]):
         self.args = args
         for mart in MARTS:
-            shutil.copy(self.out / f"{mart}.parquet", self.saved / f"{mart}.parquet")
+            self.execute(f"create table saved_{mart} as select * from {mart}")
+
+    @staticmethod
+    def execute(statement: str) -> None:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        DuckDBConnectionManager.env().handle().cursor().execute(statement)
 
     def run(self, broken: dict[str, str]) -> dict[str, tuple[str, int]]:
         for mart, select in broken.items():
-            con = duckdb.connect()
-            try:
-                con.execute(f"create view {mart} as select * from read_parquet('{self.saved / f'{mart}.parquet'}')")
-                con.execute(f"copy ({select}) to '{self.out / f'{mart}.parquet'}' (format parquet)")
-            finally:
-                con.close()
+            self.execute(f"create or replace table {mart} as with {mart} as (select * from saved_{mart}) {select}")
         events: list[dict] = []
         try:
             result = dbt._runner(events).invoke(["test", "--quiet", "--select", *MARTS, *self.args])
@@ -66,22 +65,20 @@ class MartTests:
             return _results(events)
         finally:
             for mart in MARTS:
-                shutil.copy(self.saved / f"{mart}.parquet", self.out / f"{mart}.parquet")
+                self.execute(f"create or replace table {mart} as select * from saved_{mart}")
 
 
 @pytest.fixture(scope="module")
 def mart_tests(tmp_path_factory):
     lake = _lake(tmp_path_factory.mktemp("lake"))
-    with dbt.workspace() as work:
-        target = work / "target"
-        target.mkdir()
+    with dbt.workspace() as target:
         args = dbt._project_args(target)
-        parameters = dbt.run_parameters(lake, DAY, RECONCILED_AT, None, work / "out")
+        parameters = dbt.run_parameters(lake, DAY, RECONCILED_AT, None)
         with dbt.environment(dbt.run_env(parameters, None, None, None)):
             try:
                 result = dbt._runner([]).invoke(["run", "--quiet", *args])
                 assert result.success, result.exception
-                yield MartTests(work, args)
+                yield MartTests(args)
             finally:
                 dbt._close()
 

@@ -3,8 +3,7 @@ runs it as assets.
 
 A run is one `dbt build` on an in-memory DuckDB (`sql/profiles.yml`), invoked in this process
 (dbt's Python API: the project is parsed once per process, not once per day). It reads the lake
-files listed in its parameters and writes the marts as Parquet into a private folder, read back
-here. dbt's result events are kept so that Dagster can turn them into materializations and
+files listed in its parameters; the marts are read out of its database before it closes. dbt's result events are kept so that Dagster can turn them into materializations and
 check results (dagster-dbt's own translation, `pipelines/defs/reconcile/assets.py`).
 """
 
@@ -12,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,14 +94,13 @@ def lake_files(lake: Lake, day: date) -> dict[str, list[str]]:
     return out
 
 
-def run_parameters(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | None, out_dir: Path) -> dict:
+def run_parameters(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | None) -> dict:
     """The parameters of one day's run (`sql/macros/run_parameters.sql`)."""
     return {
         "usage_date": day.isoformat(),
         "as_of": as_of.isoformat(),
         "settle_days": dict(settle_days or {}),
         "lake_files": lake_files(lake, day),
-        "out_dir": str(out_dir),
     }
 
 
@@ -138,23 +135,9 @@ def environment(env: dict[str, str]):
 
 @contextmanager
 def workspace():
-    """A private folder for one run: its target path (compiled SQL, logs) and its marts."""
+    """A private folder for one run: dbt's target path (the compiled SQL, a few KB)."""
     with tempfile.TemporaryDirectory(prefix="darkcompute-dbt-") as folder:
-        root = Path(folder)
-        (root / "out").mkdir()
-        yield root
-
-
-def read_marts(out_dir: Path) -> dict[str, pa.Table]:
-    """The marts a run wrote, as Arrow tables typed as DuckDB hands a UTC session's tables to
-    Arrow (timestamps in `Etc/UTC`, as the lake has always held them)."""
-    con = sql.connect()
-    try:
-        tables = {name: con.read_parquet(str(out_dir / f"{name}.parquet")).to_arrow_table() for name in MARTS
-                  if (out_dir / f"{name}.parquet").exists()}
-    finally:
-        con.close()
-    return {name: table.cast(_utc(table.schema)) for name, table in tables.items()}
+        yield Path(folder)
 
 
 def _utc(schema: pa.Schema) -> pa.Schema:
@@ -182,34 +165,38 @@ def build(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | 
           memory_limit: str | None = None, temp_directory: str | None = None) -> Build:
     """`dbt build` the project (or the `select`ed models and their tests) for `day`.
 
-    `keep` names models whose tables are read out of the run's in-memory database before it is
-    closed (tests use it to look at staging and intermediate models)."""
+    The marts, and the models named in `keep` (tests use it to look at staging and intermediate
+    models), are read out of the run's in-memory database before it is closed; a mart dbt built is
+    read even when a test failed (its check fails; publishing is blocked).
+
+    The run reads the saved parse (`sql/target/partial_parse.msgpack`, from `prepare()`) where it
+    is, and writes neither a manifest nor run results: its events are collected here."""
     events: list[dict] = []
-    with workspace() as work:
-        parameters = run_parameters(lake, day, as_of, settle_days, work / "out")
-        target = work / "target"
-        target.mkdir()
-        if (PROJECT_DIR / "target" / "partial_parse.msgpack").exists():
-            shutil.copy(PROJECT_DIR / "target" / "partial_parse.msgpack", target / "partial_parse.msgpack")
+    with workspace() as target:
         # nothing on the console (a failed node is reported from its result event, by the caller)
-        args = ["build", "--quiet", "--log-level", "none", *_project_args(target), *(["--select", *select] if select else [])]
-        with environment(run_env(parameters, threads, memory_limit, temp_directory)):
+        args = ["build", "--quiet", "--log-level", "none", "--no-write-json", *_project_args(target),
+                *(["--select", *select] if select else [])]
+        with environment(run_env(run_parameters(lake, day, as_of, settle_days), threads, memory_limit,
+                                 temp_directory)):
+            _close()  # a fresh database: nothing left by an earlier invocation in this process
             try:
                 result = _runner(events).invoke(args)
-                kept = {name: _read(name) for name in keep} if result.success else {}
+                if result.exception is not None:
+                    raise RuntimeError(f"dbt build failed: {result.exception}") from result.exception
+                built = _tables()
+                marts = {name: _read(name) for name in MARTS if name in built} if not select else {}
+                kept = {name: _read(name) for name in keep if name in built}
             finally:
                 _close()
-        if result.exception is not None:
-            raise RuntimeError(f"dbt build failed: {result.exception}") from result.exception
-        failures = [describe(e) for e in events if e["data"].get("status") in ("error", "fail")]
-        # a mart dbt built is read even when a test failed (its check fails; publishing is blocked)
-        marts = read_marts(work / "out") if not select else {}
-        return Build(success=result.success, marts=marts, kept=kept, events=events, failures=failures)
+    failures = [describe(e) for e in events if e["data"].get("status") in ("error", "fail")]
+    return Build(success=result.success, marts=marts, kept=kept, events=events, failures=failures)
 
 
 def _project_args(target: Path) -> list[str]:
+    saved_parse = PROJECT_DIR / "target" / "partial_parse.msgpack"
     return ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-            "--target-path", str(target), "--log-path", str(target), "--no-send-anonymous-usage-stats"]
+            "--target-path", str(target), "--log-path", str(target), "--no-send-anonymous-usage-stats",
+            *(["--partial-parse-file-path", str(saved_parse)] if saved_parse.exists() else [])]
 
 
 def _runner(events: list[dict]):
@@ -223,11 +210,22 @@ def _runner(events: list[dict]):
     return dbtRunner(callbacks=[collect])
 
 
-def _read(name: str) -> pa.Table:
+def _tables() -> set[str]:
+    """The tables the run's in-memory database holds."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     cursor = DuckDBConnectionManager.env().handle().cursor()
-    return cursor.execute(f'select * from "{name}"').to_arrow_table()
+    return {name for (name,) in cursor.execute("select table_name from duckdb_tables()").fetchall()}
+
+
+def _read(name: str) -> pa.Table:
+    """One table of the run's in-memory database, as Arrow (timestamps in `Etc/UTC`, as DuckDB
+    hands a UTC session's tables to Arrow and the lake has always held them)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    cursor = DuckDBConnectionManager.env().handle().cursor()
+    table = cursor.sql(f'select * from "{name}"').to_arrow_table()
+    return table.cast(_utc(table.schema))
 
 
 def _close() -> None:
@@ -248,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
 
         cd sql
         export DARKCOMPUTE_DBT_RUN=$(../.venv/bin/python -m pipelines.lib.dbt --date 2026-11-02 --lake ../lake)
-        DBT_PROFILES_DIR=. ../.venv/bin/dbt build
+        DBT_PROFILES_DIR=. ../.venv/bin/dbt build --target local
 
-    The lake files and the marts' folder (`--out`, made here) are absolute paths. The day must have
+    (`--target local` keeps every model's table in `sql/target/local.duckdb`.) The lake files are
+    absolute paths. The day must have
     been ingested (its bronze partitions and price catalog written, e.g. by `darkcompute reconcile`);
     what is missing is said on stderr."""
     import argparse
@@ -265,8 +264,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="the lake folder (default: DARKCOMPUTE_LAKE_DIR or ./lake)")
     parser.add_argument("--as-of", type=datetime.fromisoformat, default=None,
                         help="the run's 'as of' time, e.g. 2026-11-04T04:00:00+00:00 (default: now)")
-    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "target" / "out",
-                        help="the folder the marts' Parquet files are written to (default: sql/target/out)")
     args = parser.parse_args(argv)
     lake = Lake(Path(args.lake).resolve())
     if not lake.root.is_dir():
@@ -275,9 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     as_of = args.as_of or datetime.now(UTC)
     if as_of.tzinfo is None:
         parser.error("--as-of needs a time zone, e.g. 2026-11-04T04:00:00+00:00")
-    out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    parameters = run_parameters(lake, args.date, as_of, parse_settle_days(setting("DARKCOMPUTE_SETTLE_DAYS")), out)
+    parameters = run_parameters(lake, args.date, as_of, parse_settle_days(setting("DARKCOMPUTE_SETTLE_DAYS")))
     if not parameters["lake_files"].get("catalog.model_prices"):
         print(f"no price catalog for {args.date} in {lake.root}: every model will be unpriced "
               f"(`darkcompute reconcile --date {args.date}` writes it)", file=sys.stderr)

@@ -1,8 +1,10 @@
 {#- The run's parameters. The orchestrator (`pipelines/lib/dbt.py`) passes them as one JSON object in
     the environment variable DARKCOMPUTE_DBT_RUN rather than as `--vars`: dbt re-parses the whole
-    project whenever its command-line vars change, but only the files that read a changed
-    environment variable. Rendered as typed literals: a model's text never holds a value it was
-    not given. Without the variable (`dbt parse`, `dbt docs generate`) they are placeholders. -#}
+    project whenever its command-line vars change. The variable is read only when a model runs
+    (`execute`), never while dbt parses, so a new day's values change nothing dbt parsed: each run
+    reuses the saved parse as it is and writes none. Rendered as typed literals: a model's text
+    never holds a value it was not given. While parsing, and without the variable (`dbt docs
+    generate`), they are placeholders. -#}
 
 {% macro run_parameter(name) -%}
     {%- set defaults = {
@@ -10,8 +12,10 @@
         "as_of": "2026-01-01T00:00:00+00:00",
         "settle_days": {},
         "lake_files": {},
-        "out_dir": "target/out",
     } -%}
+    {%- if not execute -%}
+        {{ return(defaults[name]) }}
+    {%- endif -%}
     {{ return(fromjson(env_var("DARKCOMPUTE_DBT_RUN", "{}")).get(name, defaults[name])) }}
 {%- endmacro %}
 
@@ -37,7 +41,3 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Where a mart's Parquet file goes: the run's output folder. -#}
-{% macro mart_location(name) -%}
-    {{ run_parameter("out_dir") }}/{{ name }}.parquet
-{%- endmacro %}

@@ -1,5 +1,3 @@
-{{ config(materialized='external', location=mart_location('fct_dark_compute')) }}
-
 -- The invoice dollars no waiting user caused, one row per
 -- (usage_date, provider, billing_account, model, price_tier, job_type):
 --   background: a worker's job type; retry: 'retry:<job type or feature>'; unlogged: '__unlogged__'.

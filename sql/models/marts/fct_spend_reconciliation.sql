@@ -1,5 +1,3 @@
-{{ config(materialized='external', location=mart_location('fct_spend_reconciliation')) }}
-
 -- Every invoice dollar of the day in exactly one class, one row per
 -- (usage_date, provider, billing_account, model, price_tier):
 --   invoice_cost_usd = user + background + retry + unlogged + non_token   (on every row)
