@@ -3,8 +3,9 @@ runs it as assets.
 
 A run is one `dbt build` on an in-memory DuckDB (`sql/profiles.yml`), invoked in this process
 (dbt's Python API: the project is parsed once per process, not once per day). It reads the lake
-files listed in its parameters; the marts are read out of its database before it closes. dbt's result events are kept so that Dagster can turn them into materializations and
-check results (dagster-dbt's own translation, `pipelines/defs/reconcile/assets.py`).
+files listed in its parameters; the marts are read out of its database before it closes. dbt's
+result events are kept so that Dagster can turn them into materializations and check results
+(dagster-dbt's own translation, `pipelines/defs/reconcile/assets.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
-from pipelines.lib import sql
 from pipelines.lib.bronze.aws import billing_period_start
 from pipelines.lib.lake import Lake
 
