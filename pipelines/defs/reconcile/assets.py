@@ -28,9 +28,13 @@ from . import checks
 from .model import ensure_catalog
 from .publish import RESTATEMENTS, publish, restatement_file_name, restatement_rows
 
-BRONZE = ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "bedrock_invocations", "app_calls",
-          "worker_calls")
-PERIODIC = ("cur_lines",)  # partitioned by billing period (dated the period's first day)
+# The bronze tables, from the registry of sources (sql/models/staging/_sources.yml): those partitioned
+# by delivery day, and those by billing period (CUR, dated the period's first day). Each also has its
+# `_files` and `_rejects` tables in the lake.
+_TABLES = [(table, partitioned_by) for source, table, partitioned_by in dbt_run.lake_sources()
+           if source == "bronze" and not table.endswith(("_files", "_rejects"))]
+BRONZE = tuple(table for table, partitioned_by in _TABLES if partitioned_by == "day")
+PERIODIC = tuple(table for table, partitioned_by in _TABLES if partitioned_by == "billing_period")
 MONEY_COLUMNS = ("invoice_cost_usd", "user_cost_usd", "background_cost_usd", "retry_cost_usd",
                  "unlogged_cost_usd", "non_token_cost_usd")
 
