@@ -112,7 +112,8 @@ def test_a_truncated_mart_file_is_overwritten_by_the_next_run(tmp_path):
     assert snapshot(root) == before  # every row of every table, reconciled_at included
     recon = pq.read_table(marts / "fct_spend_reconciliation" / f"date={DAY}" / "data.parquet")
     assert sorted(recon.to_pylist(), key=repr) == sorted(
-        (dict(zip(recon.column_names, r, strict=True)) for r in before["fct_spend_reconciliation"]), key=repr)
+        # the warehouse's rows end with the partition column `date`, which the lake file has in its path
+        (dict(zip(recon.column_names, r, strict=False)) for r in before["fct_spend_reconciliation"]), key=repr)
     assert pq.read_table(marts / "fct_dark_compute" / f"date={DAY}" / "data.parquet").num_rows == len(
         before["fct_dark_compute"])
     assert not (marts / "restatements").exists()  # nothing comparable was there: nothing is claimed
