@@ -105,17 +105,15 @@ def run_parameters(lake: Lake, day: date, as_of: datetime, settle_days: dict[str
 
 
 def run_env(parameters: dict, threads: int | None, memory_limit: str | None, temp_directory: str | None) -> dict[str, str]:
-    """The environment of one run: its parameters (DARKCOMPUTE_DBT_RUN, one JSON object) and the
-    DuckDB settings `sql/profiles.yml` reads."""
-    env = {"DARKCOMPUTE_DBT_RUN": json.dumps(parameters, sort_keys=True)}
-    if threads:
-        env["DARKCOMPUTE_DBT_THREADS"] = str(threads)
-    if memory_limit:
-        env["DARKCOMPUTE_DBT_MEMORY_LIMIT"] = memory_limit
+    """The environment of one run: its parameters and the DuckDB settings it runs with, as one JSON
+    object in DARKCOMPUTE_DBT_RUN. The settings are applied by the project's `on-run-start` hook
+    (`sql/macros/duckdb_settings.sql`), not by the profile: a profile that changed would make dbt
+    parse the whole project again on every run."""
     if temp_directory:
         Path(temp_directory).mkdir(parents=True, exist_ok=True)
-        env["DARKCOMPUTE_DBT_TEMP_DIRECTORY"] = str(temp_directory)
-    return env
+    duckdb_settings = {"threads": threads or None, "memory_limit": memory_limit or None,
+                       "temp_directory": str(temp_directory) if temp_directory else None}
+    return {"DARKCOMPUTE_DBT_RUN": json.dumps({**parameters, "duckdb": duckdb_settings}, sort_keys=True)}
 
 
 @contextmanager

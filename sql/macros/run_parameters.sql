@@ -12,6 +12,7 @@
         "as_of": "2026-01-01T00:00:00+00:00",
         "settle_days": {},
         "lake_files": {},
+        "duckdb": {},
     } -%}
     {%- if not execute -%}
         {{ return(defaults[name]) }}
