@@ -221,13 +221,13 @@ def test_a_fault_on_every_request_fails_the_store_loudly_after_the_budget(bucket
     everything = fault_proxy(bucket, rate=1.0, faults=[fault], seed=SEED)
     through(monkeypatch, everything, attempts=2)
     with pytest.raises((ClientError, BotoCoreError)) as failure:
-        S3Store(f"s3://{BUCKET}/{ROOT}", landing=landing).list("openai/costs")
+        S3Store(f"s3://{BUCKET}/{ROOT}", landing=landing, max_attempts=2).list("openai/costs")
     assert failure.value.__notes__ == [f"while listing s3://{BUCKET}/{ROOT}/openai/costs/"]
     assert (everything.requests, everything.injected[fault]) == (2, 2)  # the budget, then no more
 
     objects = fault_proxy(bucket, rate=1.0, faults=[fault], seed=SEED, only=OBJECTS)
     through(monkeypatch, objects, attempts=2)
-    store = S3Store(f"s3://{BUCKET}/{ROOT}", landing=landing)
+    store = S3Store(f"s3://{BUCKET}/{ROOT}", landing=landing, max_attempts=2)
     key = "openai/costs/2026-11-02/page-001.json"
     assert store.list("openai/costs/2026-11-02") == [key]
     name = f"s3://{BUCKET}/{ROOT}/{key}"
@@ -235,7 +235,7 @@ def test_a_fault_on_every_request_fails_the_store_loudly_after_the_budget(bucket
     with pytest.raises(expected) as failure:
         store.read(key)  # listed: one GetObject
     with pytest.raises(expected) as unlisted:
-        S3Store(f"s3://{BUCKET}/{ROOT}", landing=landing).read(key)  # not listed: HeadObject first
+        S3Store(f"s3://{BUCKET}/{ROOT}", landing=landing, max_attempts=2).read(key)  # not listed: HeadObject first
     for error in (failure.value, unlisted.value):
         if fault == "truncate":
             assert str(error).startswith(f"reading {name}: the connection broke mid-response 2 times; "
@@ -256,14 +256,14 @@ def test_a_body_cut_short_is_read_again_within_the_same_budget(bucket, fault_pro
     assert [proxy.fault_for("GET", target, n) for n in range(4)] == ["truncate", "500", "500", None]
 
     through(monkeypatch, proxy, attempts=4)  # a GET cut short, then a GetObject that botocore tries 3 times
-    store = S3Store(f"s3://{BUCKET}/{ROOT}", landing=tmp_path / "landing")
+    store = S3Store(f"s3://{BUCKET}/{ROOT}", landing=tmp_path / "landing", max_attempts=4)
     assert store.list("worker_logs/2026-11-03") == [key, key.replace("-01", "-02")]
     assert store.read(key).data == (SAMPLES / key).read_bytes()
     assert [s.outcome for s in proxy.log] == ["ok", "truncate", "500", "500", "ok"]  # the listing, then 4 GETs
 
     proxy.reset()
     through(monkeypatch, proxy, attempts=3)  # the same draws, one request short
-    store = S3Store(f"s3://{BUCKET}/{ROOT}", landing=tmp_path / "other-landing")
+    store = S3Store(f"s3://{BUCKET}/{ROOT}", landing=tmp_path / "other-landing", max_attempts=3)
     assert store.list("worker_logs/2026-11-03") == [key, key.replace("-01", "-02")]
     with pytest.raises(ClientError, match=r"\(InternalError\) when calling the GetObject operation") as failure:
         store.read(key)
