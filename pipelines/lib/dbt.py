@@ -209,11 +209,13 @@ def _runner(events: list[dict]):
 
 
 def _tables() -> set[str]:
-    """The tables the run's in-memory database holds."""
+    """The tables and views the run's in-memory database holds."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     cursor = DuckDBConnectionManager.env().handle().cursor()
-    return {name for (name,) in cursor.execute("select table_name from duckdb_tables()").fetchall()}
+    return {name for (name,) in cursor.execute(
+        "select table_name from duckdb_tables() union select view_name from duckdb_views() where not internal"
+    ).fetchall()}
 
 
 def _read(name: str) -> pa.Table:
