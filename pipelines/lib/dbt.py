@@ -118,7 +118,7 @@ def run_env(parameters: dict, threads: int | None, memory_limit: str | None, tem
 
 @contextmanager
 def environment(env: dict[str, str]):
-    """`env` set in this process's environment (dbt's subprocess inherits it) while inside."""
+    """`env` set in this process's environment while inside (dbt runs in this process and reads it)."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
