@@ -314,7 +314,7 @@ def test_logged_calls_under_a_zero_invoice_fail_a_blocking_check(empty_server, t
         shutil.rmtree(source / folder)
     with_keys(monkeypatch, empty_server)
     errors = []
-    monkeypatch.setattr("pipelines.cli.warn", errors.append)
+    monkeypatch.setattr("pipelines.cli.reconcile.warn", errors.append)
 
     assert reconcile_day(source, tmp_path) == 1
 

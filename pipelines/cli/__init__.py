@@ -1,0 +1,125 @@
+"""`darkcompute`: simulate a world, reconcile days (the same Dagster assets, in process)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from pipelines.cli.output import first_line, warn
+from pipelines.cli.shell import run_sql, statements
+from pipelines.cli.summary import print_summary, pull_groupings
+
+__all__ = ["main", "parser", "print_summary", "pull_groupings", "run_sql", "statements"]
+
+# each command's module, imported when the command runs: `sql` never imports Dagster
+COMMANDS = {"simulate": "simulate:simulate", "reconcile": "reconcile:reconcile", "sql": "shell:query",
+            "bench": "bench:benchmark"}
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a time as YYYY-MM-DDTHH:MM:SSZ, got {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"expected a time with a zone (Z or +HH:MM), got {text!r}")
+    return value.astimezone(timezone.utc)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="darkcompute", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="write a synthetic world of sources and its ground truth")
+    s.add_argument("--out", required=True, type=Path, help="folder to write (sources/ and ground_truth.json)")
+    s.add_argument("--start", required=True, type=_day, help="first day, YYYY-MM-DD")
+    s.add_argument("--days", type=_positive, default=3, help="number of days (default 3)")
+    s.add_argument("--calls-per-day", type=_positive, default=2000, help="model calls a day (default 2000)")
+    s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    s.add_argument("--providers", default="openai,anthropic,aws.bedrock",
+                   help="comma-separated providers (default: openai,anthropic,aws.bedrock)")
+    s.add_argument("--otlp-share", type=float, default=0.1, help="share of app-log lines in OTLP/JSON (default 0.1)")
+    s.add_argument("--cur-format", choices=("parquet", "csv"), default="parquet",
+                   help="CUR 2.0 export as Parquet or gzipped CSV (default parquet)")
+    s.add_argument("--cross-region", action="store_true",
+                   help="send half the Bedrock Sonnet calls through the global cross-region profile")
+    s.add_argument("--openai-usage-group-by", default="project_id,model,batch,service_tier",
+                   help="group_by of the OpenAI Usage pages: some of project_id,model,batch,service_tier, or 'none' "
+                        "(default: all four)")
+    s.add_argument("--openai-cost-group-by", default="project_id,line_item",
+                   help="group_by of the OpenAI Costs pages: some of project_id,line_item, or 'none' (default: both)")
+    s.add_argument("--tiers", action="store_true",
+                   help="OpenAI batch and flex traffic: llm_judge_evaluation jobs via the Batch API, "
+                        "proactive_suggestions on flex (both at half price)")
+    s.add_argument("--litellm-share", type=float, default=0.0,
+                   help="share of first-attempt calls logged as LiteLLM proxy payloads (default 0)")
+    s.add_argument("--aggregate-jobs", action="store_true",
+                   help="worker jobs log one aggregate record per job and cell, with request_count")
+
+    r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split")
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--date", type=_day, help="first day to reconcile, YYYY-MM-DD")
+    which.add_argument("--all", action="store_true", help="every day the source has provider exports for")
+    r.add_argument("--to", type=_day, help="last day, inclusive (default: --date)")
+    r.add_argument("--source", help="source root (overrides DARKCOMPUTE_SOURCE_URI)")
+    r.add_argument("--lake", help="Parquet lake folder (overrides DARKCOMPUTE_LAKE_DIR)")
+    r.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
+    r.add_argument("--quiet", action="store_true", help="print only the summary")
+    r.add_argument("--as-of", type=_instant, help="reconcile as of this UTC time, e.g. 2026-11-03T04:00:00Z "
+                   "(default: now); becomes reconciled_at and decides settling")
+    r.add_argument("--timings", type=Path, help="write seconds per Dagster step (summed over days) to this JSON file")
+
+    b = sub.add_parser("bench", help="time one simulated day end to end against DuckDB's floor and per-call pricing")
+    b.add_argument("--calls-per-day", type=_positive, required=True, help="model calls in the simulated day")
+    b.add_argument("--days", type=_positive, default=1, help="days of history; the last one is timed (default 1)")
+    b.add_argument("--keep", type=Path, help="keep the world, lake and warehouse in this folder")
+    b.add_argument("--threads", type=_positive, help="DuckDB threads (default: all cores)")
+    b.add_argument("--memory-limit", default="1536MiB",
+                   help="DuckDB memory_limit (default 1536MiB: with Python and Dagster beside it, a process under 2 GiB)")
+    b.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
+    b.add_argument("--runs", type=_positive, default=1,
+                   help="measure the day this many times on one simulated world; medians are reported (default 1)")
+    b.add_argument("--reuse-world", action="store_true",
+                   help="with --keep: measure the world already simulated there instead of simulating anew")
+
+    q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt")
+    q.add_argument("query", nargs="?", help="SQL statements, separated by ';'")
+    q.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    module, function = COMMANDS[args.command].split(":")
+    try:
+        return getattr(importlib.import_module(f"pipelines.cli.{module}"), function)(args)
+    except KeyboardInterrupt:
+        warn(f"darkcompute {args.command}: interrupted")
+        return 130
+    except Exception as exc:  # the user gets what failed, in one line; DARKCOMPUTE_TRACEBACK=1 shows where
+        if os.environ.get("DARKCOMPUTE_TRACEBACK"):
+            raise
+        where = "".join(f" {note}" for note in getattr(exc, "__notes__", []))  # "while listing s3://..."
+        warn(f"darkcompute {args.command} failed{where}: {type(exc).__name__}: {first_line(exc)} "
+             "(set DARKCOMPUTE_TRACEBACK=1 for the traceback)")
+        return 1

@@ -1,0 +1,171 @@
+"""`darkcompute reconcile`: the same Dagster assets as the nightly run, in process, day by day."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+
+import dagster as dg
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from pipelines.cli.output import console, first_line, warn
+from pipelines.cli.summary import print_summary, pull_groupings
+from pipelines.lib.runlock import EXIT_BUSY, LakeBusy, hold
+
+# the day folders of these exports decide what `reconcile --all` reconciles
+EXPORT_PREFIXES = ("openai/costs", "openai/usage", "anthropic/cost_report", "anthropic/usage_report")
+# What a day's run materializes, selected from the asset graph: the ingest is everything upstream of
+# the dbt models that is not a model or the price catalog (the bronze tables and the API pulls); the
+# reconciliation is all the rest (the catalog, every model, rejected_records, source_status, the
+# warehouse), with the checks on them.
+INGEST = dg.AssetSelection.kind("dbt").upstream() - dg.AssetSelection.kind("dbt") - dg.AssetSelection.groups("catalog")
+RECONCILE = dg.AssetSelection.all() - INGEST
+
+# Dagster flags APIs as beta/preview at import; the user of the CLI cannot act on that
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def reconcile(args) -> int:
+    overrides = {"DARKCOMPUTE_SOURCE_URI": args.source, "DARKCOMPUTE_LAKE_DIR": args.lake,
+                 "DARKCOMPUTE_WAREHOUSE": args.warehouse}
+    os.environ.update({k: str(v) for k, v in overrides.items() if v})
+    from pipelines.defs.settings import setting
+
+    if args.all:
+        days = export_days(setting("DARKCOMPUTE_SOURCE_URI"))
+        if not days:
+            warn(f"no provider exports under {setting('DARKCOMPUTE_SOURCE_URI')}")
+            return 2
+    else:
+        last = args.to or args.date
+        if last < args.date:
+            warn(f"--to {last} is before --date {args.date}")
+            return 2
+        days = [args.date + timedelta(days=i) for i in range((last - args.date).days + 1)]
+    try:
+        with hold(setting("DARKCOMPUTE_LAKE_DIR")):  # one run at a time per lake
+            failures, seconds = run_days(days, quiet=args.quiet, as_of=args.as_of or datetime.now(timezone.utc))
+    except LakeBusy as busy:
+        warn(f"darkcompute reconcile: {busy}; nothing was done (exit {EXIT_BUSY}: try again when it ends)")
+        return EXIT_BUSY
+    if args.timings:
+        args.timings.write_text(json.dumps({k: round(v, 3) for k, v in sorted(seconds.items())}, indent=1))
+    unread = print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
+    if not args.quiet:
+        console.print("\nThe Admin API pulls (when a key is set) ask for the finest grouping that changes money:",
+                      soft_wrap=True)
+        for line in pull_groupings():
+            console.print(f"  {line}", soft_wrap=True)
+    if unread and not failures:  # when a step failed, its own message says why
+        failures.append(unread)
+    for failure in failures:
+        warn(f"{failure}")
+    if failures:
+        warn(f"darkcompute reconcile: {len(failures)} failure(s); exit 1")
+    return 1 if failures else 0
+
+
+def export_days(source_uri: str) -> list[date]:
+    """Every day from the first to the last delivery folder of a provider export (an S3 root is
+    listed with the `sources` resource's landing folder and retry settings)."""
+    from pipelines.defs.resources import configured_resources
+
+    sources = configured_resources()["sources"].process_config_and_initialize()
+    store = sources.store(source_uri)
+    found = set()
+    for prefix in EXPORT_PREFIXES:
+        for key in store.list(prefix):
+            for part in key.split("/"):
+                try:
+                    found.add(date.fromisoformat(part))
+                except ValueError:
+                    continue
+    if not found:
+        return []
+    first, last = min(found), max(found)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = None) -> tuple[list[str], dict[str, float]]:
+    """Materialize the ingest assets for every day and the WINDOW_DAYS days either side (whose
+    folders can hold records of the range), then the reconciliation for every day. Returns what failed,
+    blocking checks included, and the seconds each Dagster step took, summed over the days."""
+    from pipelines.definitions import defs
+    from pipelines.defs.resources import configured_resources
+    from pipelines.lib.dbt import WINDOW_DAYS, delivery_days
+
+    definitions = defs()
+    assets = list(definitions.assets or []) + list(definitions.asset_checks or [])
+    resources = configured_resources()  # read now: the flags may have changed the environment
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    # --quiet: no Dagster log at all (a failed step is reported once, in one line, by the caller)
+    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL" if quiet else "ERROR"}}}}
+    tags = {"darkcompute/as_of": (as_of or datetime.now(timezone.utc)).isoformat()}
+    logging.getLogger("dagster").setLevel(logging.CRITICAL if quiet else logging.ERROR)
+    ingest_days = sorted({d for day in days for d in delivery_days(day)})
+    failures: list[str] = []
+    seconds: dict[str, float] = defaultdict(float)
+    plan = [(INGEST, d) for d in ingest_days] + [(RECONCILE, d) for d in days]
+    unread: set[date] = set()  # delivery days whose ingest failed: the days around them are not reconciled
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
+        task = progress.add_task("reconciling", total=len(plan))
+        for selection, day in plan:
+            progress.update(task, description=f"{'ingest' if selection is INGEST else 'reconcile'} {day}")
+            blocked = sorted(d for d in unread if abs((d - day).days) <= WINDOW_DAYS) if selection is RECONCILE else []
+            if blocked:
+                failures.append(f"{day}: not reconciled: the ingest of {', '.join(map(str, blocked))} failed")
+                progress.advance(task)
+                continue
+            result = dg.materialize(
+                assets, selection=selection, partition_key=day.isoformat(), resources=resources,
+                instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
+            )
+            failures += _failures(result, day)
+            if selection is INGEST and not result.success:
+                unread.add(day)
+            for event in result.all_events:
+                if event.event_type_value == "STEP_SUCCESS":
+                    seconds[event.step_key] += event.event_specific_data.duration_ms / 1000
+            progress.advance(task)
+    return failures, dict(seconds)
+
+
+def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
+    out = []
+    checks_failed_steps = False
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            if error and error.cls_name == "DagsterAssetCheckFailedError":
+                checks_failed_steps = True  # a blocking check run in the step (a dbt test): reported below, once
+                continue
+            error = error.cause or error if error else None  # user code's own exception, not Dagster's wrapper
+            out.append(f"{day}: step {event.step_key} failed: {first_line(error.message) if error else ''}")
+    if not result.success and not out and not checks_failed_steps:  # the run failed before any step: its resources, say
+        for event in result.all_events:
+            error = getattr(event.event_specific_data, "error", None)
+            if event.event_type_value in ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE") and error:
+                out.append(f"{day}: run failed: {first_line((error.cause or error).message)}")
+                break
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            out.append(f"{day}: blocking check {evaluation.check_name} failed: {_check_detail(evaluation)}")
+    return out
+
+
+def _check_detail(evaluation) -> str:
+    """A failed check in one line: its own account of what to do when it gives one, else its
+    metadata as `key=value` (the values, not Dagster's wrappers)."""
+    if evaluation.description:
+        return first_line(evaluation.description)
+    if str(getattr(evaluation.metadata.get("unique_id"), "value", "")).startswith("test."):  # a dbt test
+        rows = getattr(evaluation.metadata.get("dagster_dbt/failed_row_count"), "value", None)
+        status = getattr(evaluation.metadata.get("status"), "value", "failed")
+        return f"dbt test {status}" + (f" on {rows:,} row(s)" if isinstance(rows, int) else "")
+    return ", ".join(f"{key}={getattr(value, 'value', value)}" for key, value in evaluation.metadata.items())
