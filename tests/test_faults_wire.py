@@ -305,7 +305,7 @@ def test_a_fault_on_every_request_fails_the_run_and_touches_nothing(baseline, bu
 
     err = capfd.readouterr().err.splitlines()  # one line, naming the listing, no traceback
     assert len(err) == 1
-    assert err[0].startswith(f"darkcompute reconcile failed while listing s3://{BUCKET}/{ROOT}/openai/costs/: ")
+    assert err[0].startswith(f"darkcompute reconcile failed while listing s3://{BUCKET}/{ROOT}/openai/usage/completions/: ")
     expected = {"500": "ClientError: An error occurred (InternalError)", "503": "ClientError: An error occurred (SlowDown)",
                 "drop": "ConnectionClosedError: Connection was closed", "truncate": "ClientError: An error occurred (500)"}
     assert expected[fault] in err[0]

@@ -5,29 +5,29 @@ from __future__ import annotations
 import json
 import logging
 import os
-import warnings
+import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
-import dagster as dg
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from pipelines.cli.output import console, first_line, warn
+from pipelines.cli.sources import BadSource, dagster, export_days, survey
 from pipelines.cli.summary import print_summary, pull_groupings
 from pipelines.lib.runlock import EXIT_BUSY, LakeBusy, hold
 
-# the day folders of these exports decide what `reconcile --all` reconciles
-EXPORT_PREFIXES = ("openai/costs", "openai/usage", "anthropic/cost_report", "anthropic/usage_report")
-# What a day's run materializes, selected from the asset graph: the ingest is everything upstream of
-# the dbt models that is not a model or the price catalog (the bronze tables and the API pulls); the
-# reconciliation is all the rest (the catalog, every model, rejected_records, source_status, the
-# warehouse), with the checks on them.
-INGEST = dg.AssetSelection.kind("dbt").upstream() - dg.AssetSelection.kind("dbt") - dg.AssetSelection.groups("catalog")
-RECONCILE = dg.AssetSelection.all() - INGEST
 
-# Dagster flags APIs as beta/preview at import; the user of the CLI cannot act on that
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+@lru_cache(maxsize=1)
+def _selections():
+    """What a day's run materializes, selected from the asset graph: the ingest is everything
+    upstream of the dbt models that is not a model or the price catalog (the bronze tables and the
+    API pulls); the reconciliation is all the rest (the catalog, every model, rejected_records,
+    source_status, the warehouse), with the checks on them. Dagster is imported here, after the
+    source root was checked: a wrong --source fails without waiting for it."""
+    dg = dagster()
+    ingest = dg.AssetSelection.kind("dbt").upstream() - dg.AssetSelection.kind("dbt") - dg.AssetSelection.groups("catalog")
+    return ingest, dg.AssetSelection.all() - ingest
 
 
 def reconcile(args) -> int:
@@ -36,16 +36,22 @@ def reconcile(args) -> int:
     os.environ.update({k: str(v) for k, v in overrides.items() if v})
     from pipelines.defs.settings import setting
 
+    if not args.all and (args.to or args.date) < args.date:
+        warn(f"--to {args.to} is before --date {args.date}")
+        return 2
+    source = setting("DARKCOMPUTE_SOURCE_URI")
+    try:  # before any Dagster work: a wrong --source fails at once, naming the path (exit 2)
+        found = survey(source, every=args.all)
+    except BadSource as bad:
+        warn(f"darkcompute reconcile: {bad}; nothing was done (exit 2)")
+        return 2
     if args.all:
-        days = export_days(setting("DARKCOMPUTE_SOURCE_URI"))
+        days = export_days(source, found)
         if not days:
-            warn(f"no provider exports under {setting('DARKCOMPUTE_SOURCE_URI')}")
+            warn(f"darkcompute reconcile: no provider exports under {source} (only logs); nothing was done (exit 2)")
             return 2
     else:
         last = args.to or args.date
-        if last < args.date:
-            warn(f"--to {last} is before --date {args.date}")
-            return 2
         days = [args.date + timedelta(days=i) for i in range((last - args.date).days + 1)]
     try:
         with hold(setting("DARKCOMPUTE_LAKE_DIR")):  # one run at a time per lake
@@ -70,31 +76,13 @@ def reconcile(args) -> int:
     return 1 if failures else 0
 
 
-def export_days(source_uri: str) -> list[date]:
-    """Every day from the first to the last delivery folder of a provider export (an S3 root is
-    listed with the `sources` resource's landing folder and retry settings)."""
-    from pipelines.defs.resources import configured_resources
-
-    sources = configured_resources()["sources"].process_config_and_initialize()
-    store = sources.store(source_uri)
-    found = set()
-    for prefix in EXPORT_PREFIXES:
-        for key in store.list(prefix):
-            for part in key.split("/"):
-                try:
-                    found.add(date.fromisoformat(part))
-                except ValueError:
-                    continue
-    if not found:
-        return []
-    first, last = min(found), max(found)
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = None) -> tuple[list[str], dict[str, float]]:
     """Materialize the ingest assets for every day and the WINDOW_DAYS days either side (whose
     folders can hold records of the range), then the reconciliation for every day. Returns what failed,
     blocking checks included, and the seconds each Dagster step took, summed over the days."""
+    import dagster as dg
+
+    INGEST, RECONCILE = _selections()  # first: it silences Dagster's beta warnings before the definitions load
     from pipelines.definitions import defs
     from pipelines.defs.resources import configured_resources
     from pipelines.lib.dbt import WINDOW_DAYS, delivery_days
@@ -116,7 +104,9 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
     with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
         task = progress.add_task("reconciling", total=len(plan))
         for selection, day in plan:
-            progress.update(task, description=f"{'ingest' if selection is INGEST else 'reconcile'} {day}")
+            step = f"{'ingest' if selection is INGEST else 'reconcile'} {day}"
+            progress.update(task, description=step)
+            started = time.perf_counter()
             blocked = sorted(d for d in unread if abs((d - day).days) <= WINDOW_DAYS) if selection is RECONCILE else []
             if blocked:
                 failures.append(f"{day}: not reconciled: the ingest of {', '.join(map(str, blocked))} failed")
@@ -133,10 +123,14 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
                 if event.event_type_value == "STEP_SUCCESS":
                     seconds[event.step_key] += event.event_specific_data.duration_ms / 1000
             progress.advance(task)
+            if not quiet and not console.is_terminal:  # piped: one plain line a step instead of the bar
+                console.print(f"{step}: {time.perf_counter() - started:.1f} s{'' if result.success else ' (failed)'}")
     return failures, dict(seconds)
 
 
-def _failures(result: dg.ExecuteInProcessResult, day: date) -> list[str]:
+def _failures(result, day: date) -> list[str]:
+    import dagster as dg
+
     out = []
     checks_failed_steps = False
     for event in result.all_events:

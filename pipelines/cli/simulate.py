@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from decimal import Decimal
+
+from rich.table import Table
+
 from pipelines.cli.output import console, warn
+from pipelines.cli.progress import Steps
 
 
 def simulate(args) -> int:
@@ -21,15 +27,44 @@ def simulate(args) -> int:
         if set(given) - set(allowed):
             warn(f"{flag}: expected some of {','.join(allowed)} or 'none', got {','.join(given)!r}")
             return 2
-    summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed,
-                  providers=providers, otlp_share=args.otlp_share, cur_format=args.cur_format,
-                  cross_region=args.cross_region, openai_usage_group_by=usage_group_by,
-                  openai_cost_group_by=cost_group_by, tiers=args.tiers, litellm_share=args.litellm_share,
-                  aggregate_jobs=args.aggregate_jobs)
-    console.print(f"wrote {args.out / 'sources'} and {args.out / 'ground_truth.json'}")
-    for key, value in summary.items():
-        console.print(f"  {key}: {value}")
+    with Steps("simulating", args.days) as steps:
+        steps.next(f"simulate {args.start}")
+
+        def on_day(day: date) -> None:
+            steps.done(f"simulate {day}")
+            steps.next(f"simulate {day + timedelta(days=1)}")
+
+        summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed,
+                      providers=providers, otlp_share=args.otlp_share, cur_format=args.cur_format,
+                      cross_region=args.cross_region, openai_usage_group_by=usage_group_by,
+                      openai_cost_group_by=cost_group_by, tiers=args.tiers, litellm_share=args.litellm_share,
+                      aggregate_jobs=args.aggregate_jobs, on_day=on_day)
+    console.print(summary_table(summary))
+    console.print(f"wrote {summary['files_written']:,} files: {args.out / 'sources'} and {args.out / 'ground_truth.json'} "
+                  f"(seed {summary['seed']})", soft_wrap=True)
     return 0
+
+
+def summary_table(summary: dict) -> Table:
+    """The simulated world, a row per day and provider: what the provider billed, what the logs
+    recorded, the invoice (every digit of the ground truth); totals per provider at the foot."""
+    table = Table(title="simulated world (ground truth)", title_justify="left", show_footer=False)
+    for name, justify in (("day", "left"), ("provider", "left"), ("billed requests", "right"),
+                          ("logged calls", "right"), ("invoice USD", "right")):
+        table.add_column(name, justify=justify)
+    totals: dict[str, list] = {}
+    for day, providers in sorted(summary["days"].items()):
+        for provider, values in providers.items():
+            table.add_row(day, provider, f"{values['provider_requests']:,}", f"{values['logged_calls']:,}",
+                          values["invoice_usd"])
+            total = totals.setdefault(provider, [0, 0, Decimal(0)])
+            total[0] += values["provider_requests"]
+            total[1] += values["logged_calls"]
+            total[2] += Decimal(values["invoice_usd"])
+    table.add_section()
+    for provider, (requests, calls, invoice) in totals.items():
+        table.add_row("total", provider, f"{requests:,}", f"{calls:,}", str(invoice))
+    return table
 
 
 def _group_by(text: str) -> tuple[str, ...]:

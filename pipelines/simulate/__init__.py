@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -59,7 +60,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              gzip_app_logs: bool = False, max_log_file_bytes: int | None = None, cur_format: str = "parquet",
              cross_region: bool = False, openai_usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
              openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False, litellm_share: float = 0.0,
-             aggregate_jobs: bool = False) -> dict:
+             aggregate_jobs: bool = False, on_day: Callable[[date], None] | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -81,7 +82,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     ungrouped). `tiers` sends OpenAI's `llm_judge_evaluation` jobs through the Batch API and its
     `proactive_suggestions` jobs on the flex tier (both billed at half the list price, and logged
     with `batch` / `service_tier`). Deterministic: the same arguments give byte-identical files.
-    An existing `out/sources/` is replaced. Returns a summary: per day and provider the billed
+    `on_day(day)` is called as each day is written (the CLI's progress). An existing `out/sources/`
+    is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
     """
     if days < 1:
@@ -151,6 +153,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             cur_rows.setdefault(period(day), []).extend(rows)
             day_truth[BEDROCK] = truth.day_truth(BEDROCK, day, billed, cost_lines)
         days_truth[day.isoformat()] = day_truth
+        if on_day is not None:
+            on_day(day)
     last = start + timedelta(days=days)  # the folder after the last day
     for s, lines in enumerate(carry):
         if bounded:
