@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -134,23 +135,28 @@ def peer(lake: Path, day: date, sample: int) -> dict:
 
 
 def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: int | None = None,
-          memory_limit: str | None = "1536MiB", seed: int = 11, reuse_world: bool = False, runs: int = 1) -> dict:
+          memory_limit: str | None = "1536MiB", seed: int = 11, reuse_world: bool = False, runs: int = 1,
+          progress: Callable[[str], None] | None = None) -> dict:
     """Simulate once, then measure the three phases on the same files `runs` times. Returns the
     figures: each measure is the median of the runs, `spread` its min and max, `runs` every run.
 
     `reuse_world` keeps a world `keep/world` already simulated with the same arguments (a large
-    day takes minutes to simulate). Every run starts from an empty lake and warehouse."""
+    day takes minutes to simulate). Every run starts from an empty lake and warehouse. `progress(name)`
+    is called as each phase starts (the CLI's progress)."""
+    progress = progress or (lambda name: None)
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="darkcompute-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     first = BENCH_DAY - timedelta(days=days - 1)
     figures: dict = {"calls": calls_per_day, "days": days}
     if not (reuse_world and (root / "world" / "ground_truth.json").exists()):
+        progress("simulate")
         simulated = run_phase([*ME, "simulate", str(root / "world"), first.isoformat(), str(days),
                                str(calls_per_day), str(seed)], SIMULATE_ENV)
         figures["seconds_simulate"] = round(simulated["seconds"], 3)
         figures["peak_rss_mib_simulate"] = round(simulated["peak_rss_mib"], 1)
 
-    measured = [measure(root, first, threads, memory_limit) for _ in range(runs)]
+    measured = [measure(root, first, threads, memory_limit, lambda name, i=i: progress(f"run {i + 1}: {name}"))
+                for i in range(runs)]
     figures.update({k: v for k, v in measured[-1].items() if not isinstance(v, (int, float))})
     numbers = [k for k, v in measured[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     figures.update({k: _median([m[k] for m in measured]) for k in numbers})
@@ -166,7 +172,8 @@ def bench(calls_per_day: int, days: int = 1, keep: Path | None = None, threads: 
     return figures
 
 
-def measure(root: Path, first: date, threads: int | None, memory_limit: str | None) -> dict:
+def measure(root: Path, first: date, threads: int | None, memory_limit: str | None,
+            progress: Callable[[str], None] = lambda name: None) -> dict:
     """One run on the world under `root`: the history reconciled (untimed) into an empty lake,
     then the timed day end to end, the floor and the per-call pricing sample, one after the other."""
     shutil.rmtree(root / "lake", ignore_errors=True)
@@ -178,11 +185,15 @@ def measure(root: Path, first: date, threads: int | None, memory_limit: str | No
     reconcile = [sys.executable, "-m", "pipelines.cli", "reconcile", "--quiet", "--source", str(sources),
                  "--lake", str(lake), "--warehouse", str(warehouse)]
     if first < BENCH_DAY:  # history: every day before the measured one, untimed
+        progress("history")
         run_phase(reconcile + ["--date", first.isoformat(), "--to", (BENCH_DAY - timedelta(days=1)).isoformat()], env)
     timings = root / "timings.json"
+    progress("end to end")
     e2e = run_phase(reconcile + ["--date", BENCH_DAY.isoformat(), "--timings", str(timings)], env)
+    progress("floor")
     flo = run_phase([*ME, "floor", str(sources), str(root), BENCH_DAY.isoformat(), str(threads or 0),
                      memory_limit or ""], env)
+    progress("per-call pricing")
     peer_figures = json.loads(run_phase([*ME, "peer", str(lake), BENCH_DAY.isoformat(), str(PEER_SAMPLE)])["stdout"])
     per_call = peer_figures["seconds_per_call"]
     return {

@@ -11,6 +11,7 @@ from pathlib import Path
 from pipelines.cli.output import first_line, warn
 from pipelines.cli.shell import run_sql, statements
 from pipelines.cli.summary import print_summary, pull_groupings
+from pipelines.lib.runlock import EXIT_BUSY
 
 __all__ = ["main", "parser", "print_summary", "pull_groupings", "run_sql", "statements"]
 
@@ -46,11 +47,36 @@ def _positive(text: str) -> int:
     return value
 
 
+# the exit codes (the README's table says the same)
+EXIT_CODES = f"""exit codes:
+  0    done
+  1    a step, a blocking check or a SQL statement failed (one line each on stderr)
+  2    bad flags or bad input: a --source folder that is missing or empty, nothing to do
+  {EXIT_BUSY}   the lake is busy: another run holds it; try again when it ends
+  130  interrupted (Ctrl-C)"""
+
+EXAMPLES = {
+    "simulate": "darkcompute simulate --out /tmp/world --start 2026-11-02 --days 2 --calls-per-day 50",
+    "reconcile": "darkcompute reconcile --date 2026-11-02 --source data_samples/sources\n"
+                 "  darkcompute reconcile --all --source /tmp/world/sources --lake /tmp/lake --warehouse /tmp/w.duckdb",
+    "sql": "darkcompute sql \"select provider, sum(invoice_cost_usd) from fct_spend_reconciliation group by 1\"",
+    "bench": "darkcompute bench --calls-per-day 100000 --keep /tmp/bench",
+}
+
+
+def _epilog(*commands: str) -> str:
+    lines = "\n".join(f"  {EXAMPLES[c]}" for c in commands)
+    return f"examples:\n{lines}\n\n{EXIT_CODES}"
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="darkcompute", description=__doc__)
+    raw = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="darkcompute", description=__doc__, formatter_class=raw,
+                                epilog=_epilog("simulate", "reconcile", "sql"))
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("simulate", help="write a synthetic world of sources and its ground truth")
+    s = sub.add_parser("simulate", help="write a synthetic world of sources and its ground truth",
+                       formatter_class=raw, epilog=_epilog("simulate"))
     s.add_argument("--out", required=True, type=Path, help="folder to write (sources/ and ground_truth.json)")
     s.add_argument("--start", required=True, type=_day, help="first day, YYYY-MM-DD")
     s.add_argument("--days", type=_positive, default=3, help="number of days (default 3)")
@@ -76,12 +102,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--aggregate-jobs", action="store_true",
                    help="worker jobs log one aggregate record per job and cell, with request_count")
 
-    r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split")
+    r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split",
+                       formatter_class=raw, epilog=_epilog("reconcile"))
     which = r.add_mutually_exclusive_group(required=True)
     which.add_argument("--date", type=_day, help="first day to reconcile, YYYY-MM-DD")
-    which.add_argument("--all", action="store_true", help="every day the source has provider exports for")
+    which.add_argument("--all", action="store_true",
+                       help="every day from the first to the last a provider's delivery names (OpenAI, Anthropic, "
+                            "Bedrock invocation logs, CUR)")
     r.add_argument("--to", type=_day, help="last day, inclusive (default: --date)")
-    r.add_argument("--source", help="source root (overrides DARKCOMPUTE_SOURCE_URI)")
+    r.add_argument("--source", help="source root, a folder or s3://bucket/prefix (overrides DARKCOMPUTE_SOURCE_URI); "
+                   "missing or empty: exit 2")
     r.add_argument("--lake", help="Parquet lake folder (overrides DARKCOMPUTE_LAKE_DIR)")
     r.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
     r.add_argument("--quiet", action="store_true", help="print only the summary")
@@ -89,7 +119,8 @@ def parser() -> argparse.ArgumentParser:
                    "(default: now); becomes reconciled_at and decides settling")
     r.add_argument("--timings", type=Path, help="write seconds per Dagster step (summed over days) to this JSON file")
 
-    b = sub.add_parser("bench", help="time one simulated day end to end against DuckDB's floor and per-call pricing")
+    b = sub.add_parser("bench", help="time one simulated day end to end against DuckDB's floor and per-call pricing",
+                       formatter_class=raw, epilog=_epilog("bench"))
     b.add_argument("--calls-per-day", type=_positive, required=True, help="model calls in the simulated day")
     b.add_argument("--days", type=_positive, default=1, help="days of history; the last one is timed (default 1)")
     b.add_argument("--keep", type=Path, help="keep the world, lake and warehouse in this folder")
@@ -102,7 +133,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--reuse-world", action="store_true",
                    help="with --keep: measure the world already simulated there instead of simulating anew")
 
-    q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt")
+    q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt",
+                       formatter_class=raw, epilog=_epilog("sql"))
     q.add_argument("query", nargs="?", help="SQL statements, separated by ';'")
     q.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
     return p

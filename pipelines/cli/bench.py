@@ -7,6 +7,7 @@ import json
 from rich.table import Table
 
 from pipelines.cli.output import console
+from pipelines.cli.progress import Steps
 
 
 def benchmark(args) -> int:
@@ -14,8 +15,21 @@ def benchmark(args) -> int:
 
     if args.reuse_world and not args.keep:
         raise SystemExit("darkcompute bench: --reuse-world needs --keep DIR (the folder holding the world)")
-    figures = bench(args.calls_per_day, days=args.days, keep=args.keep, threads=args.threads,
-                    memory_limit=args.memory_limit, seed=args.seed, reuse_world=args.reuse_world, runs=args.runs)
+    phases = (0 if args.reuse_world else 1) + args.runs * (3 + (args.days > 1))  # simulate; history, e2e, floor, pricing
+    with Steps("benchmarking", phases) as steps:
+        running: list[str] = []
+
+        def progress(name: str) -> None:
+            if running:
+                steps.done(running.pop())
+            steps.next(name)
+            running.append(name)
+
+        figures = bench(args.calls_per_day, days=args.days, keep=args.keep, threads=args.threads,
+                        memory_limit=args.memory_limit, seed=args.seed, reuse_world=args.reuse_world, runs=args.runs,
+                        progress=progress)
+        if running:
+            steps.done(running.pop())
     runs = len(figures["runs"])
     table = Table(title=f"one day of {figures['calls']:,} calls (after {figures['days'] - 1} days of history)"
                         + (f", median of {runs} runs (min-max)" if runs > 1 else ""), title_justify="left")
