@@ -113,11 +113,24 @@ def _days(delivery: Delivery, keys: list[str], source_uri: str) -> set[date]:
                     except ValueError:
                         continue
         return out
-    if delivery.days == "yyyy/mm/dd":  # the invocation log path's delivery day
-        from pipelines.defs.bedrock.parse import delivery_day
-
-        return {day for key in keys if (day := delivery_day(key)) is not None}
+    if delivery.days == "yyyy/mm/dd":
+        return _invocation_days(keys)
     return _usage_days(keys, source_uri)
+
+
+def _invocation_days(keys: list[str]) -> set[date]:
+    """Bedrock invocation logs: the delivery days of the log objects (`.../YYYY/MM/DD/HH/`, as the
+    ingest partitions them), but for a day whose every object was delivered in its first hour
+    (`HH` 00): those hold the last calls of the day before, delivered after midnight, not a day
+    of use (a day of use is delivered through its hours)."""
+    from pipelines.defs.bedrock.parse import delivery_day, object_kind
+
+    hours: dict[date, set[str]] = {}
+    for key in keys:
+        day = delivery_day(key)
+        if day is not None and object_kind(key) == "log":
+            hours.setdefault(day, set()).add(key[key.index(f"{day:%Y/%m/%d}/") + 11:][:2])
+    return {day for day, seen in hours.items() if seen != {"00"}}
 
 
 def _usage_days(keys: list[str], source_uri: str) -> set[date]:
