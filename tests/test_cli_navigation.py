@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -238,3 +239,19 @@ def test_help_of_the_main_command_imports_no_dagster():
                            "print('dagster' in sys.modules)"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.stdout.splitlines()[-1] == "False"
     assert time.perf_counter() - started < 5
+
+
+def test_an_interrupted_command_exits_130(tmp_path):
+    """Ctrl-C (SIGINT) in the middle of a long simulate: one line on stderr, exit 130."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "simulate", "--out", str(tmp_path / "world"),
+                             "--start", "2026-11-02", "--days", "30", "--calls-per-day", "20000"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()  # the first day is written: the command is well under way
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert re.fullmatch(r"simulate 2026-11-02: \d+\.\d s\n", first)
+    assert proc.returncode == 130
+    assert err.strip() == "darkcompute simulate: interrupted"
