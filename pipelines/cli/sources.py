@@ -192,8 +192,7 @@ def dagster():
     return dg
 
 
-@lru_cache(maxsize=4)
-def _s3_store(uri: str):
+def _s3_store(uri: str):  # never cached: the environment (the endpoint, the retries) may change between runs
     dagster()
     from pipelines.defs.resources import configured_resources
 
