@@ -32,7 +32,9 @@ def simulate(args) -> int:
 
         def on_day(day: date) -> None:
             steps.done(f"simulate {day}")
-            steps.next(f"simulate {day + timedelta(days=1)}")
+            after = day + timedelta(days=1)
+            steps.next(f"simulate {after}" if after < args.start + timedelta(days=args.days)
+                       else "simulate: the CUR export and the late log lines")
 
         summary = run(args.out, args.start, args.days, calls_per_day=args.calls_per_day, seed=args.seed,
                       providers=providers, otlp_share=args.otlp_share, cur_format=args.cur_format,
