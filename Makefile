@@ -50,8 +50,13 @@ lint: setup
 	cd sql && ../$(VENV)/bin/sqlfluff lint --processes 2 --templater placeholder ingest publish checks reports
 	$(VENV)/bin/ruff check pipelines tests
 
+# The Dagster UI on http://127.0.0.1:$(UI_PORT) (`make ui UI_PORT=3001`), its runs in $(DAGSTER_HOME).
+# `dagster dev` loads what pyproject's [tool.dagster] names: pipelines.definitions as the location
+# `darkcompute`, the name [tool.dg.project] gives it too (when the two differ, Dagster warns on every
+# load). Its advice to use `dg dev`, a CLI this project does not install, is silenced.
+UI_PORT ?= 3000
 ui: setup
-	$(VENV)/bin/dagster dev -m pipelines.definitions
+	PYTHONWARNINGS=ignore::FutureWarning:click.core $(VENV)/bin/dagster dev -h 127.0.0.1 -p $(UI_PORT)
 
 # Regenerate the committed sample world (deterministic).
 samples: setup

@@ -27,10 +27,11 @@ CALL = {"timestamp": "2026-11-02T10:00:00Z", "gen_ai.provider.name": "openai", "
 
 
 def readme_settings() -> list[str]:
-    """The DARKCOMPUTE_* variables of the README's configuration table."""
+    """The DARKCOMPUTE_* variables of the README's configuration table that feed a resource field
+    (the schedule's default state, read when the code location loads, feeds none)."""
     text = (REPO / "README.md").read_text()
     table = text[text.index("## Configuration"):text.index("### What the source root holds")]
-    return sorted(set(re.findall(r"^\| `(DARKCOMPUTE_[A-Z0-9_]+)`", table, flags=re.M)))
+    return sorted(set(re.findall(r"^\| `(DARKCOMPUTE_[A-Z0-9_]+)` \|.*\| (?!none)[^|]*\|$", table, flags=re.M)))
 
 
 def bindings(resources: dict) -> dict[str, list[str]]:
@@ -159,3 +160,34 @@ def test_a_run_reads_the_variables_when_it_starts_not_when_the_code_was_loaded(t
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert failure.step_failure_data.error.cause.message.strip() == (
         "ValueError: DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number, got 'lots'")
+
+
+@pytest.mark.parametrize(("value", "status"), [(None, "STOPPED"), ("stopped", "STOPPED"), ("running", "RUNNING"),
+                                               (" Running ", "RUNNING")])
+def test_the_schedule_default_state_is_a_setting(monkeypatch, value, status):
+    import importlib
+
+    from pipelines.defs import schedules
+
+    if value is None:
+        monkeypatch.delenv("DARKCOMPUTE_SCHEDULE_DEFAULT", raising=False)
+    else:
+        monkeypatch.setenv("DARKCOMPUTE_SCHEDULE_DEFAULT", value)
+    try:
+        reloaded = importlib.reload(schedules)
+        assert reloaded.nightly.default_status.name == status
+        assert f"Default state: {status.lower()} (DARKCOMPUTE_SCHEDULE_DEFAULT" in reloaded.nightly.description
+    finally:
+        monkeypatch.delenv("DARKCOMPUTE_SCHEDULE_DEFAULT", raising=False)
+        importlib.reload(schedules)
+    # the README's configuration table documents it, with its default
+    [row] = [line for line in (REPO / "README.md").read_text().splitlines()
+             if line.startswith("| `DARKCOMPUTE_SCHEDULE_DEFAULT` |")]
+    assert "| `stopped` |" in row
+
+
+def test_a_bad_schedule_default_names_the_setting(monkeypatch):
+    from pipelines.defs.settings import parse_schedule_default
+
+    with pytest.raises(ValueError, match="DARKCOMPUTE_SCHEDULE_DEFAULT: expected 'running' or 'stopped', got 'on'"):
+        parse_schedule_default("on")

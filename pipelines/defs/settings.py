@@ -33,13 +33,15 @@ DEFAULTS = {
     # overrides of the LiteLLM attribution rule (pipelines/defs/logs/litellm.py), e.g.
     # "job_type=tag:job_type,metadata:job_type;billing.account=team_alias"
     "DARKCOMPUTE_LITELLM_ATTRIBUTION": "",
+    # the nightly schedule's state until someone turns it on or off in the UI: running or stopped
+    "DARKCOMPUTE_SCHEDULE_DEFAULT": "stopped",
 }
 
 
 def setting(name: str) -> str:
     """The environment's value for `name`, or its documented default. Only for the resource layer
-    (binding the resources) and the CLI (its flags and what it prints); everything else takes
-    its settings from a resource."""
+    (binding the resources), the schedule's default state and the CLI (its flags and what it
+    prints); everything else takes its settings from a resource."""
     return os.environ.get(name) or DEFAULTS[name]
 
 
@@ -72,6 +74,14 @@ def parse_min_coverage(text: str) -> Decimal:
     if share is None or not share.is_finite() or not 0 <= share <= 1:
         raise ValueError(f"DARKCOMPUTE_MIN_COVERAGE: expected a share from 0 to 1 like '0.5', got {text!r}")
     return share
+
+
+def parse_schedule_default(text: str) -> str:
+    """`DARKCOMPUTE_SCHEDULE_DEFAULT`: `running` or `stopped` (read when the code location loads)."""
+    state = (text or DEFAULTS["DARKCOMPUTE_SCHEDULE_DEFAULT"]).strip().lower()
+    if state not in ("running", "stopped"):
+        raise ValueError(f"DARKCOMPUTE_SCHEDULE_DEFAULT: expected 'running' or 'stopped', got {text!r}")
+    return state
 
 
 def bind(name: str):
