@@ -45,6 +45,10 @@ log = logging.getLogger("darkcompute")
 
 RESTATEMENTS = "restatements"  # lake/marts/restatements/date=<usage day>/restated-<as of>-<digest>.parquet
 MIGRATED = "migrated-from-warehouse.parquet"  # restatements an older warehouse held only in itself
+# The DuckDB storage format the warehouse is written in: the newest the published standalone
+# shell reads (duckdb-cli 1.5.x reads storage versions 64-68; duckdb 2.0's default, 69, it refuses).
+# A file keeps the format it was created in, so a warehouse written in another one is converted once.
+STORAGE_VERSION = "v1.5.0"
 PUBLISH_WAIT_SECONDS = 900.0  # how long a publisher waits for another one to finish before failing
 TABLES_YML = sql.SQL_DIR / "publish" / "_tables.yml"  # descriptions of the tables dbt does not build
 
@@ -145,6 +149,7 @@ def _publish(target: Path, lake: Lake, days: list[date], connect, day_files, out
     try:
         problem = _copy_published(target, tmp, connect, out)
         if problem is None:
+            _convert_storage(tmp, connect)
             try:
                 _apply(tmp, lake, days, connect, day_files, out, migrate=True)
             except (duckdb.Error, OSError) as exc:
@@ -156,6 +161,7 @@ def _publish(target: Path, lake: Lake, days: list[date], connect, day_files, out
             _remove(tmp)
             out.rebuilt = True
             out.rebuilt_days, out.skipped_days = _rebuild_days(lake, set(days))
+            _create(tmp)
             _apply(tmp, lake, out.rebuilt_days, connect, day_files, out, rebuild=True)
             out.notice = _rebuild_notice(target, problem, out)
             (log.warning if problem else log.info)(out.notice)
@@ -191,6 +197,42 @@ def _copy_published(target: Path, tmp: Path, connect, out: Published) -> str | N
     finally:
         con.close()
     return None
+
+
+def _create(tmp: Path) -> None:
+    """An empty DuckDB file at `tmp` in `STORAGE_VERSION` (every later write keeps it)."""
+    duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE_VERSION}).close()
+
+
+def storage_version(con: duckdb.DuckDBPyConnection, database: str | None = None) -> str:
+    """The storage format of a connection's database file, e.g. `v1.5.0` (DuckDB tags it `v1.5.0+`)."""
+    tags = con.execute("select tags from duckdb_databases() where database_name = coalesce($d, current_database())",
+                       {"d": database}).fetchall()[0][0]
+    return (tags or {}).get("storage_version", "").rstrip("+")
+
+
+def _convert_storage(tmp: Path, connect) -> None:
+    """Rewrite the copy at `tmp` in `STORAGE_VERSION` if it is in another format (a warehouse
+    published before the format was pinned): every table, view and comment, by DuckDB's
+    `copy from database`."""
+    con = connect(str(tmp))
+    converted = tmp.with_name(f"{tmp.name}.convert")
+    try:
+        try:
+            if storage_version(con) == STORAGE_VERSION:
+                return
+            name = con.execute("select current_database()").fetchall()[0][0].replace('"', '""')
+            _remove(converted)
+            con.execute(f"attach '{str(converted).replace(chr(39), chr(39) * 2)}' as converted "
+                        f"(storage_version '{STORAGE_VERSION}')")
+            con.execute(f'copy from database "{name}" to converted')
+            con.execute("detach converted")
+        finally:
+            con.close()
+        os.replace(converted, tmp)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    finally:
+        _remove(converted)
 
 
 def _apply(tmp: Path, lake: Lake, days: list[date], connect, day_files, out: Published,
