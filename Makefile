@@ -47,7 +47,7 @@ test-fast: setup
 # bind parameters, so they run with the placeholder templater (a nested .sqlfluff cannot switch it).
 lint: setup
 	cd sql && ../$(VENV)/bin/sqlfluff lint --processes 2 models $$(test -d tests && echo tests)
-	cd sql && ../$(VENV)/bin/sqlfluff lint --processes 2 --templater placeholder ingest publish checks reports
+	cd sql && ../$(VENV)/bin/sqlfluff lint --processes 2 --templater placeholder ingest publish checks reports examples
 	$(VENV)/bin/ruff check pipelines tests
 
 # The Dagster UI on http://127.0.0.1:$(UI_PORT) (`make ui UI_PORT=3001`), its runs in $(DAGSTER_HOME).

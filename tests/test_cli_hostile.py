@@ -81,7 +81,7 @@ def test_markup_in_job_types_and_accounts_prints_verbatim(tmp_path, capsys):
     assert rows["root:x:0"] == ["0.08", "0.08"]
     assert "❌" not in run.stdout
 
-    code = main(["sql", "--warehouse", str(tmp_path / "w.duckdb"),
+    code = main(["sql", "--format", "table", "--warehouse", str(tmp_path / "w.duckdb"),
                  "select job_type, sum(calls) as calls from fct_dark_compute where job_type in "
                  "('[/x]', '[bold]red', 'root:x:0') and usage_date = '2026-11-02' group by all order by job_type; "
                  "select distinct billing_account as \"[bold]account\" from fct_spend_reconciliation "
@@ -105,7 +105,7 @@ def warehouse(tmp_path) -> str:
 
 
 def test_sql_prints_markup_and_control_characters_as_text(warehouse, capsys):
-    code = main(["sql", "--warehouse", warehouse,
+    code = main(["sql", "--format", "table", "--warehouse", warehouse,
                  "select a as \"[red]a\", b, chr(27) || '[2J' as esc from t order by a"])
     out = capsys.readouterr().out
     assert code == 0
@@ -114,7 +114,7 @@ def test_sql_prints_markup_and_control_characters_as_text(warehouse, capsys):
 
 
 def test_sql_runs_every_statement_and_an_error_is_one_line(warehouse, capsys):
-    code = main(["sql", "--warehouse", warehouse,
+    code = main(["sql", "--format", "table", "--warehouse", warehouse,
                  "select 1 as one; select cast('a' as int); selec 2; select 3 as three -- ; not a cut\n;"])
     out = capsys.readouterr()
     assert code == 1
@@ -124,7 +124,7 @@ def test_sql_runs_every_statement_and_an_error_is_one_line(warehouse, capsys):
 
 
 def test_sql_bad_statement_exits_non_zero_with_the_message(warehouse, capsys):
-    assert main(["sql", "--warehouse", warehouse, "select * from no_such_table"]) == 1
+    assert main(["sql", "--format", "table", "--warehouse", warehouse, "select * from no_such_table"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: Catalog Error: Table with name no_such_table does not exist")
     assert len(err.splitlines()) == 1
@@ -136,7 +136,7 @@ def test_statements_cut_at_semicolons_outside_strings_and_comments():
 
 
 def test_prompt_survives_a_fetch_error_and_holds_nothing_while_idle(warehouse):
-    prompt = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "sql", "--warehouse", warehouse],
+    prompt = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "sql", "--format", "table", "--warehouse", warehouse],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     prompt.stdin.write("select cast('a' as int);\nselect count(*) as n from t;\n")
     prompt.stdin.flush()
@@ -150,7 +150,7 @@ def test_prompt_survives_a_fetch_error_and_holds_nothing_while_idle(warehouse):
     assert "Traceback" not in err
     assert [line for line in err.splitlines() if line.strip()] == [
         "error: Conversion Error: Could not convert string 'a' to INT32"]
-    assert "│ 3     │" in out  # each statement sees the file as it is now
+    assert "│     3 │" in out  # each statement sees the file as it is now (numbers right-aligned)
 
 
 def _holder(lake: Path, shared: bool = False) -> subprocess.Popen:

@@ -135,7 +135,13 @@ def parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt",
                        formatter_class=raw, epilog=_epilog("sql"))
-    q.add_argument("query", nargs="?", help="SQL statements, separated by ';'")
+    q.add_argument("query", nargs="?", help="SQL statements, separated by ';', and meta commands (.tables, "
+                   ".schema NAME, .help), each on a line of its own")
+    q.add_argument("-f", "--file", type=Path, help="run the statements of this file (- reads stdin), e.g. "
+                   "sql/examples/dark_share_by_provider.sql")
+    q.add_argument("--format", choices=("table", "csv", "json", "markdown"),
+                   help="how results are written (default: table on a terminal, csv when piped); csv, json "
+                        "and markdown write every digit")
     q.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
     return p
 
