@@ -221,3 +221,10 @@ def test_a_warehouse_in_duckdb_2_format_is_converted_by_the_next_publish(samples
     con = duckdb.connect(str(old), read_only=True)
     assert storage_version(con) == STORAGE_VERSION
     con.close()
+
+
+def test_statements_piped_into_the_prompt_run_the_last_one_without_its_semicolon(warehouse):
+    run = cli("--warehouse", str(warehouse), stdin="select 1 as a;\nselect sum(n) as b\nfrom t")
+    assert (run.returncode, run.stdout, run.stderr) == (0, "a\n1\n\nb\n3\n", "")
+    run = cli("--warehouse", str(warehouse), "-f", "-", stdin="select 1 as a;\nselec 2")  # a script: exit 1 on error
+    assert (run.returncode, run.stdout) == (1, "a\n1\n")

@@ -2,8 +2,8 @@
 
 Imports nothing heavy (no Dagster, no dbt): the command starts in a fraction of a second.
 Each statement's result is written in one of `FORMATS`: `table` (a terminal's default: fits the
-terminal's width by folding text and never cutting a digit, or one block per row when the
-columns cannot fit), `csv` (the default when stdout is not a terminal), `json` (one array of row
+terminal's width by folding text and never cutting a digit; a short result too wide for that is
+turned on its side, a long one is one block per row), `csv` (the default when stdout is not a terminal), `json` (one array of row
 objects per statement; DECIMAL values as strings holding every digit) or `markdown`. A line that
 starts with `.` is a meta command (`META`), in the prompt and in the query argument alike.
 """
@@ -33,7 +33,7 @@ MIN_TEXT_WIDTH = 12  # a text column is folded down to this width before rows go
 META = {
     ".tables": "every table and view, with what it holds",
     ".schema [NAME]": "the columns of NAME (every table's, without NAME): type and meaning",
-    ".format [table|csv|json|markdown]": "show or set the output format (prompt only)",
+    ".format [table|csv|json|markdown]": "show or set the output format",
     ".help": "this list",
     ".quit": "leave the prompt (also .exit, or Ctrl-D)",
 }
@@ -104,6 +104,8 @@ def prompt(shell: Shell) -> int:
         except EOFError:
             if interactive:
                 console.print()
+            else:  # `darkcompute sql < file.sql`: its last statement needs no `;`
+                _run(shell, _pieces(buffer))
             break
         except KeyboardInterrupt:
             console.print()
@@ -315,7 +317,7 @@ def write(shell: Shell, columns: list[str], types: list[str], rows: list[tuple])
     if shell.format == "json":
         names = _unique(columns)
         body = ",\n".join(" " + json.dumps(dict(zip(names, map(plain, row), strict=True)), ensure_ascii=False)
-                          for row in rows)
+                          .translate(_C1_JSON) for row in rows)
         out.write(f"[\n{body}\n]\n" if rows else "[]\n")
     elif shell.format == "csv":
         buffer = io.StringIO()
@@ -338,6 +340,10 @@ def write(shell: Shell, columns: list[str], types: list[str], rows: list[tuple])
 
         out.write(line(head) + line(rule) + "".join(line(r) for r in body))
     out.flush()
+
+
+# JSON escapes the C0 control characters itself; these (DEL and C1) it leaves raw
+_C1_JSON = {c: f"\\u{c:04x}" for c in range(0x7f, 0xa0)}
 
 
 def _escaped(shell: Shell, value: str) -> str:
