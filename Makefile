@@ -58,10 +58,16 @@ UI_PORT ?= 3000
 ui: setup
 	PYTHONWARNINGS=ignore::FutureWarning:click.core $(VENV)/bin/dagster dev -h 127.0.0.1 -p $(UI_PORT)
 
-# Regenerate the committed sample world (deterministic).
+# Regenerate the committed sample world (deterministic: byte-identical on every run). Three
+# providers, four days; the last day's cost exports have not arrived (provisional); Anthropic's
+# Priority Tier usage is priced from the catalog (estimated); LiteLLM and OTLP log lines; a few
+# truncated log lines a day (rejected_records: the simulator writes them from 1000 calls a day).
+# (The OpenAI-only world the ingest tests break on purpose is tests/data/openai_world/.)
 samples: setup
 	rm -rf data_samples
-	$(VENV)/bin/darkcompute simulate --out data_samples --start 2026-11-01 --days 3 --calls-per-day 1500 --seed 7
+	$(VENV)/bin/darkcompute simulate --out data_samples --start 2026-11-01 --days 4 --provisional-days 1 \
+		--calls-per-day 1000 --seed 7 --providers openai,anthropic,aws.bedrock --otlp-share 0.1 \
+		--litellm-share 0.1 --gzip-app-logs
 
 clean:
 	rm -rf lake warehouse.duckdb warehouse.duckdb.wal $(DAGSTER_HOME) sql/target

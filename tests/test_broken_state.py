@@ -26,7 +26,7 @@ import pytest
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "data_samples" / "sources"
+SAMPLES = REPO / "tests" / "data" / "openai_world" / "sources"
 DAY, NEXT = "2026-11-02", "2026-11-03"
 AS_OF = "2026-11-20T04:00:00Z"
 TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "ingest_files", "source_status",

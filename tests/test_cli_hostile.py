@@ -26,7 +26,7 @@ from .test_crash import fingerprint
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "openai_world" / "sources"
 AS_OF = "2026-11-20T04:00:00Z"
 # job types and a billing account that rich would read as markup or emoji codes
 HOSTILE = {"llm_judge_evaluation": "[/x]", "session_summarization": "[bold]red", "proactive_suggestions": "root:x:0",

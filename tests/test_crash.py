@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "openai_world" / "sources"
 AS_OF = "2026-11-20T04:00:00Z"
 TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "ingest_files", "source_status")
 

@@ -1,8 +1,9 @@
-"""The fault matrix: hostile input injected into one otherwise valid day of the committed samples,
-reconciled end to end by `darkcompute reconcile --date 2026-11-02`.
+"""The fault matrix: hostile input injected into one otherwise valid day of the OpenAI-only test
+world (`tests/data/openai_world/`, the committed samples before issue 12), reconciled end to end by
+`darkcompute reconcile --date 2026-11-02`.
 
-Each case copies `data_samples/sources/`, breaks one file of the 2026-11-02 delivery (or adds one)
-and compares the run with a clean run of the same samples: the exit code; the `rejected_records`
+Each case copies `tests/data/openai_world/sources/`, breaks one file of the 2026-11-02 delivery (or
+adds one) and compares the run with a clean run of the same samples: the exit code; the `rejected_records`
 rows added (source, file, line, reason); the `ingest_files` counts of the broken file, exactly,
 and of every other file, unchanged; `lines_read = records + skipped + rejected` for every file; the
 bronze records that landed; the day's logged calls and invoice; and the identity
@@ -35,7 +36,7 @@ from pipelines.lib.money import loads
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "openai_world" / "sources"
 DAY = "2026-11-02"
 ENV = ("DARKCOMPUTE_SOURCE_URI", "DARKCOMPUTE_LAKE_DIR", "DARKCOMPUTE_WAREHOUSE")
 

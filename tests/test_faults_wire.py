@@ -38,7 +38,7 @@ from .s3server import point_aws_at, put_objects, upload_tree
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "openai_world" / "sources"
 BUCKET = "darkcompute-faults"  # fixed: the proxy's draws hash the request line, bucket included
 ROOT = "exports/v1"
 # The draws are a hash of the seed and the request line, so a seed fixes every run's faults. At a

@@ -47,7 +47,7 @@ from .apiserver import DATASET, ApiServer
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "data_samples" / "sources"
+SAMPLES = REPO / "tests" / "data" / "openai_world" / "sources"
 DAY = date(2026, 11, 2)
 OPENAI_SECRET = "sk-admin-TESTSECRET-openai-9f3b7c1d5e2a40866b1c"
 ANTHROPIC_SECRET = "sk-ant-admin01-TESTSECRET-anthropic-4c7e1a9b2d3f"

@@ -27,7 +27,7 @@ from pipelines.defs.reconcile.publish import one_publisher_at_a_time
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "data_samples" / "sources"
+SAMPLES = REPO / "tests" / "data" / "openai_world" / "sources"
 FIRST, DAY, LAST = "2026-11-01", "2026-11-02", "2026-11-03"
 
 PUBLISHER = textwrap.dedent('''

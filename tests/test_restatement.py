@@ -14,7 +14,7 @@ from pipelines.cli import main
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "openai_world" / "sources"
 DAY = "2026-11-02"
 
 

@@ -33,7 +33,7 @@ from .s3server import S3Server, point_aws_at, put_objects, s3_bucket, upload_tre
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data_samples" / "sources"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "openai_world" / "sources"
 ROOT = "exports/v1"
 
 

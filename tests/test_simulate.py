@@ -182,6 +182,26 @@ def test_arguments_are_checked(tmp_path):
         simulate(tmp_path, START, 1, 10, otlp_share=1.5)
 
 
+def test_provisional_days_lose_only_their_cost_exports(world, tmp_path):
+    """`provisional_days=1`: the last day's OpenAI costs pages, Anthropic cost_report and CUR rows
+    are not written; every other file (but the CUR data file and its manifest) and the truth are
+    the bytes of the world without it."""
+    out, _, _ = world
+    summary = simulate(tmp_path, START, DAYS, CALLS, SEED, provisional_days=1)
+    full, late = tree(out), tree(tmp_path)
+    last = DAY_KEYS[-1]
+    gone = {f"sources/openai/costs/{last}/page-001.json", f"sources/anthropic/cost_report/{last}/page-001.json"}
+    assert set(full) - set(late) == gone and set(late) <= set(full)
+    assert {k for k in late if late[k] != full[k]} == {f"sources/{CUR_DATA}", f"sources/{CUR_MANIFEST}"}
+    assert summary["files_written"] == len(late)
+    con = duckdb.connect()
+    days = con.execute("select line_item_usage_start_date::date::varchar as day, count(*) from read_parquet(?) "
+                       "group by all order by all", [str(tmp_path / "sources" / CUR_DATA)]).fetchall()
+    assert [d for d, _ in days] == DAY_KEYS[:-1]
+    with pytest.raises(ValueError, match="provisional_days"):
+        simulate(tmp_path / "bad", START, DAYS, 10, SEED, provisional_days=DAYS + 1)
+
+
 def test_one_provider_only(tmp_path):
     summary = simulate(tmp_path, START, 1, 300, SEED, providers=("anthropic",), otlp_share=0, deprecated_share=0)
     assert list(summary["days"][DAY_KEYS[0]]) == ["anthropic"]

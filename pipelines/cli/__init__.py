@@ -101,6 +101,9 @@ def parser() -> argparse.ArgumentParser:
                    help="share of first-attempt calls logged as LiteLLM proxy payloads (default 0)")
     s.add_argument("--aggregate-jobs", action="store_true",
                    help="worker jobs log one aggregate record per job and cell, with request_count")
+    s.add_argument("--gzip-app-logs", action="store_true", help="gzip the app logs (app-NN.jsonl.gz), as shippers do")
+    s.add_argument("--provisional-days", type=int, default=0,
+                   help="the last N days get no cost exports: their invoices have not arrived (default 0)")
 
     r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split",
                        formatter_class=raw, epilog=_epilog("reconcile"))

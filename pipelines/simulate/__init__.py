@@ -46,6 +46,19 @@ def _shard_sizes(calls_per_day: int) -> list[int]:
     return [calls_per_day // k + (1 if s < calls_per_day % k else 0) for s in range(k)]
 
 
+def _without_costs(written: list[Path], costs: Path, invoiced: bool) -> list[Path]:
+    """The day's files; on a day whose invoice has not arrived, without the cost pages under
+    `costs` (deleted: the usage export came, the cost export did not)."""
+    if invoiced:
+        return written
+    gone = [f for f in written if f.is_relative_to(costs)]
+    for f in gone:
+        f.unlink()
+    for folder in {f.parent for f in gone}:
+        folder.rmdir()
+    return [f for f in written if f not in gone]
+
+
 def _added_up(non_token: list[dict]) -> list[dict]:
     """Non-token cost lines of a day's shards, one per provider, account and line item."""
     total: dict[tuple, Decimal] = {}
@@ -60,7 +73,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              gzip_app_logs: bool = False, max_log_file_bytes: int | None = None, cur_format: str = "parquet",
              cross_region: bool = False, openai_usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
              openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False, litellm_share: float = 0.0,
-             aggregate_jobs: bool = False, on_day: Callable[[date], None] | None = None) -> dict:
+             aggregate_jobs: bool = False, provisional_days: int = 0,
+             on_day: Callable[[date], None] | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -81,13 +95,18 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     pages (any subset of project_id, model, batch, service_tier / project_id, line_item; empty:
     ungrouped). `tiers` sends OpenAI's `llm_judge_evaluation` jobs through the Batch API and its
     `proactive_suggestions` jobs on the flex tier (both billed at half the list price, and logged
-    with `batch` / `service_tier`). Deterministic: the same arguments give byte-identical files.
+    with `batch` / `service_tier`). The last `provisional_days` days get no cost export (no OpenAI
+    costs pages, no Anthropic cost_report, no CUR rows): their invoices have not arrived, so they
+    reconcile as 'provisional' (their truth still holds the invoice the exports would bill).
+    Deterministic: the same arguments give byte-identical files.
     `on_day(day)` is called as each day is written (the CLI's progress). An existing `out/sources/`
     is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
     """
     if days < 1:
         raise ValueError("days must be at least 1")
+    if not 0 <= provisional_days <= days:
+        raise ValueError("provisional_days must be between 0 and days")
     if calls_per_day < 1:
         raise ValueError("calls_per_day must be at least 1")
     if not (0 <= otlp_share <= 1 and 0 <= deprecated_share <= 1 and 0 <= litellm_share <= 1):
@@ -138,19 +157,20 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             del day_world, calls
         billed = world.summarize(pl.concat(summaries))  # the day's calls, as the exports and truth need them
         day_truth: dict[str, dict] = {}
+        invoiced = i < days - provisional_days  # else: the day's cost exports have not arrived
         if OPENAI in providers:
             written, cost_lines = write_openai_day(sources, day, billed, _added_up(non_token),
                                                    usage_group_by=tuple(openai_usage_group_by),
                                                    cost_group_by=tuple(openai_cost_group_by))
-            files += written
+            files += _without_costs(written, sources / "openai" / "costs", invoiced)
             day_truth[OPENAI] = truth.day_truth(OPENAI, day, billed, cost_lines)
         if ANTHROPIC in providers:
             written, cost_lines, catalog = write_anthropic_day(sources, day, billed)
-            files += written
+            files += _without_costs(written, sources / "anthropic" / "cost_report", invoiced)
             day_truth[ANTHROPIC] = truth.day_truth(ANTHROPIC, day, billed, cost_lines, catalog)
         if BEDROCK in providers:
             rows, cost_lines = cur_day(day, billed)
-            cur_rows.setdefault(period(day), []).extend(rows)
+            cur_rows.setdefault(period(day), []).extend(rows if invoiced else [])
             day_truth[BEDROCK] = truth.day_truth(BEDROCK, day, billed, cost_lines)
         days_truth[day.isoformat()] = day_truth
         if on_day is not None:

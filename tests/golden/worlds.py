@@ -1,7 +1,8 @@
 """The golden worlds: how each is made, reconciled and dumped to CSV (shared by the test and by
 `regenerate`, so the two can never dump differently).
 
-A world is a source root (the committed samples, or a planted-truth world `darkcompute simulate`
+A world is a source root (the OpenAI-only world `tests/data/openai_world/`, the committed
+samples before issue 12, or a planted-truth world `darkcompute simulate`
 writes from a fixed seed), reconciled by the real CLI in a subprocess as of a fixed time. Its
 dump is one CSV per lake mart table: every row of every `date=` partition the run wrote, all
 columns but the run-time ones, `order by all`, written by DuckDB (whose decimal text is exact).
@@ -20,7 +21,7 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
-SAMPLES = ROOT / "data_samples" / "sources"
+SAMPLES = ROOT / "tests" / "data" / "openai_world" / "sources"
 AS_OF = "2026-12-01T00:00:00+00:00"
 
 # Columns that hold the run's clock, not its numbers (`--as-of` sets the first; the restatement
@@ -30,7 +31,7 @@ RUN_TIME_COLUMNS = ("reconciled_at", "restated_at", "old_reconciled_at")
 REQUIRED_TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status")
 
 _SIM = ["--start", "2026-11-01", "--days", "2", "--calls-per-day", "300", "--seed", "7"]
-# name -> `darkcompute simulate` flags (None: the committed samples, copied as they are).
+# name -> `darkcompute simulate` flags (None: tests/data/openai_world, copied as it is).
 WORLDS: dict[str, list[str] | None] = {
     "samples": None,
     "openai": [*_SIM, "--providers", "openai", "--tiers", "--litellm-share", "0.2", "--aggregate-jobs"],
