@@ -255,3 +255,14 @@ def test_an_interrupted_command_exits_130(tmp_path):
     assert re.fullmatch(r"simulate 2026-11-02: \d+\.\d s\n", first)
     assert proc.returncode == 130
     assert err.strip() == "darkcompute simulate: interrupted"
+
+
+def test_all_finds_the_days_of_the_committed_samples():
+    """The samples' Bedrock logs have a 2026/11/05 folder holding only objects of its hour 00 (the
+    last calls of 2026-11-04): the days are the ground truth's four, not five."""
+    samples = REPO / "data_samples"
+    truth = json.loads((samples / "ground_truth.json").read_text())["days"]
+    assert sorted(truth) == ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+    assert all(set(providers) == {"openai", "anthropic", "aws.bedrock"} for providers in truth.values())
+    assert sorted(p.name for p in samples.glob("sources/bedrock/AWSLogs/*/*/*/2026/11/05/*")) == ["00"]
+    assert [d.isoformat() for d in export_days(str(samples / "sources"))] == sorted(truth)
