@@ -23,7 +23,17 @@ CATALOG_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "aws.bedrock":
 TOKEN_CLASSES = ("uncached_input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
 
 CATALOG_SCHEMA = pa.schema([("provider", pa.string()), ("canonical_model", pa.string()),
-                            ("token_class", pa.string()), ("rate_mtok", pa.decimal128(18, 9))])
+                            ("token_class", pa.string()), ("modality", pa.string()),
+                            ("rate_mtok", pa.decimal128(18, 9))])
+
+# genai-prices' price keys of the audio and image parts of a token class (OpenAI's usage pages
+# count them apart): a class whose key the catalog leaves unpriced takes the text rate.
+MODALITY_PRICES = {
+    "audio": {"uncached_input": "input_audio_mtok", "cache_read": "cache_audio_read_mtok",
+              "output": "output_audio_mtok"},
+    "image": {"uncached_input": "input_image_mtok", "cache_read": "cache_image_read_mtok",
+              "output": "output_image_mtok"},
+}
 
 ALL = "__all__"  # the cell of a report not grouped by a dimension (model, account, price tier)
 
@@ -86,6 +96,19 @@ def rates_of(info, day: date) -> Rates:
     )
 
 
+def modality_rates(info, day: date) -> dict[str, dict[str, Decimal]]:
+    """The audio and image rates of one catalog model on `day`, per token class, for each modality
+    the catalog prices at least one class of (a class it does not price takes the text rate)."""
+    prices = info.get_prices(datetime.combine(day, time(12), tzinfo=timezone.utc))
+    text = rates_of(info, day).per_class()
+    out = {}
+    for modality, keys in MODALITY_PRICES.items():
+        own = {token_class: _base(getattr(prices, key, None)) for token_class, key in keys.items()}
+        if any(rate is not None for rate in own.values()):
+            out[modality] = {c: own.get(c) if own.get(c) is not None else rate for c, rate in text.items()}
+    return out
+
+
 def catalog_models(provider: str) -> list:
     """Every catalog model a name at `provider` can resolve to, first match first: the catalog
     provider's own models, then those of its fallback providers (one step, as genai-prices
@@ -106,14 +129,18 @@ def catalog_models(provider: str) -> list:
 
 
 def catalog_table(day: date) -> pa.Table:
-    """The price catalog in force on `day`: one row per provider, catalog model and token class
-    (`provider, canonical_model, token_class, rate_mtok`), for every provider darkcompute reads.
-    Tens of models a provider: Python builds it once a day, SQL joins it."""
+    """The price catalog in force on `day`: one row per provider, catalog model, token class and
+    modality (`provider, canonical_model, token_class, modality, rate_mtok`), for every provider
+    darkcompute reads: `text` rows for every model, `audio` and `image` rows for the models the
+    catalog prices those tokens for. Tens of models a provider: Python builds it once a day, SQL
+    joins it."""
     rows = [
-        {"provider": provider, "canonical_model": info.id, "token_class": token_class, "rate_mtok": rate}
+        {"provider": provider, "canonical_model": info.id, "token_class": token_class, "modality": modality,
+         "rate_mtok": rate}
         for provider in CATALOG_PROVIDER
         for info in catalog_models(provider)
-        for token_class, rate in rates_of(info, day).per_class().items()
+        for modality, rates in {"text": rates_of(info, day).per_class(), **modality_rates(info, day)}.items()
+        for token_class, rate in rates.items()
     ]
     return pa.Table.from_pylist(rows, schema=CATALOG_SCHEMA)
 

@@ -20,6 +20,15 @@ USAGE_SCHEMA, COSTS_SCHEMA = bronze.OPENAI_USAGE, bronze.OPENAI_COSTS
 
 MAX_COUNT = 2**63 - 1
 
+# the audio and image parts of input_tokens, input_cached_tokens and output_tokens (null when absent)
+MODALITY_FIELDS = (
+    "input_audio_tokens",
+    "input_cached_audio_tokens",
+    "output_audio_tokens",
+    "input_image_tokens",
+    "input_cached_image_tokens",
+    "output_image_tokens",
+)
 USAGE_INT_FIELDS = (
     "input_tokens",
     "input_cached_tokens",
@@ -27,6 +36,7 @@ USAGE_INT_FIELDS = (
     "input_uncached_tokens",
     "output_tokens",
     "num_model_requests",
+    *MODALITY_FIELDS,
 )
 REQUIRED_USAGE = {"completions": ("input_tokens", "output_tokens", "num_model_requests"),
                   "embeddings": ("input_tokens", "num_model_requests")}
@@ -86,7 +96,24 @@ def _usage_row(r: dict, endpoint: str) -> dict:
     written = row["input_cache_write_tokens"] or 0
     if row["input_tokens"] < cached + written:
         raise Rejected("input_tokens is smaller than input_cached_tokens + input_cache_write_tokens")
+    _check_modalities(row, cached, written)
     return row
+
+
+def _check_modalities(row: dict, cached: int, written: int) -> None:
+    """The audio and image counts are parts of the totals (current spec: `input_audio_tokens` and
+    `input_image_tokens` uncached, `input_cached_*` cached); parts larger than their total cannot
+    be priced (an older page whose totals were text only), so the result is rejected, not guessed."""
+    def part(name: str) -> int:
+        return row[name] or 0
+
+    if part("input_audio_tokens") + part("input_image_tokens") > row["input_tokens"] - cached - written:
+        raise Rejected("input_audio_tokens + input_image_tokens exceed the uncached input "
+                       "(input_tokens - input_cached_tokens - input_cache_write_tokens)")
+    if part("input_cached_audio_tokens") + part("input_cached_image_tokens") > cached:
+        raise Rejected("input_cached_audio_tokens + input_cached_image_tokens exceed input_cached_tokens")
+    if part("output_audio_tokens") + part("output_image_tokens") > (row["output_tokens"] or 0):
+        raise Rejected("output_audio_tokens + output_image_tokens exceed output_tokens")
 
 
 def _cost_row(r: dict) -> dict:

@@ -20,6 +20,13 @@ OPENAI_USAGE = pa.schema(
         ("input_uncached_tokens", pa.int64()),
         ("output_tokens", pa.int64()),
         ("num_model_requests", pa.int64()),
+        # the audio and image parts of the totals above (priced at their own rates), null when absent
+        ("input_audio_tokens", pa.int64()),
+        ("input_cached_audio_tokens", pa.int64()),
+        ("output_audio_tokens", pa.int64()),
+        ("input_image_tokens", pa.int64()),
+        ("input_cached_image_tokens", pa.int64()),
+        ("output_image_tokens", pa.int64()),
     ]
     + LINEAGE
 )

@@ -9,6 +9,8 @@
 --   * price_tier: the provider's cell of the call's own tier (log_tier) when the usage has one;
 --     otherwise the tier that billed the most tokens of the (account, model) - the logs often do
 --     not say; '__all__' where the usage is not split by tier; the log's tier where nothing billed.
+--     Never an audio or image cell ('standard+audio'): the logs do not split modalities, so a call
+--     lands on the base tier and int_logged_classes shares its tokens over the modality cells.
 with dim_model as (
     select * from {{ ref('dim_model') }}
 ),
@@ -66,7 +68,7 @@ tier_tokens as (
         provider,
         billing_account,
         canonical_model,
-        price_tier,
+        {{ base_tier('price_tier') }} as price_tier,
         sum(uncached_input + cache_read + cache_write_5m + cache_write_1h + output) as tokens
     from int_provider_usage
     group by all

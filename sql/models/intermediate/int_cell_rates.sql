@@ -3,8 +3,9 @@
 -- picodollars). A cell that hides its model or tier ('__all__': a usage export not grouped by it)
 -- takes the list cost of the cost lines' own billed tokens (OpenAI `quantity`) when they add up to
 -- the cell's (`mix_known`); else a cell of a known model takes the catalog's rate times its tier's
--- percentage (tier_pct), and a '__all__' model cell the average list rate of the tokens the logs
--- put in it. From these: the class's catalog cost (`catalog_pico`) and
+-- percentage (tier_pct), at its modality's rate (an audio or image cell, 'standard+audio', takes
+-- the catalog's audio or image rate), and a '__all__' model cell the average list rate of the
+-- tokens the logs put in it. From these: the class's catalog cost (`catalog_pico`) and
 -- its weight for sharing coarse cost lines: the catalog cost of the tokens the invoice prices
 -- (`invoiced_weight`, leaving out usage only the catalog prices, e.g. Anthropic Priority Tier).
 with int_provider_usage as (
@@ -80,6 +81,7 @@ line_mix as (
             int_provider_costs.provider = dim_price.provider
             and int_provider_costs.rate_model = dim_price.canonical_model
             and int_provider_costs.token_class = dim_price.token_class
+            and {{ price_modality('int_provider_costs.rate_tier') }} = dim_price.modality
     where int_provider_costs.line_kind = 'token'
     group by all
 ),
@@ -113,7 +115,7 @@ rated as (
         coalesce(logged.logged_weight, 0) as logged_weight,
         coalesce(logged.logged_rated, false) as logged_rated,
         coalesce(logged.logged_rates, 0) as logged_rates,
-        (cell_classes.canonical_model = '__all__' or cell_classes.price_tier = '__all__')
+        (cell_classes.canonical_model = '__all__' or {{ base_tier('cell_classes.price_tier') }} = '__all__')
         and coalesce(line_mix.line_priced, false) and line_mix.line_tokens = billed.billed_tokens
         and billed.billed_tokens > 0 as mix_known,
         coalesce(line_mix.line_rates, 0) as line_rates,
@@ -136,7 +138,12 @@ rated as (
     left join billed using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join logged using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
     left join line_mix using (usage_date, provider, billing_account, canonical_model, price_tier, token_class)
-    left join dim_price using (provider, canonical_model, token_class)
+    left join dim_price
+        on
+            cell_classes.provider = dim_price.provider
+            and cell_classes.canonical_model = dim_price.canonical_model
+            and cell_classes.token_class = dim_price.token_class
+            and {{ price_modality('cell_classes.price_tier') }} = dim_price.modality
 ),
 
 final as (

@@ -6,7 +6,8 @@
 -- floor division, the remainder on the heaviest cell; `coarse` says the line was shared
 -- (allocation_basis 'catalog_weights'), not the cell's own line ('cost_line').
 -- Tiers: a line covers cells of its own price tier; a 'standard' line also covers the tiers of its
--- (account, model, class) that no line names (OpenAI folds some tiers into the plain label). When
+-- (account, model, class) that no line names (OpenAI folds some tiers into the plain label), and a
+-- line covers the audio and image cells of its tier ('batch+audio') that no line names. When
 -- none of those billed anything, the line covers the cells of its base tier ('standard' for
 -- 'standard+long_context': a usage export not grouped by context window), and failing that its
 -- account, model and class in any tier. A token line that covers nothing billed becomes its own
@@ -94,8 +95,18 @@ candidates as (
         cells.invoiced_tokens,
         case
             when
-                lines.price_tier in ('__all__', cells.price_tier)
-                or (lines.price_tier = 'standard' and not cells.has_own_line) then 1
+                lines.price_tier = cells.price_tier
+                -- a line of every tier: not an audio or image cell that a line of its own prices
+                or (
+                    lines.price_tier = '__all__'
+                    and (
+                        lines.line_kind = 'unsplit' or {{ price_modality('cells.price_tier') }} = 'text'
+                        or not cells.has_own_line
+                    )
+                )
+                or (lines.price_tier = 'standard' and not cells.has_own_line)
+                -- an audio or image cell no line names is billed in its tier's plain line
+                or (lines.price_tier = {{ base_tier('cells.price_tier') }} and not cells.has_own_line) then 1
             -- the usage was not split the way the line is ('standard+long_context' on a 'standard' cell)
             when split_part(lines.price_tier, '+', 1) = split_part(cells.price_tier, '+', 1) then 2
             else 3
