@@ -135,6 +135,13 @@ def test_completions_result_becomes_one_exact_row_with_inclusive_input_tokens():
             "input_uncached_tokens": 3000,
             "output_tokens": 1000,
             "num_model_requests": 5,
+            # the audio and image parts of the totals (priced apart downstream)
+            "input_audio_tokens": 300,
+            "input_cached_audio_tokens": 100,
+            "output_audio_tokens": 100,
+            "input_image_tokens": 200,
+            "input_cached_image_tokens": 200,
+            "output_image_tokens": 100,
             "source_file": key,
             "source_line": 1,
             "file_sha256": sha(data),
@@ -153,10 +160,12 @@ def test_optional_fields_absent_stay_null():
     row = got.records.to_pylist()[0]
     assert {k: row[k] for k in ("project_id", "api_key_id", "user_id", "model", "batch", "service_tier",
                                 "input_tokens", "input_cached_tokens", "input_cache_write_tokens",
-                                "input_uncached_tokens", "output_tokens", "num_model_requests")} == {
+                                "input_uncached_tokens", "output_tokens", "num_model_requests",
+                                "input_audio_tokens", "input_cached_audio_tokens", "output_image_tokens")} == {
         "project_id": None, "api_key_id": None, "user_id": None, "model": None, "batch": None, "service_tier": None,
         "input_tokens": 42, "input_cached_tokens": None, "input_cache_write_tokens": None,
         "input_uncached_tokens": None, "output_tokens": 7, "num_model_requests": 2,
+        "input_audio_tokens": None, "input_cached_audio_tokens": None, "output_image_tokens": None,
     }
 
 

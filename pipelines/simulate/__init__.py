@@ -33,7 +33,16 @@ from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
 from .cur import cur_day, period, write_cur
 from .openai import COST_GROUP_BY, USAGE_GROUP_BY, write_openai_day
-from .providers import ANTHROPIC, BEDROCK, OPENAI, PROVIDERS, provider_codes, route_global, with_tiers
+from .providers import (
+    ANTHROPIC,
+    BEDROCK,
+    OPENAI,
+    PROVIDERS,
+    provider_codes,
+    route_global,
+    with_audio,
+    with_tiers,
+)
 
 __all__ = ["simulate", "PROVIDERS"]
 MIX_STREAM = 0x5EED  # the provider mix draws from its own stream (an OpenAI-only world keeps its bytes)
@@ -74,7 +83,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              cross_region: bool = False, openai_usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
              openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False, litellm_share: float = 0.0,
              aggregate_jobs: bool = False, provisional_days: int = 0,
-             on_day: Callable[[date], None] | None = None) -> dict:
+             on_day: Callable[[date], None] | None = None, audio: bool = False) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -98,6 +107,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     with `batch` / `service_tier`). The last `provisional_days` days get no cost export (no OpenAI
     costs pages, no Anthropic cost_report, no CUR rows): their invoices have not arrived, so they
     reconcile as 'provisional' (their truth still holds the invoice the exports would bill).
+    `audio` makes OpenAI's gpt-4o `chat` calls voice calls on gpt-realtime, part of their tokens
+    audio (providers.with_audio): usage pages with `input_audio_tokens`, ..., cost lines
+    `<model> audio, input`, ... at the audio rates; the logs carry no audio counts.
     Deterministic: the same arguments give byte-identical files.
     `on_day(day)` is called as each day is written (the CLI's progress). An existing `out/sources/`
     is replaced. Returns a summary: per day and provider the billed
@@ -138,6 +150,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             shard_seed = world.shard_seed(seed, s)
             day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
             calls = with_tiers(day_world.calls) if tiers else day_world.calls
+            calls = with_audio(calls) if audio else calls
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
             if cross_region:
                 calls = route_global(calls)

@@ -8,7 +8,10 @@ Layout under the source root (one folder per usage day, holding only that day's 
 
 Tokens are summed per group by Polars; only the per-group sums are turned into JSON (a loop over
 a few dozen groups). Cost lines are `tokens x Decimal rate / 1e6`, exactly, at half the rate on
-the batch and flex tiers (line items `batch | <model>, input`, ...).
+the batch and flex tiers (line items `batch | <model>, input`, ...). A world with audio
+(`simulate(audio=True)`) has usage results with `input_audio_tokens` (uncached audio input),
+`input_cached_audio_tokens` and `output_audio_tokens`, parts of the totals, and cost lines
+`<model> audio, input` (cached input, output) at the catalog's audio rates beside the text lines.
 
 `usage_group_by` and `cost_group_by` are the `group_by` the pages were pulled with (by default the
 finest the pull asks for); a dimension left out is null in every result, and results of one group
@@ -58,10 +61,20 @@ def write_openai_day(sources: Path, day: date, calls: pl.DataFrame, non_token: l
     return files, lines
 
 
+# usage result field <- the billed calls' audio column (a world with audio)
+AUDIO_FIELDS = {"input_audio_tokens": "input_audio_tokens", "input_cached_audio_tokens": "cached_audio_tokens",
+                "output_audio_tokens": "output_audio_tokens"}
+# cost line token class -> the usage field of its audio part
+AUDIO_CLASS = {UNCACHED_INPUT: "input_audio_tokens", CACHE_READ: "input_cached_audio_tokens",
+               OUTPUT: "output_audio_tokens"}
+
+
 def _sums(calls: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    audio = {field: pl.col(column).sum() for field, column in AUDIO_FIELDS.items() if column in calls.columns}
     return (
         calls.group_by(keys)
         .agg(
+            **audio,
             input_tokens=pl.col("input_tokens").sum(),
             input_cached_tokens=pl.col("cache_read_tokens").sum(),
             input_cache_write_tokens=pl.col("cache_write_tokens").sum(),
@@ -122,6 +135,7 @@ def _completions(sources: Path, day: date, t0: int, calls: pl.DataFrame, group_b
                 "input_cache_write_tokens": r["input_cache_write_tokens"],
                 "input_uncached_tokens": r["input_uncached_tokens"],
                 "output_tokens": r["output_tokens"],
+                **{field: r[field] for field in AUDIO_FIELDS if field in r},
                 "num_model_requests": r["num_model_requests"],
                 "project_id": r["project_id"],
                 "user_id": None,
@@ -174,17 +188,20 @@ def _cost_lines(day: date, calls: pl.DataFrame) -> list[CostLine]:
         if r["operation"] == "embeddings":
             classes = {UNCACHED_INPUT: r["input_tokens"]}
         for token_class, tokens in classes.items():
-            if tokens > 0:
-                lines.append(
-                    CostLine(
-                        billing_account=r["billing_account"],
-                        line_item=f"{TIER_PREFIX.get(r['price_tier'], '')}{r['model']}, {LINE_ITEM_SUFFIX[token_class]}",
-                        amount=tier_cost(PROVIDER, r["model"], day, token_class, tokens, r["price_tier"]),
-                        model=r["model"],
-                        token_class=token_class,
-                        quantity=int(tokens),
+            audio = (r.get(AUDIO_CLASS[token_class]) or 0) if token_class in AUDIO_CLASS else 0
+            for modality, part in (("text", tokens - audio), ("audio", audio)):
+                if part > 0:
+                    head = r["model"] if modality == "text" else f"{r['model']} {modality}"
+                    lines.append(
+                        CostLine(
+                            billing_account=r["billing_account"],
+                            line_item=f"{TIER_PREFIX.get(r['price_tier'], '')}{head}, {LINE_ITEM_SUFFIX[token_class]}",
+                            amount=tier_cost(PROVIDER, r["model"], day, token_class, part, r["price_tier"], modality),
+                            model=r["model"],
+                            token_class=token_class,
+                            quantity=int(part),
+                        )
                     )
-                )
     return lines
 
 

@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+from genai_prices.data_snapshot import get_snapshot
 
-from pipelines.lib.prices import Rates, catalog_rates
+from pipelines.lib.prices import CATALOG_PROVIDER, Rates, catalog_rates, modality_rates
 
 # Token classes of the catalog (see pipelines.lib.prices.TOKEN_CLASSES) that the simulator bills.
 UNCACHED_INPUT, CACHE_READ, OUTPUT = "uncached_input", "cache_read", "output"
@@ -59,8 +60,14 @@ def price_tier() -> pl.Expr:
             .otherwise(pl.lit("standard")))
 
 
-def tier_cost(provider: str, model: str, day: date, token_class: str, tokens: int, tier: str) -> Decimal:
-    """Exact cost of `tokens` tokens of one class at the tier's price."""
+def tier_cost(provider: str, model: str, day: date, token_class: str, tokens: int, tier: str,
+              modality: str = "text") -> Decimal:
+    """Exact cost of `tokens` tokens of one class at the tier's price (audio or image tokens at the
+    catalog's audio or image rate of the class)."""
+    if modality != "text":
+        _, info = get_snapshot().find_provider_model(model, None, CATALOG_PROVIDER[provider], None)
+        rate = modality_rates(info, day)[modality][token_class]
+        return (rate * int(tokens)).scaleb(-6) * TIER_FACTOR.get(tier, Decimal(1))
     return cost(provider, model, day, token_class, tokens) * TIER_FACTOR.get(tier, Decimal(1))
 
 

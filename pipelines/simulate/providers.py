@@ -210,6 +210,39 @@ def with_tiers(calls: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# with audio on: OpenAI's gpt-4o `chat` calls are voice calls on gpt-realtime (dated id, alias), and
+# this part of each of their token classes is audio (numerator, denominator: a voice call's class
+# is cut to a multiple of the denominator, so that every call's part is exact)
+AUDIO_MODEL = ("gpt-realtime-2025-08-28", "gpt-realtime")
+AUDIO_FEATURE = "chat"
+AUDIO_PARTS = {"input_audio_tokens": (3, 5), "cached_audio_tokens": (1, 2), "output_audio_tokens": (3, 4)}
+AUDIO_COLUMNS = tuple(AUDIO_PARTS)
+
+
+def with_audio(calls: pl.DataFrame) -> pl.DataFrame:
+    """OpenAI's gpt-4o `chat` calls become voice calls on gpt-realtime, the same part of every
+    voice call's uncached input, cached input and output in audio tokens (`AUDIO_PARTS`, exact:
+    the call's class is first cut to a multiple of the part's denominator). The logs do not say
+    it, as OpenTelemetry's usage attributes do not. Every call gains the audio columns (0 on the
+    others). No random draw: the rest of the world keeps its bytes."""
+    voice = ((pl.col("provider") == OPENAI) & (pl.col("feature") == AUDIO_FEATURE)
+             & (pl.col("model") == MODELS[GPT4O].dated))
+    uncached = pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")
+    whole = {"input_audio_tokens": uncached, "cached_audio_tokens": pl.col("cache_read_tokens"),
+             "output_audio_tokens": pl.col("output_tokens")}
+    cut = {name: whole[name] - whole[name] % den for name, (_, den) in AUDIO_PARTS.items()}
+    return calls.with_columns(
+        model=pl.when(voice).then(pl.lit(AUDIO_MODEL[0])).otherwise(pl.col("model")),
+        request_model=pl.when(voice).then(pl.lit(AUDIO_MODEL[1])).otherwise(pl.col("request_model")),
+        input_tokens=pl.when(voice).then(cut["input_audio_tokens"] + cut["cached_audio_tokens"]
+                                         + pl.col("cache_write_tokens")).otherwise(pl.col("input_tokens")),
+        cache_read_tokens=pl.when(voice).then(cut["cached_audio_tokens"]).otherwise(pl.col("cache_read_tokens")),
+        output_tokens=pl.when(voice).then(cut["output_audio_tokens"]).otherwise(pl.col("output_tokens")),
+        **{name: pl.when(voice).then(cut[name] * num // den).otherwise(0).cast(pl.Int64)
+           for name, (num, den) in AUDIO_PARTS.items()},
+    )
+
+
 def names(calls: pl.DataFrame, day: date, seed: int) -> pl.DataFrame:
     """Model names and response ids per provider; drops the world's `model_code`."""
     code = calls["model_code"].to_numpy()

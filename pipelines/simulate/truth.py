@@ -77,22 +77,33 @@ def class_tokens() -> dict[str, pl.Expr]:
     }
 
 
+# the audio part of a token class, where the world has audio (simulate(audio=True))
+AUDIO_OF = {UNCACHED_INPUT: "input_audio_tokens", CACHE_READ: "cached_audio_tokens", OUTPUT: "output_audio_tokens"}
+
+
 def priced(provider: str, day: date, calls: pl.DataFrame, key: str) -> dict[str, Decimal]:
     """Exact catalog cost, at each call's price tier, per value of `key` (rows with a null key are
-    left out)."""
+    left out); a call's audio tokens at the model's audio rates."""
     classes = class_tokens()
+    audio = {token_class: column for token_class, column in AUDIO_OF.items() if column in calls.columns}
     sums = (
         calls.filter(pl.col(key).is_not_null())
         .with_columns(price_tier=price_tier())
         .group_by([key, "model", "price_tier"])
-        .agg(**{name: expr.sum() for name, expr in classes.items()})
+        .agg(**{name: expr.sum() for name, expr in classes.items()},
+             **{f"{name}__audio": pl.col(column).sum() for name, column in audio.items()})
         .sort([key, "model", "price_tier"])
     )
     out: dict[str, Decimal] = defaultdict(Decimal)
     for r in sums.iter_rows(named=True):  # one row per key, model and tier
         for token_class in classes:
-            if r[token_class]:
-                out[r[key]] += tier_cost(provider, r["model"], day, token_class, r[token_class], r["price_tier"])
+            audio_tokens = r.get(f"{token_class}__audio") or 0
+            if r[token_class] - audio_tokens:
+                out[r[key]] += tier_cost(provider, r["model"], day, token_class, r[token_class] - audio_tokens,
+                                         r["price_tier"])
+            if audio_tokens:
+                out[r[key]] += tier_cost(provider, r["model"], day, token_class, audio_tokens, r["price_tier"],
+                                         "audio")
     return dict(out)
 
 

@@ -495,6 +495,7 @@ SUMMARY_KEYS = ("provider", "operation", "ts_ms", "billing_account", "model", "b
                 "origin", "attempt", "usage_logged", "corrupt_cut", "job_type", "feature", "meta_job_type",
                 "meta_attempt")
 SUMMARY_SUMS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "web_search_requests")
+AUDIO_SUMS = ("input_audio_tokens", "cached_audio_tokens", "output_audio_tokens")  # where the world has audio
 
 
 def summarize(calls: pl.DataFrame) -> pl.DataFrame:
@@ -504,7 +505,7 @@ def summarize(calls: pl.DataFrame) -> pl.DataFrame:
     return (
         calls.with_columns(ts_ms=pl.col("ts_ms") - pl.col("ts_ms") % HOUR_MS)
         .group_by(SUMMARY_KEYS)
-        .agg(*(pl.col(c).sum() for c in SUMMARY_SUMS), n=n.cast(pl.Int64))
+        .agg(*(pl.col(c).sum() for c in SUMMARY_SUMS + AUDIO_SUMS if c in calls.columns), n=n.cast(pl.Int64))
     )
 
 

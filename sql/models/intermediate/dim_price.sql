@@ -31,7 +31,7 @@ text_rates as (
 ),
 
 modalities as (
-    select * from (values ('text'), ('audio'), ('image')) as modalities (modality)
+    select modality_values.modality from (values ('text'), ('audio'), ('image')) as modality_values (modality)
 ),
 
 final as (

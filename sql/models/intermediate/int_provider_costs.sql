@@ -2,7 +2,8 @@
 -- line names one. line_kind: 'token' (model and token class known), 'unsplit' (a token cost with
 -- no class split) or 'non_token' (search, storage, credits...). A line finer than the day's usage
 -- grain (int_grain) is rolled up to it: its account, model or tier becomes '__all__' when no
--- usage row carries that dimension (a token line's audio or image suffix stays: '__all__+audio'). A line coarser than the usage ('__all__' account, model or
+-- usage row carries that dimension (a token line's audio or image suffix stays:
+-- '__all__+audio'). A line coarser than the usage ('__all__' account, model or
 -- tier) is shared over the cells it covers in int_cost_shares. A staging without a price_tier
 -- column (Bedrock) has 'standard' token lines. rate_model, rate_tier and quantity_tokens (OpenAI:
 -- the line's billed tokens) keep what the roll-up hides, to price a rolled-up cell's model mix.
@@ -26,7 +27,9 @@ final as (
             case
                 -- the modality of a token line stays (its tokens are priced apart): '__all__+audio'
                 when not coalesce(int_grain.by_tier, true)
-                    then '__all__' || case when unioned.line_kind = 'token' then {{ modality_suffix('unioned.price_tier') }} else '' end
+                    then '__all__' || case
+                        when unioned.line_kind = 'token' then {{ modality_suffix('unioned.price_tier') }} else ''
+                    end
                 when unioned.line_kind <> 'token' then coalesce(unioned.price_tier, '__all__')
                 else coalesce(unioned.price_tier, 'standard')
             end as price_tier
