@@ -160,6 +160,11 @@ def test_a_page_without_modality_fields_reads_as_all_text(tmp_path):
     out = reconcile(tmp_path, [usage_page(DAY, [old])], None, app=[], worker=[])
     # 80,000 x $4 + 20,000 x $0.40 + 20,000 x $16
     assert rows(out, ["price_tier", "invoice_cost_usd"]) == [("standard", D("0.648"))]
+    # its cost lines with audio lines: those land on the model's (text) cell of their class, nothing is lost
+    out = reconcile(tmp_path / "b", [usage_page(DAY, [old])], [cost_page(DAY, LINES)])
+    assert rows(out, ["price_tier", "invoice_cost_usd", "user_cost_usd", "background_cost_usd",
+                      "unlogged_cost_usd"]) == [
+        ("standard", D("1.9872"), D("0.19872"), D("0.9936"), D("0.79488"))]
 
 
 def test_modality_parts_larger_than_their_totals_are_rejected():

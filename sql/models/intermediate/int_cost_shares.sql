@@ -107,9 +107,13 @@ candidates as (
                 or (lines.price_tier = 'standard' and not cells.has_own_line)
                 -- an audio or image cell no line names is billed in its tier's plain line
                 or (lines.price_tier = {{ base_tier('cells.price_tier') }} and not cells.has_own_line) then 1
-            -- the usage was not split the way the line is ('standard+long_context' on a 'standard' cell)
-            when split_part(lines.price_tier, '+', 1) = split_part(cells.price_tier, '+', 1) then 2
-            else 3
+            -- the usage was not split the way the line is ('standard+long_context' on a 'standard' cell),
+            -- its modality first ('standard+long_context+audio' on 'standard+audio' before 'standard')
+            when
+                split_part(lines.price_tier, '+', 1) = split_part(cells.price_tier, '+', 1)
+                and {{ price_modality('lines.price_tier') }} = {{ price_modality('cells.price_tier') }} then 2
+            when split_part(lines.price_tier, '+', 1) = split_part(cells.price_tier, '+', 1) then 3
+            else 4
         end as tier_match,
         lines.billing_account = cells.billing_account
         and lines.canonical_model = cells.canonical_model
