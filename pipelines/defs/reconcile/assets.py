@@ -196,7 +196,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
 @dg.asset(partitions_def=daily, group_name="catalog", kinds={"python", "parquet"})
 def price_catalog(context: dg.AssetExecutionContext, lake: LakeStore) -> dg.MaterializeResult:
     """List prices per provider, canonical model, token class and modality (text, and audio and
-    image where the catalog prices them; USD per million tokens) in force on the day, from genai-prices: the dbt source `catalog.model_prices`. Written once per day
+    image where the catalog prices them; USD per million tokens) in force on the day, from
+    genai-prices: the dbt source `catalog.model_prices`. Written once per day
     (`lake/catalog/model_prices/date=<day>/data.parquet`) and kept, so a re-run prices the day as
     the first run did."""
     day = partition_day(context)
