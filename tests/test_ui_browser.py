@@ -9,6 +9,7 @@ test-artifacts/ui/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -74,9 +75,8 @@ def free_port() -> int:
 
 def stop(proc: subprocess.Popen) -> None:
     """Stop the server and every process it started (its own process group): SIGINT, as Ctrl-C
-    would, then SIGKILL after 30 s."""
-    if proc.poll() is not None:
-        return
+    would, then SIGKILL after 30 s; what is left of the group (a code server, the daemon) 15 s
+    after `dagster dev` ended is killed."""
     for sig, wait in ((signal.SIGINT, 30), (signal.SIGKILL, 10)):
         try:
             os.killpg(proc.pid, sig)
@@ -84,9 +84,18 @@ def stop(proc: subprocess.Popen) -> None:
             return
         try:
             proc.wait(wait)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
