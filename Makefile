@@ -34,6 +34,8 @@ demo: setup
 	@echo "Lineage, runs and checks:  make ui   (then open http://127.0.0.1:3000)"
 	@echo "Ad-hoc SQL:                $(VENV)/bin/darkcompute sql \"select * from fct_dark_compute order by cost_usd desc limit 10\""
 	@echo "                           ($(VENV)/bin/darkcompute sql with no query opens a prompt on warehouse.duckdb)"
+	@echo
+	@$(VENV)/bin/darkcompute report
 
 test: setup
 	$(VENV)/bin/pytest

@@ -17,7 +17,7 @@ __all__ = ["main", "parser", "print_summary", "pull_groupings", "run_sql", "stat
 
 # each command's module, imported when the command runs: `sql` never imports Dagster
 COMMANDS = {"simulate": "simulate:simulate", "reconcile": "reconcile:reconcile", "sql": "shell:query",
-            "bench": "bench:benchmark"}
+            "bench": "bench:benchmark", "report": "report:report"}
 
 
 def _day(text: str) -> date:
@@ -61,6 +61,7 @@ EXAMPLES = {
                  "  darkcompute reconcile --all --source /tmp/world/sources --lake /tmp/lake --warehouse /tmp/w.duckdb",
     "sql": "darkcompute sql \"select provider, sum(invoice_cost_usd) from fct_spend_reconciliation group by 1\"",
     "bench": "darkcompute bench --calls-per-day 100000 --keep /tmp/bench",
+    "report": "darkcompute report --date 2026-11-03 --days 7 --out /tmp/report.html",
 }
 
 
@@ -135,6 +136,14 @@ def parser() -> argparse.ArgumentParser:
                    help="measure the day this many times on one simulated world; medians are reported (default 1)")
     b.add_argument("--reuse-world", action="store_true",
                    help="with --keep: measure the world already simulated there instead of simulating anew")
+
+    o = sub.add_parser("report", help="write the report page (self-contained HTML, and a PNG copy) of the days "
+                       "up to a day, from the warehouse", formatter_class=raw, epilog=_epilog("report"))
+    o.add_argument("--date", type=_day, help="the period's last day, YYYY-MM-DD (default: the warehouse's latest)")
+    o.add_argument("--days", type=_positive, default=30, help="days in the period, ending on --date (default 30)")
+    o.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
+    o.add_argument("--out", type=Path, help="the HTML file to write; its PNG copy goes beside it "
+                   "(default: <DARKCOMPUTE_REPORT_DIR>/dark-compute-<date>.html)")
 
     q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt",
                        formatter_class=raw, epilog=_epilog("sql"))

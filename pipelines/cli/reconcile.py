@@ -112,6 +112,9 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
                 failures.append(f"{day}: not reconciled: the ingest of {', '.join(map(str, blocked))} failed")
                 progress.advance(task)
                 continue
+            if selection is RECONCILE and day != days[-1]:
+                # the report covers the 30 days up to its day: a run of several days writes the last day's only
+                selection = RECONCILE - dagster().AssetSelection.assets("dark_compute_report")
             result = dg.materialize(
                 assets, selection=selection, partition_key=day.isoformat(), resources=resources,
                 instance=instance, run_config=run_config, raise_on_error=False, tags=tags,

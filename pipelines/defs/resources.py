@@ -38,6 +38,7 @@ from .settings import (
     parse_max_record_tokens,
     parse_min_coverage,
     parse_settle_days,
+    report_folder,
 )
 
 
@@ -137,6 +138,12 @@ class Warehouse(dg.ConfigurableResource):
     temp_directory: str = Field(default="", description="DARKCOMPUTE_DUCKDB_TEMP_DIR: where DuckDB spills; empty: "
                                 "<lake_dir>/.duckdb_tmp when lake_dir is set, else DuckDB's default")
     lake_dir: str = Field(default="", description="DARKCOMPUTE_LAKE_DIR (for the spill folder's default)")
+    report_dir: str = Field(default="", description="DARKCOMPUTE_REPORT_DIR: where the nightly report is written; "
+                            "empty: reports/ beside the warehouse file")
+
+    def report_folder(self) -> str:
+        """Where `dark_compute_report` writes the day's page and its PNG copy."""
+        return report_folder(self.report_dir, self.path)
 
     def spill_dir(self) -> str:
         """Where DuckDB spills what exceeds its memory limit (not the working directory's `.tmp`)."""
@@ -233,7 +240,8 @@ def configured_resources() -> dict:
         "lake": LakeStore(root=lake_dir),
         "warehouse": Warehouse(path=bind("DARKCOMPUTE_WAREHOUSE"), threads=threads,
                                memory_limit=bind("DARKCOMPUTE_DUCKDB_MEMORY_LIMIT"),
-                               temp_directory=bind("DARKCOMPUTE_DUCKDB_TEMP_DIR"), lake_dir=lake_dir),
+                               temp_directory=bind("DARKCOMPUTE_DUCKDB_TEMP_DIR"), lake_dir=lake_dir,
+                               report_dir=bind("DARKCOMPUTE_REPORT_DIR")),
         "ingest_limits": IngestLimits(max_line_bytes=bind("DARKCOMPUTE_MAX_LINE_BYTES"),
                                       max_file_bytes=bind("DARKCOMPUTE_MAX_FILE_BYTES"),
                                       max_record_tokens=bind("DARKCOMPUTE_MAX_RECORD_TOKENS")),

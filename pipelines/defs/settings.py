@@ -35,6 +35,7 @@ DEFAULTS = {
     "DARKCOMPUTE_LITELLM_ATTRIBUTION": "",
     # the nightly schedule's state until someone turns it on or off in the UI: running or stopped
     "DARKCOMPUTE_SCHEDULE_DEFAULT": "stopped",
+    "DARKCOMPUTE_REPORT_DIR": "",  # empty: `reports/` in the warehouse file's folder
 }
 
 
@@ -97,3 +98,13 @@ def bind(name: str):
 def landing_folder(landing_dir: str, lake_dir: str) -> str:
     """`DARKCOMPUTE_LANDING_DIR`, else `<DARKCOMPUTE_LAKE_DIR>/landing`; empty when neither is known."""
     return landing_dir or (str(Path(lake_dir) / "landing") if lake_dir else "")
+
+
+def report_folder(report_dir: str, warehouse: str) -> str:
+    """`DARKCOMPUTE_REPORT_DIR`, else `reports/` beside the warehouse file (`DARKCOMPUTE_WAREHOUSE`)."""
+    return report_dir or str(Path(warehouse).parent / "reports")
+
+
+def report_name(day) -> str:
+    """The file name of the report whose period ends on `day` (its PNG copy: the same, `.png`)."""
+    return f"dark-compute-{day.isoformat()}.html"
