@@ -46,7 +46,7 @@ def bindings(resources: dict) -> dict[str, list[str]]:
 
 def test_every_setting_of_the_readme_is_a_resource_field_bound_with_envvar(monkeypatch):
     names = readme_settings()
-    assert len(names) == 16 and set(names) <= set(DEFAULTS)
+    assert len(names) == 17 and set(names) <= set(DEFAULTS)
     for name in names:
         monkeypatch.setenv(name, DEFAULTS[name] or "1")
     bound = bindings(configured_resources())
@@ -69,6 +69,7 @@ def test_unset_variables_bind_the_documented_defaults(monkeypatch):
     assert bindings(resources) == {}
     warehouse = resources["warehouse"].process_config_and_initialize()
     assert (warehouse.path, warehouse.threads, warehouse.spill_dir()) == ("warehouse.duckdb", 0, "lake/.duckdb_tmp")
+    assert warehouse.report_folder() == "reports"
     sources = resources["sources"].process_config_and_initialize()
     assert (sources.uri, sources.landing(), sources.pulled_folder()) == (
         str(REPO / "data_samples" / "sources"), "lake/landing", "lake/landing/api")
