@@ -73,7 +73,7 @@ def test_the_days_not_final_are_listed(warehouse, written):
                                 "case when bool_or(status = 'provisional') then 'provisional' else 'estimated' end "
                                 "from fct_spend_reconciliation group by usage_date, provider "
                                 "having bool_or(status <> 'final') order by 1, 2")
-    assert written.provisional == expected == NOT_FINAL
+    assert written.not_final == expected == NOT_FINAL
 
 
 def test_the_page_fetches_nothing(written):

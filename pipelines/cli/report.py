@@ -26,8 +26,8 @@ def report(args) -> int:
         warn(f"darkcompute report: {exc}")
         return 2
     console.print(f"{shown(written.first_reconciled)} to {shown(day)}: {headline(written)}", soft_wrap=True)
-    if written.provisional:
-        console.print("not final: " + ", ".join(f"{d} {p} ({s})" for d, p, s in written.provisional), soft_wrap=True)
+    if written.not_final:
+        console.print("not final: " + ", ".join(f"{d} {p} ({s})" for d, p, s in written.not_final), soft_wrap=True)
     console.print(f"PNG copy: {written.png_path.resolve()}", soft_wrap=True)
     console.print(f"report: {written.html_path.resolve()}", soft_wrap=True)
     return 0

@@ -4,7 +4,7 @@ a period, read from the warehouse.
 The page holds its own JavaScript (Vega, Vega-Lite and vega-embed, bundled by vl-convert) and its
 data, and fetches nothing when it is opened (its Content-Security-Policy forbids it). It shows a
 headline in text (the invoice, dark compute as a total and a share, each provider's split), the
-provisional days, and four charts made with altair: the day status strip, the invoice against
+days that are not final, and four charts made with altair: the day status strip, the invoice against
 what the logs attribute against dark compute per day, stacked by class; dark compute by job type;
 and the cells with the largest residual (unlogged dollars). Every figure printed is formatted
 from the warehouse's decimals; the charts get doubles as plotting coordinates only.
@@ -80,7 +80,7 @@ class Report:
     first_reconciled: date  # the first day of it the warehouse holds
     reconciled_days: int  # the days of it the warehouse holds (for any provider)
     providers: list[ProviderLine]
-    provisional: list[tuple[str, str, str]]  # (usage day, provider, status) of every day not final
+    not_final: list[tuple[str, str, str]]  # (usage day, provider, status) of every day not final
     reconciled_at: datetime | None
     html_path: Path | None = None
     png_path: Path | None = None
@@ -157,7 +157,7 @@ def gather(con: duckdb.DuckDBPyConnection, first: date, last: date) -> tuple[Rep
     }
     report = Report(first=first, last=last, first_reconciled=first_reconciled,
                     reconciled_days=len(pc.unique(days["usage_date"])), providers=providers,
-                    provisional=not_final, reconciled_at=reconciled_at)
+                    not_final=not_final, reconciled_at=reconciled_at)
     return report, data
 
 
@@ -198,8 +198,9 @@ def daily_split(classes: pa.Table, provider: str, named_bars: bool) -> alt.Layer
     shade = marked.mark_rect(opacity=0.45).encode(
         x=x, fill=alt.Fill("status:N", scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
                            legend=None))
-    label = marked.mark_text(baseline="top", dy=3, fontSize=10, fontWeight="bold", color="#8a6d00").encode(
-        x=x, y=alt.value(0), text="status:N")
+    label = marked.mark_text(baseline="top", dy=3, fontSize=10, fontWeight="bold").encode(
+        x=x, y=alt.value(0), text="status:N",
+        color=alt.condition(alt.datum.status == "estimated", alt.value("#6b4f8a"), alt.value("#8a6d00")))
     bars = base.mark_bar(stroke="white", strokeWidth=0.4).encode(
         x=x,
         xOffset=alt.XOffset("bar:N", sort=list(BARS), scale=alt.Scale(paddingInner=0.12)),
@@ -417,10 +418,10 @@ def page(report: Report, source: str) -> str:
                  f"<td>{usd(report.total('retry'))}</td><td>{usd(report.total('unlogged'))}</td>"
                  f"<td>{usd(report.total('non_token'))}</td><td class=dark>{usd(report.dark)}</td>"
                  f"<td class=dark>{percent(report.dark_share)}</td></tr>")
-    if report.provisional:
+    if report.not_final:
         items = "".join(f"<li><span class='badge {e(status)}'>{e(status)}</span> {e(day)} · {e(provider)}</li>"
-                        for day, provider, status in report.provisional)
-        provisional = (f"<p>{len(report.provisional)} provider-day(s) are not final: their numbers may still change "
+                        for day, provider, status in report.not_final)
+        provisional = (f"<p>{len(report.not_final)} provider-day(s) are not final: their numbers may still change "
                        "(<b>provisional</b>: the cost export has not arrived, so the invoice is priced at list prices, "
                        "or the provider's settling window has not passed; <b>estimated</b>: part of the usage is "
                        f"priced from the catalog).</p><ul id=provisional-days>{items}</ul>")
@@ -478,6 +479,7 @@ TEMPLATE = """<!DOCTYPE html>
   .badge.provisional {{ background: #f7d774; }}
   .badge.estimated {{ background: #d9c8ec; }}
   .chart {{ width: 100%; min-height: 60px; }}
+  #chart-status {{ margin-top: 14px; }}
   .key {{ font-size: 12px; color: #555; }}
   .key b {{ color: #222; }}
   footer {{ color: #888; font-size: 12px; margin-top: 22px; }}

@@ -46,5 +46,5 @@ def dark_compute_report(context: dg.AssetExecutionContext, warehouse: Warehouse)
         "dark_share": percent(written.dark_share),
         "invoice": usd(written.invoice),
         "not_final_days": dg.MetadataValue.md(
-            "\n".join(f"- {d} {p}: {s}" for d, p, s in written.provisional) or "none"),
+            "\n".join(f"- {d} {p}: {s}" for d, p, s in written.not_final) or "none"),
     })
