@@ -23,11 +23,17 @@ from .report_world import query, sample_warehouse
 pytestmark = pytest.mark.slow  # reconciles the samples with the CLI (once per session)
 
 D = Decimal
-LAST = date(2026, 11, 3)
-# the samples' totals over their three days (2026-11-01 to 2026-11-03), every day final
-INVOICE, DARK = D("17.748078620000"), D("4.428261380000")
-BY_PROVIDER = {"openai": (3, INVOICE, DARK)}
-NOT_FINAL: list[tuple[str, str, str]] = []
+LAST = date(2026, 11, 4)
+# the samples' totals over their four days (2026-11-01 to 2026-11-04): days, invoice, dark compute
+INVOICE, DARK = D("25.646077630000"), D("7.771851980000")
+BY_PROVIDER = {"anthropic": (4, D("10.800702950000"), D("3.765675100000")),
+               "aws.bedrock": (4, D("6.808790880000"), D("2.339867090000")),
+               "openai": (4, D("8.036583800000"), D("1.666309790000"))}
+# Anthropic's Priority Tier usage is priced from the catalog (estimated); no provider's cost
+# export of the last day has come (provisional)
+NOT_FINAL = [("2026-11-01", "anthropic", "estimated"), ("2026-11-02", "anthropic", "estimated"),
+             ("2026-11-03", "anthropic", "estimated"), ("2026-11-04", "anthropic", "provisional"),
+             ("2026-11-04", "aws.bedrock", "provisional"), ("2026-11-04", "openai", "provisional")]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,7 @@ def test_the_headline_is_the_marts_sums(warehouse, written):
     assert (written.invoice, written.dark) == (invoice, dark) == (INVOICE, DARK)
     assert dark_classes == dark
     assert written.dark_share == DARK / INVOICE
-    assert (written.first_reconciled, written.last, written.reconciled_days) == (date(2026, 11, 1), LAST, 3)
+    assert (written.first_reconciled, written.last, written.reconciled_days) == (date(2026, 11, 1), LAST, 4)
     by_provider = query(warehouse, "select provider, count(distinct usage_date), sum(invoice_cost_usd), "
                                    "sum(background_cost_usd + retry_cost_usd + unlogged_cost_usd) "
                                    "from fct_spend_reconciliation group by provider order by provider")
@@ -64,8 +70,9 @@ def test_the_page_states_the_numbers_in_text(written):
     assert f'<div class=value id=invoice>{usd(INVOICE)}</div>' in text
     assert f'<div class=value id=dark>{usd(DARK)}</div>' in text
     assert f'<div class=value id=dark-share>{percent(DARK / INVOICE)}</div>' in text
-    assert (usd(INVOICE), usd(DARK), percent(DARK / INVOICE)) == ("$17.75", "$4.43", "25.0%")
-    assert "Every day in the period is final." in text
+    assert (usd(INVOICE), usd(DARK), percent(DARK / INVOICE)) == ("$25.65", "$7.77", "30.3%")
+    assert "6 provider-day(s) are not final" in text
+    assert "<li><span class='badge provisional'>provisional</span> 2026-11-04 · aws.bedrock</li>" in text
 
 
 def test_the_days_not_final_are_listed(warehouse, written):
@@ -129,8 +136,11 @@ def test_the_command_writes_the_latest_day_and_prints_where(warehouse, tmp_path,
     monkeypatch.setenv("DARKCOMPUTE_REPORT_DIR", str(tmp_path / "reports"))
     assert main(["report", "--warehouse", str(warehouse)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    page = tmp_path / "reports" / "dark-compute-2026-11-03.html"
-    assert out == ["2026-11-01 to 2026-11-03: invoice $17.75, dark compute $4.43 (25.0% of the invoice)",
+    page = tmp_path / "reports" / "dark-compute-2026-11-04.html"
+    assert out == ["2026-11-01 to 2026-11-04: invoice $25.65, dark compute $7.77 (30.3% of the invoice)",
+                   "not final: 2026-11-01 anthropic (estimated), 2026-11-02 anthropic (estimated), 2026-11-03 "
+                   "anthropic (estimated), 2026-11-04 anthropic (provisional), 2026-11-04 aws.bedrock (provisional), "
+                   "2026-11-04 openai (provisional)",
                    f"PNG copy: {page.with_suffix('.png')}", f"report: {page}"]
     assert page.exists() and page.with_suffix(".png").exists()
     assert main(["report", "--warehouse", str(warehouse), "--date", "2026-11-02", "--days", "1",
@@ -158,23 +168,23 @@ def test_the_command_says_when_there_is_nothing_to_report(warehouse, tmp_path, c
 
 def test_the_asset_writes_the_report_and_links_it(warehouse, tmp_path):
     resources = {"warehouse": Warehouse(path=str(warehouse), report_dir=str(tmp_path / "nightly"))}
-    result = dg.materialize([dark_compute_report], partition_key="2026-11-03", resources=resources,
+    result = dg.materialize([dark_compute_report], partition_key="2026-11-04", resources=resources,
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success
     (materialization,) = result.asset_materializations_for_node("dark_compute_report")
     metadata = {k: v.value for k, v in materialization.metadata.items()}
-    page = tmp_path / "nightly" / "dark-compute-2026-11-03.html"
+    page = tmp_path / "nightly" / "dark-compute-2026-11-04.html"
     assert metadata["path"] == str(page) and metadata["url"] == page.as_uri()
     assert metadata["png"] == str(page.with_suffix(".png"))
-    assert (metadata["invoice_usd"], metadata["dark_usd"], metadata["dark_share"]) == (str(INVOICE), str(DARK), "25.0%")
+    assert (metadata["invoice_usd"], metadata["dark_usd"], metadata["dark_share"]) == (str(INVOICE), str(DARK), "30.3%")
     assert page.exists() and page.with_suffix(".png").exists()
 
 
 def test_the_nightly_run_wrote_the_report_of_its_last_day(warehouse):
     # reconcile --all ran the asset for the last day only (the report covers the 30 days up to it)
     nightly = warehouse.parent / "nightly"
-    assert sorted(p.name for p in nightly.iterdir()) == ["dark-compute-2026-11-03.html", "dark-compute-2026-11-03.png"]
-    assert "<div class=value id=invoice>$17.75</div>" in (nightly / "dark-compute-2026-11-03.html").read_text()
+    assert sorted(p.name for p in nightly.iterdir()) == ["dark-compute-2026-11-04.html", "dark-compute-2026-11-04.png"]
+    assert "<div class=value id=invoice>$25.65</div>" in (nightly / "dark-compute-2026-11-04.html").read_text()
 
 
 def test_the_report_folder_defaults_to_reports_beside_the_warehouse():

@@ -43,13 +43,13 @@ def chromium():
 
 def test_the_page_draws_its_charts_and_shows_the_marts_numbers_offline(chromium, tmp_path_factory):
     warehouse = sample_warehouse(tmp_path_factory)
-    written = write_report(warehouse, date(2026, 11, 3), tmp_path_factory.mktemp("browser") / "report.html")
+    written = write_report(warehouse, date(2026, 11, 4), tmp_path_factory.mktemp("browser") / "report.html")
     ((invoice, dark, user),) = query(warehouse, "select sum(invoice_cost_usd), sum(background_cost_usd + retry_cost_usd "
                                                 "+ unlogged_cost_usd), sum(user_cost_usd) from fct_spend_reconciliation")
-    assert (invoice, dark) == (D("17.748078620000"), D("4.428261380000"))
+    assert (invoice, dark) == (D("25.646077630000"), D("7.771851980000"))
     top_job = query(warehouse, "select job_type, sum(cost_usd) from fct_dark_compute group by job_type "
                                "order by 2 desc limit 1")[0]
-    assert top_job == ("llm_judge_evaluation", D("2.528960000000"))
+    assert top_job == ("llm_judge_evaluation", D("2.011842220000"))
 
     page = chromium.new_page(viewport={"width": 1200, "height": 900})
     requested, errors = [], []
@@ -71,22 +71,28 @@ def test_the_page_draws_its_charts_and_shows_the_marts_numbers_offline(chromium,
         assert errors == [] and requested == []
 
         # the headline, as shown
-        assert page.inner_text("#invoice") == usd(invoice) == "$17.75"
-        assert page.inner_text("#dark") == usd(dark) == "$4.43"
-        assert page.inner_text("#dark-share") == percent(dark / invoice) == "25.0%"
+        assert page.inner_text("#invoice") == usd(invoice) == "$25.65"
+        assert page.inner_text("#dark") == usd(dark) == "$7.77"
+        assert page.inner_text("#dark-share") == percent(dark / invoice) == "30.3%"
         assert page.inner_text("#user") == usd(user)
-        assert page.inner_text("#providers tbody tr th") == "openai"
-        assert page.inner_text("#provisional-days") == "Every day in the period is final."
+        assert page.locator("#providers tbody th").all_inner_texts() == [
+            "anthropic", "aws.bedrock", "openai", "all providers"]
+        assert page.locator("#providers tbody tr.total td.dark").all_inner_texts() == ["$7.77", "30.3%"]
+        assert page.locator("#provisional-days li").all_inner_texts() == [
+            "estimated 2026-11-01 · anthropic", "estimated 2026-11-02 · anthropic", "estimated 2026-11-03 · anthropic",
+            "provisional 2026-11-04 · anthropic", "provisional 2026-11-04 · aws.bedrock",
+            "provisional 2026-11-04 · openai"]
 
         # the charts were drawn as SVG, with their marks and labels
         for chart in CHARTS:
             assert page.locator(f"#{chart} svg path").count() > 0, chart
         daily = page.text_content("#chart-daily svg")
-        assert all(label in daily for label in ("Nov 1", "Nov 2", "Nov 3", "invoice", "attributed", "dark"))
+        assert all(label in daily for label in ("Nov 1", "Nov 4", "invoice", "attributed", "dark", "provisional",
+                                                "estimated", "anthropic", "aws.bedrock", "openai"))
         jobs = page.text_content("#chart-job-types svg")
-        assert top_job[0] in jobs and usd(top_job[1]) in jobs  # "$2.53" at the end of its bar
-        # three days x (5 + 3 + 3) class segments in the daily chart
-        assert page.locator('#chart-daily svg path[aria-roledescription="bar"]').count() == 3 * 11
+        assert top_job[0] in jobs and usd(top_job[1]) in jobs  # "$2.01" at the end of its bar
+        # three providers x four days x (5 + 3 + 3) class segments in the daily chart
+        assert page.locator('#chart-daily svg path[aria-roledescription="bar"]').count() == 3 * 4 * 11
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)

@@ -204,7 +204,8 @@ def daily_split(classes: pa.Table, provider: str, named_bars: bool) -> alt.Layer
     bars = base.mark_bar(stroke="white", strokeWidth=0.4).encode(
         x=x,
         xOffset=alt.XOffset("bar:N", sort=list(BARS), scale=alt.Scale(paddingInner=0.12)),
-        y=alt.Y("sum(usd_plot):Q", title="USD", stack="zero", axis=alt.Axis(format="$,.2~f", grid=True)),
+        y=alt.Y("sum(usd_plot):Q", title="USD", stack="zero", axis=alt.Axis(format="$,.2~f", grid=True),
+                scale=alt.Scale(domain=[0, _tallest_bar(classes, provider) * 1.15])),  # room for the labels
         color=_class_colour(),
         order=alt.Order("stack_order:Q"),
         tooltip=[alt.Tooltip("usage_date:N", title="day"), alt.Tooltip("bar:N"),
@@ -220,6 +221,13 @@ def daily_split(classes: pa.Table, provider: str, named_bars: bool) -> alt.Layer
         width="container", height=230,
         title=alt.Title(provider, anchor="start", fontSize=13, subtitle=""),
     )
+
+
+def _tallest_bar(classes: pa.Table, provider: str) -> float:
+    """The provider's highest daily bar (its largest invoice), in plotting coordinates."""
+    mine = classes.filter(pc.field("provider") == provider)
+    bars = mine.group_by(["usage_date", "bar"]).aggregate([("usd_plot", "sum")])
+    return pc.max(bars["usd_plot_sum"]).as_py() or 1.0
 
 
 def job_types_chart(job_types: pa.Table) -> alt.LayerChart:

@@ -37,7 +37,7 @@ folded as (
         least(ranked.job_rank, ranked.top_n + 1) as job_rank,
         case
             when ranked.job_rank <= ranked.top_n then by_job.job_type
-            else 'other (' || ranked.folded || ' job types)'
+            else 'other (' || ranked.folded || if(ranked.folded = 1, ' job type)', ' job types)')
         end as job_type
     from by_job
     inner join ranked
