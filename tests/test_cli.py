@@ -51,6 +51,8 @@ def test_summary_says_how_each_providers_invoice_was_priced(tmp_path, capsys):
             (date '2026-11-02', 'anthropic', 'provisional', 'catalog_price', 2.50::decimal(38, 12))
         ) v(usage_date, provider, status, allocation_basis, invoice_cost_usd)""")
     con.execute("""alter table fct_spend_reconciliation add column user_cost_usd decimal(38, 12) default 0;
+                   alter table fct_spend_reconciliation add column background_cost_usd decimal(38, 12) default 0;
+                   alter table fct_spend_reconciliation add column retry_cost_usd decimal(38, 12) default 0;
                    alter table fct_spend_reconciliation add column unlogged_cost_usd decimal(38, 12) default 0;
                    alter table fct_spend_reconciliation add column non_token_cost_usd decimal(38, 12) default 0;
                    create table fct_dark_compute (usage_date date, provider varchar, dark_class varchar,
@@ -58,11 +60,13 @@ def test_summary_says_how_each_providers_invoice_was_priced(tmp_path, capsys):
     con.close()
 
     assert print_summary(path, date(2026, 11, 2), date(2026, 11, 2)) is None
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("invoice priced by")]
-    assert lines == [
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for i, line in enumerate(out)
+             if line.startswith("invoice priced by") or (line.startswith("    ") and "priced by" in out[i - 1])]
+    assert lines == [  # within 100 columns: the next line goes on
         "invoice priced by: list prices (provisional) 2.50 (100.0%)",
-        "invoice priced by: its own cost lines 3.00 (75.0%), coarser cost lines shared by list-price weights "
-        "1.00 (25.0%)",
+        "invoice priced by: its own cost lines 3.00 (75.0%),",
+        "    coarser cost lines shared by list-price weights 1.00 (25.0%)",
     ]
 
 

@@ -53,15 +53,17 @@ def reconcile(args) -> int:
     else:
         last = args.to or args.date
         days = [args.date + timedelta(days=i) for i in range((last - args.date).days + 1)]
+    checks: list = []  # (day, evaluation) of every check that warned or failed: the summary lists them
     try:
         with hold(setting("DARKCOMPUTE_LAKE_DIR")):  # one run at a time per lake
-            failures, seconds = run_days(days, quiet=args.quiet, as_of=args.as_of or datetime.now(timezone.utc))
+            failures, seconds = run_days(days, quiet=args.quiet, as_of=args.as_of or datetime.now(timezone.utc),
+                                         checks=checks)
     except LakeBusy as busy:
         warn(f"darkcompute reconcile: {busy}; nothing was done (exit {EXIT_BUSY}: try again when it ends)")
         return EXIT_BUSY
     if args.timings:
         args.timings.write_text(json.dumps({k: round(v, 3) for k, v in sorted(seconds.items())}, indent=1))
-    unread = print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1])
+    unread = print_summary(setting("DARKCOMPUTE_WAREHOUSE"), days[0], days[-1], checks=checks)
     if not args.quiet:
         console.print("\nThe Admin API pulls (when a key is set) ask for the finest grouping that changes money:",
                       soft_wrap=True)
@@ -76,10 +78,12 @@ def reconcile(args) -> int:
     return 1 if failures else 0
 
 
-def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = None) -> tuple[list[str], dict[str, float]]:
+def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = None,
+             checks: list | None = None) -> tuple[list[str], dict[str, float]]:
     """Materialize the ingest assets for every day and the WINDOW_DAYS days either side (whose
     folders can hold records of the range), then the reconciliation for every day. Returns what failed,
-    blocking checks included, and the seconds each Dagster step took, summed over the days."""
+    blocking checks included, and the seconds each Dagster step took, summed over the days; appends
+    (day, evaluation) to `checks` for every asset check that did not pass (warned or failed)."""
     import dagster as dg
 
     INGEST, RECONCILE = _selections()  # first: it silences Dagster's beta warnings before the definitions load
@@ -120,6 +124,8 @@ def run_days(days: list[date], quiet: bool = False, as_of: datetime | None = Non
                 instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
             )
             failures += _failures(result, day)
+            if checks is not None:
+                checks += [(day, e) for e in result.get_asset_check_evaluations() if not e.passed]
             if selection is INGEST and not result.success:
                 unread.add(day)
             for event in result.all_events:
