@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -24,41 +25,55 @@ EXAMPLES = REPO / "sql" / "examples"
 EXPECTED = {
     "top_dark_job_types": """\
 job_type,dark_class,active_days,calls,cost_usd,share_of_dark_pct
-llm_judge_evaluation,background,3,249,2.528960000000,57.11
-__unlogged__,unlogged,3,271,0.472215240000,10.66
-ingest_summarization,background,3,509,0.340504200000,7.69
-proactive_suggestions,background,3,246,0.307765600000,6.95
-session_summarization,background,3,350,0.251230500000,5.67
-retry:llm_judge_evaluation,retry,3,21,0.219485000000,4.96
-retry:doc_qa,retry,2,9,0.191362500000,4.32
-retry:chat,retry,3,32,0.074913500000,1.69
-retry:ingest_summarization,retry,3,20,0.013292700000,0.30
-retry:search_answer,retry,3,19,0.009170200000,0.21
+llm_judge_evaluation,background,4,204,2.011842220000,25.89
+ingest_summarization,background,4,452,1.394014175000,17.94
+proactive_suggestions,background,4,223,1.266812700000,16.30
+__unlogged__,unlogged,4,149,0.943245180000,12.14
+session_summarization,background,4,316,0.815896200000,10.50
+retry:doc_qa,retry,4,20,0.566261325000,7.29
+retry:search_answer,retry,4,33,0.212366160000,2.73
+nightly_digest,background,4,20,0.169642000000,2.18
+retry:llm_judge_evaluation,retry,4,15,0.127956260000,1.65
+retry:chat,retry,4,25,0.096010240000,1.24
 """,
     "unlogged_trend": """\
 usage_date,provider,token_invoice_usd,unlogged_usd,unlogged_pct,change_usd
-2026-11-01,openai,5.114795390000,0.126551310000,2.47,
-2026-11-02,openai,6.349199690000,0.133025520000,2.10,0.006474210000
-2026-11-03,openai,5.904083540000,0.212638410000,3.60,0.079612890000
+2026-11-01,anthropic,2.658585550000,0.147880050000,5.56,
+2026-11-02,anthropic,2.150647300000,0.120088200000,5.58,-0.027791850000
+2026-11-03,anthropic,2.662869650000,0.161134600000,6.05,0.041046400000
+2026-11-04,anthropic,2.768600450000,0.112836050000,4.08,-0.048298550000
+2026-11-01,aws.bedrock,1.785680380000,0.025751550000,1.44,
+2026-11-02,aws.bedrock,1.287347050000,0.048706075000,3.78,0.022954525000
+2026-11-03,aws.bedrock,1.551824560000,0.052148800000,3.36,0.003442725000
+2026-11-04,aws.bedrock,2.083938890000,0.039484225000,1.89,-0.012664575000
+2026-11-01,openai,1.767543890000,0.043854380000,2.48,
+2026-11-02,openai,2.157169600000,0.029607780000,1.37,-0.014246600000
+2026-11-03,openai,2.064844450000,0.032832800000,1.59,0.003225020000
+2026-11-04,openai,1.827025860000,0.128920670000,7.06,0.096087870000
 """,
     "retries_by_job_type": """\
 retried,providers,retry_calls,retry_cost_usd,share_of_retries_pct
-llm_judge_evaluation,openai,21,0.219485000000,42.12
-doc_qa,openai,9,0.191362500000,36.72
-chat,openai,32,0.074913500000,14.37
-ingest_summarization,openai,20,0.013292700000,2.55
-search_answer,openai,19,0.009170200000,1.76
-session_summarization,openai,12,0.007766250000,1.49
-proactive_suggestions,openai,3,0.003739600000,0.72
-autocomplete,openai,15,0.001154550000,0.22
-embedding_regeneration,openai,9,0.000267080000,0.05
+doc_qa,"anthropic, aws.bedrock, openai",20,0.566261325000,48.83
+search_answer,"anthropic, aws.bedrock, openai",33,0.212366160000,18.31
+llm_judge_evaluation,"anthropic, aws.bedrock, openai",15,0.127956260000,11.03
+chat,"anthropic, aws.bedrock, openai",25,0.096010240000,8.28
+proactive_suggestions,"anthropic, aws.bedrock, openai",10,0.084008050000,7.24
+ingest_summarization,"anthropic, aws.bedrock, openai",27,0.046681900000,4.03
+session_summarization,"anthropic, aws.bedrock, openai",8,0.023876170000,2.06
+autocomplete,"anthropic, aws.bedrock, openai",7,0.001946400000,0.17
+embedding_regeneration,openai,18,0.000614020000,0.05
 """,
     "provisional_days": """\
 usage_date,provider,days_before_latest,provisional_rows,provisional_invoice_usd,rows_at_list_price,reconciled_at
+2026-11-04,anthropic,0,6,2.768600450000,6,2026-11-20 04:00:00+00:00
+2026-11-04,aws.bedrock,0,5,2.083938890000,5,2026-11-20 04:00:00+00:00
+2026-11-04,openai,0,9,1.827025860000,9,2026-11-20 04:00:00+00:00
 """,
     "dark_share_by_provider": """\
 provider,invoice_usd,dark_usd,dark_pct,background_usd,retry_usd,unlogged_usd
-openai,17.748078620000,4.428261380000,24.95,3.434894760000,0.521151380000,0.472215240000
+anthropic,10.800702950000,3.765675100000,34.87,2.833092050000,0.390644150000,0.541938900000
+aws.bedrock,6.808790880000,2.339867090000,34.37,1.638744745000,0.535031695000,0.166090650000
+openai,8.036583800000,1.666309790000,20.73,1.197049480000,0.234044680000,0.235215630000
 """,
 }
 
@@ -113,7 +128,11 @@ def test_unlogged_trend(samples_warehouse, capsys):
         (unlogged,), = marts(samples_warehouse, "select sum(unlogged_cost_usd) from fct_spend_reconciliation "
                              f"where usage_date = '{row['usage_date']}' and provider = '{row['provider']}'")
         assert Decimal(row["unlogged_usd"]) == unlogged
-    assert Decimal(rows[2]["change_usd"]) == Decimal(rows[2]["unlogged_usd"]) - Decimal(rows[1]["unlogged_usd"])
+    for before, row in pairwise(rows):
+        if row["provider"] == before["provider"]:
+            assert Decimal(row["change_usd"]) == Decimal(row["unlogged_usd"]) - Decimal(before["unlogged_usd"])
+        else:
+            assert row["change_usd"] == ""  # a provider's first day has nothing to change from
 
 
 def test_retries_by_job_type(samples_warehouse, capsys):
@@ -125,7 +144,9 @@ def test_retries_by_job_type(samples_warehouse, capsys):
 def test_provisional_days(samples_warehouse, capsys):
     rows = run_example(samples_warehouse, "provisional_days", capsys)
     (provisional,), = marts(samples_warehouse, "select count(*) from fct_spend_reconciliation where status = 'provisional'")
-    assert sum(int(r["provisional_rows"]) for r in rows) == provisional
+    assert sum(int(r["provisional_rows"]) for r in rows) == provisional == 20
+    # the samples' provisional day has no cost export yet: every row is at list prices
+    assert all(r["rows_at_list_price"] == r["provisional_rows"] for r in rows)
 
 
 def test_dark_share_by_provider(samples_warehouse, capsys):

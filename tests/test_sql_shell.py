@@ -103,9 +103,14 @@ def test_the_headline_query_turns_on_its_side_to_fit(samples_warehouse):
     (a line per class, a column per provider), every digit in place."""
     run = cli("--warehouse", str(samples_warehouse), "--format", "table", HEADLINE)
     body = [[c.strip() for c in line.strip("│").split("│")] for line in run.stdout.splitlines() if line.startswith("│")]
-    assert [c.strip() for c in run.stdout.splitlines()[1].split("┃")[1:3]] == ["provider", "openai"]
-    assert body == [["invoice", "5.994083540000"], ["user", "4.361432380000"], ["background", "1.114090140000"],
-                    ["retry", "0.215922610000"], ["unlogged", "0.212638410000"], ["non_token", "0.090000000000"]]
+    assert [c.strip() for c in run.stdout.splitlines()[1].split("┃")[1:5]] == ["provider", "anthropic", "aws.bedrock",
+                                                                              "openai"]
+    assert body == [["invoice", "2.768600450000", "2.083938890000", "1.827025860000"],
+                    ["user", "1.850593500000", "1.510088195000", "1.144433380000"],
+                    ["background", "0.689629850000", "0.434949735000", "0.436412710000"],
+                    ["retry", "0.115541050000", "0.099416735000", "0.117259100000"],
+                    ["unlogged", "0.112836050000", "0.039484225000", "0.128920670000"],
+                    ["non_token", "0.000000000000", "0.000000000000", "0.000000000000"]]
 
 
 def test_piped_output_is_csv_with_every_digit(warehouse):
@@ -187,8 +192,10 @@ def test_the_duckdb_cli_opens_the_published_warehouse(samples_warehouse):
     run = subprocess.run([str(DUCKDB_CLI), "-readonly", "-csv", str(samples_warehouse), "-c", query],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == ["provider,cells,invoice", "openai,30,17.748078620000"]
-    assert [(p, c, text(v)) for p, c, v in exact(samples_warehouse, query)] == [("openai", 30, "17.748078620000")]
+    assert run.stdout.splitlines() == ["provider,cells,invoice", "anthropic,30,10.800702950000",
+                                       "aws.bedrock,23,6.808790880000", "openai,39,8.036583800000"]
+    assert [(p, c, text(v)) for p, c, v in exact(samples_warehouse, query)] == [
+        ("anthropic", 30, "10.800702950000"), ("aws.bedrock", 23, "6.808790880000"), ("openai", 39, "8.036583800000")]
 
 
 def test_a_warehouse_in_duckdb_2_format_is_converted_by_the_next_publish(samples_warehouse, tmp_path):
@@ -217,7 +224,7 @@ def test_a_warehouse_in_duckdb_2_format_is_converted_by_the_next_publish(samples
                           "where comment is not null and database_name = current_database()) from fct_spend_reconciliation"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[1:] == ["30,17.748078620000,6"]
+    assert run.stdout.splitlines()[1:] == ["92,25.646077630000,6"]
     con = duckdb.connect(str(old), read_only=True)
     assert storage_version(con) == STORAGE_VERSION
     con.close()
