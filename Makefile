@@ -31,9 +31,10 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: setup
 	$(VENV)/bin/darkcompute reconcile --all
 	@echo
-	@echo "Lineage, runs and checks:  make ui   (then open http://127.0.0.1:3000)"
-	@echo "Ad-hoc SQL:                $(VENV)/bin/darkcompute sql \"select * from fct_dark_compute order by cost_usd desc limit 10\""
-	@echo "                           ($(VENV)/bin/darkcompute sql with no query opens a prompt on warehouse.duckdb)"
+	@echo "Lineage, runs and checks:  make ui   (then open http://127.0.0.1:$(UI_PORT); UI_PORT=N to change it)"
+	@echo "Ad-hoc SQL:                $(VENV)/bin/darkcompute sql -f sql/examples/top_dark_job_types.sql"
+	@echo "                           ($(VENV)/bin/darkcompute sql with no query opens a prompt on warehouse.duckdb;"
+	@echo "                            sql/examples/ holds the questions users ask)"
 	@echo
 	@$(VENV)/bin/darkcompute report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import textwrap
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -67,8 +68,8 @@ def reconcile(args) -> int:
     if not args.quiet:
         console.print("\nThe Admin API pulls (when a key is set) ask for the finest grouping that changes money:",
                       soft_wrap=True)
-        for line in pull_groupings():
-            console.print(f"  {line}", soft_wrap=True)
+        for line in pull_groupings():  # in 100 columns, as the summary above
+            console.print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="      "), soft_wrap=True)
     if unread and not failures:  # when a step failed, its own message says why
         failures.append(unread)
     for failure in failures:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from pipelines.cli.output import console, shown, warn
@@ -27,7 +28,8 @@ def report(args) -> int:
         return 2
     console.print(f"{shown(written.first_reconciled)} to {shown(day)}: {headline(written)}", soft_wrap=True)
     if written.not_final:
-        console.print("not final: " + ", ".join(f"{d} {p} ({s})" for d, p, s in written.not_final), soft_wrap=True)
+        days = ", ".join(f"{d} {p} ({s})" for d, p, s in written.not_final)
+        console.print(textwrap.fill(f"not final: {shown(days)}", 100, subsequent_indent="  "), soft_wrap=True)
     console.print(f"PNG copy: {written.png_path.resolve()}", soft_wrap=True)
     console.print(f"report: {written.html_path.resolve()}", soft_wrap=True)
     return 0
