@@ -387,12 +387,26 @@ def _script_json(value) -> str:
     return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
+# vl-convert's bundle, kept once per vl-convert version: bundling takes 3 to 8 s, and every
+# `darkcompute reconcile` process writes a report
+BUNDLE_CACHE = Path(__file__).resolve().parents[2] / ".cache"
+
+
 @lru_cache(maxsize=1)
 def _bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script (a few seconds to bundle: once per process)."""
+    """Vega, Vega-Lite and vega-embed as one script: from the cache, else bundled and cached."""
     import vl_convert
 
-    script = vl_convert.javascript_bundle()
+    cached = BUNDLE_CACHE / f"vega-bundle-{vl_convert.__version__}.js"
+    try:
+        script = cached.read_text(encoding="utf-8")
+    except OSError:
+        script = vl_convert.javascript_bundle()
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            _write_whole(cached, script.encode("utf-8"))
+        except OSError:
+            pass  # a read-only checkout bundles again next time; the report is the same
     if "</script" in script.lower():  # would end the element early
         raise ValueError("vl-convert's JavaScript bundle contains '</script'; it cannot be inlined")
     return script
