@@ -17,7 +17,7 @@ __all__ = ["main", "parser", "print_summary", "pull_groupings", "run_sql", "stat
 
 # each command's module, imported when the command runs: `sql` never imports Dagster
 COMMANDS = {"simulate": "simulate:simulate", "reconcile": "reconcile:reconcile", "sql": "shell:query",
-            "bench": "bench:benchmark", "report": "report:report"}
+            "bench": "bench:benchmark", "report": "report:report", "export": "export:export"}
 
 
 def _day(text: str) -> date:
@@ -62,6 +62,8 @@ EXAMPLES = {
     "sql": "darkcompute sql \"select provider, sum(invoice_cost_usd) from fct_spend_reconciliation group by 1\"",
     "bench": "darkcompute bench --calls-per-day 100000 --keep /tmp/bench",
     "report": "darkcompute report --date 2026-11-03 --days 7 --out /tmp/report.html",
+    "export": "darkcompute export focus --from 2026-11-01 --to 2026-11-03 --out focus.parquet\n"
+              "  darkcompute export focus --from 2026-11-02 --out focus-2026-11-02.csv",
 }
 
 
@@ -144,6 +146,14 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
     o.add_argument("--out", type=Path, help="the HTML file to write; its PNG copy goes beside it "
                    "(default: <DARKCOMPUTE_REPORT_DIR>/dark-compute-<date>.html)")
+
+    e = sub.add_parser("export", help="write the warehouse's FOCUS 1.3 rows of some days to a Parquet or CSV file",
+                       formatter_class=raw, epilog=_epilog("export"))
+    e.add_argument("what", choices=("focus",), help="what to export: focus (the focus_costs table, FinOps FOCUS 1.3)")
+    e.add_argument("--from", dest="date_from", required=True, type=_day, help="first usage day, YYYY-MM-DD")
+    e.add_argument("--to", type=_day, help="last usage day, inclusive (default: --from)")
+    e.add_argument("--out", required=True, type=Path, help="file to write: .parquet or .csv (the extension picks the format)")
+    e.add_argument("--warehouse", help="DuckDB file (overrides DARKCOMPUTE_WAREHOUSE)")
 
     q = sub.add_parser("sql", help="run SQL on the warehouse (read-only); no query opens a prompt",
                        formatter_class=raw, epilog=_epilog("sql"))

@@ -28,7 +28,7 @@ from pipelines.lib.lake import Lake
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "sql"
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 SOURCES = PROJECT_DIR / "models" / "staging" / "_sources.yml"
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute")
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs")
 RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
 
 # A delivery folder may hold records of the day before (late lines) and the day after (clock

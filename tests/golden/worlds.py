@@ -29,6 +29,10 @@ AS_OF = "2026-12-01T00:00:00+00:00"
 RUN_TIME_COLUMNS = ("reconciled_at", "restated_at", "old_reconciled_at")
 # The marts every world must write; restatements only when a world restates a day.
 REQUIRED_TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status")
+# Marts added after the golden dumps were written by the pre-dbt code: not dumped, so the guard
+# keeps comparing exactly the tables that code wrote (their own tests check them: focus_costs in
+# tests/test_focus.py).
+NOT_IN_GOLDEN = ("focus_costs",)
 
 _SIM = ["--start", "2026-11-01", "--days", "2", "--calls-per-day", "300", "--seed", "7"]
 # name -> `darkcompute simulate` flags (None: tests/data/openai_world, copied as it is).
@@ -97,7 +101,7 @@ def dump(lake: Path, out: Path) -> list[str]:
     The partition folder's day is kept as the column `date` (a row written to another day's
     partition is a change too)."""
     out.mkdir(parents=True, exist_ok=True)
-    tables = sorted(p.name for p in (lake / "marts").iterdir() if p.is_dir())
+    tables = sorted(p.name for p in (lake / "marts").iterdir() if p.is_dir() and p.name not in NOT_IN_GOLDEN)
     missing = set(REQUIRED_TABLES) - set(tables)
     if missing:
         raise RuntimeError(f"{lake}/marts has no {sorted(missing)}")

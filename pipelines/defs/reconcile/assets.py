@@ -99,7 +99,8 @@ class Translator(dagster_dbt.DagsterDbtTranslator):
 TRANSLATOR = Translator()
 
 
-def _mart_metadata(recon: pa.Table, dark: pa.Table, changed: bool, restated, unreadable) -> dict[str, dict]:
+def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, changed: bool, restated,
+                   unreadable) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
     return {
         "fct_spend_reconciliation": {
@@ -119,6 +120,11 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, changed: bool, restated, unr
             "preview": dg.MetadataValue.md(
                 markdown(dark, ["provider", "billing_account", "model", "job_type", "calls", "cost_usd"])
             ),
+        },
+        "focus_costs": {
+            "dagster/row_count": focus.num_rows,
+            "billed_cost_usd": _total(focus, "BilledCost"),
+            "lines": len(set(focus["x_LineId"].to_pylist())),
         },
     }
 
@@ -166,6 +172,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
     extra: dict[str, dict] = {}
     if not errors and set(dbt_run.MARTS) <= set(result.marts):
         recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
+        focus = result.marts["focus_costs"]
         with warehouse.storage_errors("reconciling"):
             previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
             if unreadable:
@@ -181,7 +188,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                                     name=restatement_file_name(restated, as_of(context)))
                     batch.write("marts", "fct_spend_reconciliation", day, recon)
             the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
-        extra = _mart_metadata(recon, dark, recon_changed, restated, unreadable)
+            the_lake.write_if_changed("marts", "focus_costs", day, focus)
+        extra = _mart_metadata(recon, dark, focus, recon_changed, restated, unreadable)
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in dbt_run.MARTS:
             if event.output_name not in extra:
@@ -263,7 +271,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 
 @dg.asset(
     partitions_def=daily,
-    deps=["fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status"],
+    deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "rejected_records", "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
     pool="duckdb_warehouse",
@@ -271,7 +279,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 def warehouse_tables(
     context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """The DuckDB file for ad-hoc SQL: the day's rows of both marts, rejected_records,
+    """The DuckDB file for ad-hoc SQL: the day's rows of the marts (focus_costs included), rejected_records,
     source_status, the per-file line counts and the lake's restatements. Published by rename (a
     new file: a copy of the old one with the day applied, checkpointed, renamed over it), so a
     reader with the warehouse open never blocks it and never sees half a day; a warehouse that

@@ -246,11 +246,25 @@ def _apply(tmp: Path, lake: Lake, days: list[date], connect, day_files, out: Pub
         con.register("incoming_restatements", _restatements(lake, None if rebuild else days))
         sql.run_script(con, "publish/restatements", days=list(days))
         con.unregister("incoming_restatements")
+        _create_views(con)
         out.restatements = con.execute("select count(*) from restatements").fetchall()[0][0]
         apply_comments(con)
         con.execute("checkpoint")
     finally:
         con.close()
+
+
+REDISTRIBUTION_NEEDS = ("fct_spend_reconciliation", "fct_dark_compute")
+
+
+def _create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the redistribution views (`sql/publish/redistributed_views.sql`: each account's
+    unlogged dollars spread over its attributed classes, proportionally and evenly) once the marts
+    they read are in the warehouse; the stored marts keep the raw residual."""
+    present = {name for (name,) in con.execute(
+        "select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
+    if set(REDISTRIBUTION_NEEDS) <= present:
+        sql.run_script(con, "publish/redistributed_views")
 
 
 def table_descriptions() -> dict[str, tuple[str, dict[str, str]]]:
@@ -279,6 +293,8 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> None:
     described = table_descriptions()
     current = con.execute(
         "select table_name, null as column_name, comment from duckdb_tables() where database_name = current_database() "
+        "union all select view_name, null, comment from duckdb_views() where database_name = current_database() "
+        "and not internal "
         "union all select table_name, column_name, comment from duckdb_columns() where database_name = current_database()"
     ).fetchall()
     statements = []
@@ -301,9 +317,9 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _publish_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, files: list[str]) -> None:
-    """The day's rows of both marts, rejected_records, source_status and ingest_files, each
+    """The day's rows of the marts, rejected_records, source_status and ingest_files, each
     replaced in one transaction (a mart the lake does not hold for the day is left as it is)."""
-    for mart in ("fct_spend_reconciliation", "fct_dark_compute"):
+    for mart in dbt_project.MARTS:
         if (path := lake.partition_file("marts", mart, day)).exists():
             sql.run_script(con, f"publish/{mart}", path=str(path), usage_date=day)
     for table in ("rejected_records", "source_status"):
@@ -369,8 +385,8 @@ def _rebuild_days(lake: Lake, publishing: set[date]) -> tuple[list[date], list[s
     """Every day the lake's marts hold, but those whose fct_spend_reconciliation breaks the
     identity (the blocking check kept them from the warehouse once; a rebuild must too), with
     why each was left out. The days being published passed their check in this run."""
-    found = sorted(publishing | {d for t in ("fct_spend_reconciliation", "fct_dark_compute", "rejected_records",
-                                             "source_status") for d in lake.days("marts", t)})
+    found = sorted(publishing | {d for t in (*dbt_project.MARTS, "rejected_records", "source_status")
+                                 for d in lake.days("marts", t)})
     keep, skipped = [], []
     con = duckdb.connect()
     try:
