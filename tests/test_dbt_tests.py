@@ -23,7 +23,7 @@ from .test_sql_models import APP, COSTS, MODEL, RECONCILED_AT, USAGE, WORKER
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute")
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs")
 PICO = "0.000000000001"
 
 
@@ -94,7 +94,7 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     results = _results(build.events)
     assert build.success and build.failures == []
     assert set(results) == _test_nodes()
-    assert len(results) == 25
+    assert len(results) == 30
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)
@@ -102,8 +102,9 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
 
 def test_the_marts_tests_pass_on_the_unbroken_marts(mart_tests):
     results = mart_tests.run({})
-    assert set(results) == _test_nodes("fct_spend_reconciliation") | _test_nodes("fct_dark_compute")
-    assert len(results) == 10
+    assert set(results) == (_test_nodes("fct_spend_reconciliation") | _test_nodes("fct_dark_compute")
+                            | _test_nodes("focus_costs"))
+    assert len(results) == 15
     assert {status for status, _ in results.values()} == {"pass"}
 
 
@@ -159,9 +160,10 @@ def test_grain_tests_fail_on_a_repeated_row(mart_tests):
         "fct_dark_compute": "select * from fct_dark_compute union all "
                             "select * from fct_dark_compute where dark_class = 'retry'",
     })
-    # the repeated rows add up to themselves, so only the grain tests and conservation see them
+    # the repeated rows add up to themselves, so only the grain tests, conservation and the FOCUS
+    # export (whose BilledCost no longer matches the doubled invoice) see them
     assert failed(results) == {"fct_spend_reconciliation_grain_unique": 1, "fct_dark_compute_grain_unique": 1,
-                               "assert_dark_compute_conservation": 1}
+                               "assert_dark_compute_conservation": 1, "assert_focus_billed_cost_is_the_invoice": 1}
 
 
 def test_not_null_and_accepted_values_fail_on_a_bad_row(mart_tests):
@@ -177,6 +179,39 @@ def test_not_null_and_accepted_values_fail_on_a_bad_row(mart_tests):
         "fct_dark_compute_dark_class_values": 1,
         "fct_dark_compute_allocation_basis_values": 1,
     }
+
+
+def test_focus_billed_cost_a_picodollar_off_fails_the_invoice_and_the_line(mart_tests):
+    results = mart_tests.run({"focus_costs": f"""
+        select * replace (case when "x_DarkClass" = 'retry' and "x_TokenClass" = 'output'
+                               then ("BilledCost" + {PICO})::decimal(38, 12) else "BilledCost" end as "BilledCost")
+        from focus_costs"""})
+    # the day's openai total and the output line are off; EffectiveCost no longer matches BilledCost there
+    assert failed(results) == {"assert_focus_billed_cost_is_the_invoice": 1,
+                               "assert_focus_allocated_rows_sum_to_their_line": 1}
+
+
+def test_focus_quantity_outside_usage_and_a_missing_required_value_fail(mart_tests):
+    results = mart_tests.run({"focus_costs": """
+        select * replace (
+            case when "x_TokenClass" = 'output' then 'Credit' else "ChargeCategory" end as "ChargeCategory",
+            case when "x_DarkClass" = 'user' then null else "ServiceName" end as "ServiceName")
+        from focus_costs"""})
+    # the output line's 4 allocated rows (user, background, retry, unlogged) keep their tokens as a Credit
+    assert failed(results) == {"assert_focus_quantity_rules": 4, "focus_costs_required_not_null": 1}
+
+
+def test_focus_rows_that_do_not_add_up_to_their_line_fail(mart_tests):
+    results = mart_tests.run({"focus_costs": """
+        select * replace (case when "x_DarkClass" = 'unlogged' then "ConsumedQuantity" + 1
+                               else "ConsumedQuantity" end as "ConsumedQuantity")
+        from focus_costs
+        union all
+        select * from focus_costs where "x_DarkClass" = 'non_token'"""})
+    # two token lines with an unlogged row, one token too many each (and PricingQuantity no longer
+    # their tokens in millions), and the non-token line twice: its dollars doubled
+    assert failed(results) == {"assert_focus_allocated_rows_sum_to_their_line": 3, "focus_costs_grain_unique": 1,
+                               "assert_focus_billed_cost_is_the_invoice": 1}
 
 
 def test_a_price_listed_twice_in_the_catalog_fails_the_days_build(tmp_path):
