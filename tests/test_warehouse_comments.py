@@ -22,9 +22,11 @@ from tests.golden.worlds import build
 
 pytestmark = pytest.mark.slow
 
-TABLES = {"fct_spend_reconciliation", "fct_dark_compute", "rejected_records", "source_status", "ingest_files",
-          "restatements"}
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute")
+TABLES = {"fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "rejected_records", "source_status",
+          "ingest_files", "restatements",
+          # views (sql/publish/redistributed_views.sql)
+          "redistribution_base", "redistributed_spend_proportional", "redistributed_spend_even"}
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs")
 DAY = date(2026, 11, 2)
 
 
@@ -43,6 +45,8 @@ def comments(path: Path) -> dict[tuple[str, str | None], str | None]:
     try:
         rows = con.execute("""
             select table_name, null, comment from duckdb_tables() where database_name = current_database()
+            union all
+            select view_name, null, comment from duckdb_views() where database_name = current_database() and not internal
             union all
             select table_name, column_name, comment from duckdb_columns() where database_name = current_database()
         """).fetchall()
@@ -67,7 +71,8 @@ def test_every_table_and_column_of_the_warehouse_has_a_comment(world):
         columns = [comment for (t, c), comment in found.items() if t == mart and c is not None]
         assert len(columns) == len(dbt.manifest()["nodes"][f"model.darkcompute.{mart}"]["columns"]) + 1  # + date
         assert sum(1 for c in columns if c) / len(columns) >= 0.95
-    assert len(found) == 6 + 20 + 16 + 7 + 10 + 12 + 17
+    # + focus_costs (the table, 43 columns and `date`) + the 3 views (their comment and 13 + 9 + 9 columns)
+    assert len(found) == 6 + 20 + 16 + 7 + 10 + 12 + 17 + 45 + 34
 
 
 def test_comments_say_what_the_descriptions_say(world):
