@@ -215,7 +215,7 @@ def test_simulate_ends_with_a_table_and_logs_its_days_when_piped(tmp_path):
     assert "{" not in done.stdout  # no Python dict
 
 
-@pytest.mark.parametrize("command", [None, "simulate", "reconcile", "sql", "bench", "report"])
+@pytest.mark.parametrize("command", [None, "simulate", "reconcile", "sql", "bench", "report", "export"])
 def test_help_shows_an_example_and_the_exit_codes(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parser().parse_args([command, "--help"] if command else ["--help"])
