@@ -210,6 +210,8 @@ class Reconciliation(dg.ConfigurableResource):
         "DARKCOMPUTE_SETTLE_DAYS: whole days after a usage day before its invoice is final, per provider"))
     min_coverage: str = Field(default=DEFAULTS["DARKCOMPUTE_MIN_COVERAGE"], description=(
         "DARKCOMPUTE_MIN_COVERAGE: the invoice_coverage check warns below this share, per provider"))
+    price_overrides: str = Field(default=DEFAULTS["DARKCOMPUTE_PRICE_OVERRIDES"], description=(
+        "DARKCOMPUTE_PRICE_OVERRIDES: the negotiated and private prices file (empty: prices/overrides.csv)"))
 
     def settle(self) -> dict[str, int]:
         return parse_settle_days(self.settle_days)
@@ -247,7 +249,8 @@ def configured_resources() -> dict:
                                       max_record_tokens=bind("DARKCOMPUTE_MAX_RECORD_TOKENS")),
         "litellm": LiteLLMAttribution(overrides=bind("DARKCOMPUTE_LITELLM_ATTRIBUTION")),
         "reconciliation": Reconciliation(settle_days=bind("DARKCOMPUTE_SETTLE_DAYS"),
-                                         min_coverage=bind("DARKCOMPUTE_MIN_COVERAGE")),
+                                         min_coverage=bind("DARKCOMPUTE_MIN_COVERAGE"),
+                                         price_overrides=bind("DARKCOMPUTE_PRICE_OVERRIDES")),
     }
 
 

@@ -36,6 +36,7 @@ DEFAULTS = {
     # the nightly schedule's state until someone turns it on or off in the UI: running or stopped
     "DARKCOMPUTE_SCHEDULE_DEFAULT": "stopped",
     "DARKCOMPUTE_REPORT_DIR": "",  # empty: `reports/` in the warehouse file's folder
+    "DARKCOMPUTE_PRICE_OVERRIDES": "",  # empty: the committed prices/overrides.csv
 }
 
 

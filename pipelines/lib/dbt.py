@@ -24,6 +24,7 @@ import yaml
 
 from pipelines.lib.bronze.aws import billing_period_start
 from pipelines.lib.lake import Lake
+from pipelines.lib.prices import load_overrides
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "sql"
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
@@ -91,16 +92,24 @@ def lake_files(lake: Lake, day: date) -> dict[str, list[str]]:
         else:
             days = delivery_days(day)
         out[f"{source}.{table}"] = lake.existing(source, table, days)
+        if source == "catalog":
+            # every partition up to the day: the price history dim_model_price makes ranges of
+            out[f"{source}.{table}:history"] = lake.existing(source, table, [d for d in lake.days(source, table)
+                                                                            if d <= day])
     return out
 
 
-def run_parameters(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | None) -> dict:
-    """The parameters of one day's run (`sql/macros/run_parameters.sql`)."""
+def run_parameters(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | None,
+                   price_overrides: str | Path | None = None) -> dict:
+    """The parameters of one day's run (`sql/macros/run_parameters.sql`). The price overrides file
+    (`prices/overrides.csv` unless `price_overrides` names another) is validated here, before dbt
+    runs: a malformed one raises OverridesError naming file, line and field."""
     return {
         "usage_date": day.isoformat(),
         "as_of": as_of.isoformat(),
         "settle_days": dict(settle_days or {}),
         "lake_files": lake_files(lake, day),
+        "price_overrides": [o.parameter() for o in load_overrides(price_overrides)],
     }
 
 
@@ -160,7 +169,8 @@ class Build:
 
 def build(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | None = None, *,
           select: list[str] | None = None, keep: tuple[str, ...] = (), threads: int | None = None,
-          memory_limit: str | None = None, temp_directory: str | None = None) -> Build:
+          memory_limit: str | None = None, temp_directory: str | None = None,
+          price_overrides: str | Path | None = None) -> Build:
     """`dbt build` the project (or the `select`ed models and their tests) for `day`.
 
     The marts, and the models named in `keep` (tests use it to look at staging and intermediate
@@ -174,7 +184,7 @@ def build(lake: Lake, day: date, as_of: datetime, settle_days: dict[str, int] | 
         # nothing on the console (a failed node is reported from its result event, by the caller)
         args = ["build", "--quiet", "--log-level", "none", "--no-write-json", *_project_args(target),
                 *(["--select", *select] if select else [])]
-        with environment(run_env(run_parameters(lake, day, as_of, settle_days), threads, memory_limit,
+        with environment(run_env(run_parameters(lake, day, as_of, settle_days, price_overrides), threads, memory_limit,
                                  temp_directory)):
             _close()  # a fresh database: nothing left by an earlier invocation in this process
             try:
@@ -272,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     as_of = args.as_of or datetime.now(UTC)
     if as_of.tzinfo is None:
         parser.error("--as-of needs a time zone, e.g. 2026-11-04T04:00:00+00:00")
-    parameters = run_parameters(lake, args.date, as_of, parse_settle_days(setting("DARKCOMPUTE_SETTLE_DAYS")))
+    parameters = run_parameters(lake, args.date, as_of, parse_settle_days(setting("DARKCOMPUTE_SETTLE_DAYS")),
+                                setting("DARKCOMPUTE_PRICE_OVERRIDES") or None)
     if not parameters["lake_files"].get("catalog.model_prices"):
         print(f"no price catalog for {args.date} in {lake.root}: every model will be unpriced "
               f"(`darkcompute reconcile --date {args.date}` writes it)", file=sys.stderr)

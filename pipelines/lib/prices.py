@@ -8,10 +8,14 @@ day of use, and multiplies in SQL. `calc_price` is right only for single calls.
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from functools import lru_cache
+from itertools import pairwise
+from pathlib import Path
 
 import pyarrow as pa
 from genai_prices.data_snapshot import get_snapshot
@@ -161,3 +165,138 @@ def canonical_model(provider: str, model: str | None) -> str:
         except LookupError:
             pass
     return model.lower()
+
+
+# --- Negotiated and private prices (the overrides file) -------------------------------------------
+
+OVERRIDE_COLUMNS = ("provider", "model", "token_class", "modality", "rate_mtok", "valid_from", "valid_to", "note")
+MODALITIES = ("text", "audio", "image")
+DEFAULT_OVERRIDES = Path(__file__).resolve().parents[2] / "prices" / "overrides.csv"
+_MAX_RATE = Decimal("1e9")  # DECIMAL(18, 9)
+
+
+class OverridesError(ValueError):
+    """The overrides file is malformed: every problem, one a line, each naming file, line and field."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """One negotiated or private rate: `rate_mtok` (USD per million tokens, standard tier) replaces
+    the catalog's rate of (provider, canonical_model, token_class, modality) from `valid_from`
+    (inclusive) to `valid_to` (exclusive; None: open)."""
+
+    provider: str
+    canonical_model: str
+    token_class: str
+    modality: str
+    rate_mtok: Decimal
+    valid_from: date
+    valid_to: date | None
+    origin: str  # "<file>:<line>"
+    note: str
+
+    def in_force(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+    def parameter(self) -> dict:
+        """As the dbt run parameter `price_overrides` carries it (JSON: the rate and days as text)."""
+        return {"provider": self.provider, "canonical_model": self.canonical_model, "token_class": self.token_class,
+                "modality": self.modality, "rate_mtok": str(self.rate_mtok), "valid_from": self.valid_from.isoformat(),
+                "valid_to": self.valid_to.isoformat() if self.valid_to else None, "origin": self.origin}
+
+
+def _date(text: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError
+    return date.fromisoformat(text)
+
+
+def load_overrides(path: str | Path | None = None) -> list[Override]:
+    """The overrides file (`prices/overrides.csv` unless `path` names another), validated.
+
+    A CSV with the header `provider,model,token_class,modality,rate_mtok,valid_from,valid_to,note`;
+    blank lines and lines starting with `#` are skipped. `modality` empty means `text`, `valid_to`
+    empty means still in force. Raises OverridesError listing every problem as
+    `<file> line <n>, field <name>: <what>`: an unknown provider or token class, an empty model, a
+    rate that is not a non-negative decimal of at most 9 places, a day that is not YYYY-MM-DD, a
+    range that ends before it starts, two ranges of one (provider, model, token class, modality)
+    that overlap. A missing file is an error too (the default file is committed, empty)."""
+    path = Path(path) if path else DEFAULT_OVERRIDES
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise OverridesError(f"{path}: cannot read the price overrides file ({exc.strerror or exc})") from exc
+    errors: list[str] = []
+    header: list[str] | None = None
+    out: list[Override] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        fields = [f.strip() for f in next(csv.reader([text]))]
+        if header is None:
+            header = fields
+            if tuple(fields) != OVERRIDE_COLUMNS:
+                errors.append(f"{path} line {number}, field header: expected the columns "
+                              f"{','.join(OVERRIDE_COLUMNS)}, got {','.join(fields)}")
+                break
+            continue
+        if len(fields) != len(OVERRIDE_COLUMNS):
+            errors.append(f"{path} line {number}, field row: expected {len(OVERRIDE_COLUMNS)} fields, got {len(fields)}")
+            continue
+        row = dict(zip(OVERRIDE_COLUMNS, fields, strict=True))
+        where = f"{path} line {number}, field"
+        bad = len(errors)
+        if row["provider"] not in CATALOG_PROVIDER:
+            errors.append(f"{where} provider: expected one of {', '.join(CATALOG_PROVIDER)}, got {row['provider']!r}")
+        if not row["model"]:
+            errors.append(f"{where} model: empty")
+        if row["token_class"] not in TOKEN_CLASSES:
+            errors.append(f"{where} token_class: expected one of {', '.join(TOKEN_CLASSES)}, "
+                          f"got {row['token_class']!r}")
+        modality = row["modality"] or "text"
+        if modality not in MODALITIES:
+            errors.append(f"{where} modality: expected one of {', '.join(MODALITIES)} (empty: text), "
+                          f"got {row['modality']!r}")
+        try:
+            rate = Decimal(row["rate_mtok"])
+            if not rate.is_finite() or rate.as_tuple().exponent < -9 or abs(rate) >= _MAX_RATE:
+                raise ValueError
+        except (ArithmeticError, ValueError):
+            errors.append(f"{where} rate_mtok: expected USD per million tokens like '2.50' (at most 9 decimals), "
+                          f"got {row['rate_mtok']!r}")
+            rate = None
+        if rate is not None and rate < 0:
+            errors.append(f"{where} rate_mtok: negative ({row['rate_mtok']})")
+        days = {}
+        for name in ("valid_from", "valid_to"):
+            if name == "valid_to" and not row[name]:
+                days[name] = None
+                continue
+            try:
+                days[name] = _date(row[name])
+            except ValueError:
+                errors.append(f"{where} {name}: expected a day YYYY-MM-DD, got {row[name]!r}")
+        if days.get("valid_from") and days.get("valid_to") and days["valid_to"] <= days["valid_from"]:
+            errors.append(f"{where} valid_to: {days['valid_to']} is not after valid_from {days['valid_from']} "
+                          "(valid_to is exclusive)")
+        if len(errors) > bad:
+            continue
+        out.append(Override(row["provider"], canonical_model(row["provider"], row["model"]), row["token_class"],
+                            modality, rate, days["valid_from"], days["valid_to"], f"{path}:{number}", row["note"]))
+    if header is None and not errors:
+        errors.append(f"{path} line {len(lines) + 1}, field header: no header line "
+                      f"({','.join(OVERRIDE_COLUMNS)})")
+    by_key: dict[tuple, list[Override]] = {}
+    for item in out:
+        by_key.setdefault((item.provider, item.canonical_model, item.token_class, item.modality), []).append(item)
+    for (provider, model, token_class, modality), items in by_key.items():
+        items.sort(key=lambda o: o.valid_from)
+        for before, after in pairwise(items):
+            if before.valid_to is None or after.valid_from < before.valid_to:
+                line = after.origin.rsplit(":", 1)[1]
+                errors.append(f"{path} line {line}, field valid_from: the range from {after.valid_from} overlaps "
+                              f"line {before.origin.rsplit(':', 1)[1]}'s ({before.valid_from} to "
+                              f"{before.valid_to or 'open'}) for {provider} {model} {token_class} {modality}")
+    if errors:
+        raise OverridesError("invalid price overrides:\n" + "\n".join(errors))
+    return out

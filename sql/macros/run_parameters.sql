@@ -13,6 +13,7 @@
         "settle_days": {},
         "lake_files": {},
         "duckdb": {},
+        "price_overrides": [],
     } -%}
     {%- if not execute -%}
         {{ return(defaults[name]) }}

@@ -3,7 +3,9 @@
     over exactly those files, with every column the sources file declares present and typed
     (a partition written before a column existed has it null), and an empty relation of the
     same columns when the window holds no file. A table without its own `folder_date` takes it
-    from the partition folder (`date=<day>`). Other sources resolve as dbt's own. -#}
+    from the partition folder (`date=<day>`). Other sources resolve as dbt's own. `lake_relation(...,
+    files_key=':history')` reads another file list of the same table (the catalog's partitions up to
+    the day, for dim_model_price). -#}
 {% macro source(source_name, table_name) %}
     {%- set relation = builtins.source(source_name, table_name) -%}
     {%- if source_name not in ('bronze', 'catalog') or not execute -%}
@@ -12,10 +14,10 @@
     {{ return(lake_relation(source_name, table_name)) }}
 {% endmacro %}
 
-{% macro lake_relation(source_name, table_name) -%}
+{% macro lake_relation(source_name, table_name, files_key='') -%}
     {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', source_name)
         | selectattr('name', 'equalto', table_name) | first -%}
-    {%- set files = run_parameter('lake_files').get(source_name ~ '.' ~ table_name, []) -%}
+    {%- set files = run_parameter('lake_files').get(source_name ~ '.' ~ table_name ~ files_key, []) -%}
     {%- set typed -%}
         select
         {%- for column in node.columns.values() %}

@@ -29,3 +29,8 @@ def union_providers(kinds, also=(), columns="*", operator="union all by name"):
         if kind in provider_kinds
     ]
     return f"\n    {operator}\n    ".join(f"select {columns} from {model} as {model}" for model in models)
+
+
+def lake_relation(source_name, table_name, files_key=""):
+    """What macros/source.sql's `lake_relation` stands for (it reads dbt's `graph`): a relation."""
+    return f"{source_name}_{table_name}"

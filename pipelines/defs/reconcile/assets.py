@@ -153,7 +153,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
             context.log.info(f"wrote the price catalog of {day} (price_catalog was not materialized for it)")
         result = dbt_run.build(the_lake, day, as_of(context), reconciliation.settle(), threads=warehouse.threads or None,
                                memory_limit=warehouse.memory_limit or None,
-                               temp_directory=warehouse.spill_dir() or None)
+                               temp_directory=warehouse.spill_dir() or None,
+                               price_overrides=reconciliation.price_overrides or None)
     selected = {key.to_python_identifier() for key in context.selected_asset_keys}
     events = []
     for raw in result.events:

@@ -3,12 +3,26 @@
 -- dim_model. Every model has a 'text', an 'audio' and an 'image' rate per class: the catalog's own
 -- audio or image rate where it has one, the text rate otherwise (a catalog partition written
 -- before modality rows existed is all text). A model the catalog does not know has no row here
--- (its cells are priced by the invoice alone).
+-- (its cells are priced by the invoice alone). A negotiated or private price of the overrides file
+-- (macros/price_overrides.sql) in force on the day replaces the catalog's rate of its class and
+-- modality (and so the audio and image rates that fall back to an overridden text rate); the
+-- ranges over days are dim_model_price.
 with dim_model as (
     select * from {{ ref('dim_model') }}
 ),
 
-catalog as (
+overrides as (
+    select
+        provider,
+        canonical_model,
+        token_class,
+        modality,
+        rate_mtok
+    from {{ price_overrides() }}
+    where valid_from <= {{ usage_date() }} and (valid_to is null or {{ usage_date() }} < valid_to)
+),
+
+listed as (
     select
         provider,
         canonical_model,
@@ -16,6 +30,14 @@ catalog as (
         coalesce(modality, 'text') as modality,
         rate_mtok
     from {{ source('catalog', 'model_prices') }}
+),
+
+catalog as (
+    select listed.*
+    from listed
+    anti join overrides using (provider, canonical_model, token_class, modality)
+    union all
+    select * from overrides
 ),
 
 models as (
