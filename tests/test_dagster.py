@@ -77,10 +77,10 @@ def test_definitions_load(definitions):
     assert keys >= {"openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "bedrock_invocations",
                     "cur_lines", "app_calls", "worker_calls",
                     "fct_spend_reconciliation",
-                    "fct_dark_compute", "rejected_records", "source_status", "warehouse_tables"}
+                    "fct_dark_compute", "fct_spend_diagnosis", "rejected_records", "source_status", "warehouse_tables"}
     check_names = {c.name for spec in definitions.asset_checks for c in spec.check_specs}
     assert check_names == {"identity_holds", "invoice_coverage", "invoice_not_missing", "no_rejected_lines",
-                           "lines_conserved", "no_unrecognized_files"}
+                           "lines_conserved", "no_unrecognized_files", "price_gap_within_share"}
     # every dbt test on a model is a check of the dbt assets, named as dbt names it
     tests = {n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "test"
              and any(p.startswith("model.") for p in n["depends_on"]["nodes"])}

@@ -37,6 +37,7 @@ from .settings import (
     landing_folder,
     parse_max_record_tokens,
     parse_min_coverage,
+    parse_price_gap_share,
     parse_settle_days,
     report_folder,
 )
@@ -212,12 +213,18 @@ class Reconciliation(dg.ConfigurableResource):
         "DARKCOMPUTE_MIN_COVERAGE: the invoice_coverage check warns below this share, per provider"))
     price_overrides: str = Field(default=DEFAULTS["DARKCOMPUTE_PRICE_OVERRIDES"], description=(
         "DARKCOMPUTE_PRICE_OVERRIDES: the negotiated and private prices file (empty: prices/overrides.csv)"))
+    price_gap_warn_share: str = Field(default=DEFAULTS["DARKCOMPUTE_PRICE_GAP_WARN_SHARE"], description=(
+        "DARKCOMPUTE_PRICE_GAP_WARN_SHARE: the price_gap_within_share check warns when a cell's price gap "
+        "is above this share of its invoice"))
 
     def settle(self) -> dict[str, int]:
         return parse_settle_days(self.settle_days)
 
     def coverage(self) -> Decimal:
         return parse_min_coverage(self.min_coverage)
+
+    def price_gap_share(self) -> Decimal:
+        return parse_price_gap_share(self.price_gap_warn_share)
 
 
 def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -250,7 +257,8 @@ def configured_resources() -> dict:
         "litellm": LiteLLMAttribution(overrides=bind("DARKCOMPUTE_LITELLM_ATTRIBUTION")),
         "reconciliation": Reconciliation(settle_days=bind("DARKCOMPUTE_SETTLE_DAYS"),
                                          min_coverage=bind("DARKCOMPUTE_MIN_COVERAGE"),
-                                         price_overrides=bind("DARKCOMPUTE_PRICE_OVERRIDES")),
+                                         price_overrides=bind("DARKCOMPUTE_PRICE_OVERRIDES"),
+                                         price_gap_warn_share=bind("DARKCOMPUTE_PRICE_GAP_WARN_SHARE")),
     }
 
 

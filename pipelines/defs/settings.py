@@ -25,6 +25,8 @@ DEFAULTS = {
     "DARKCOMPUTE_OPENAI_API_URL": "https://api.openai.com",
     "DARKCOMPUTE_ANTHROPIC_API_URL": "https://api.anthropic.com",
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
+    # the price_gap_within_share check warns when a cell's price gap exceeds this share of its invoice
+    "DARKCOMPUTE_PRICE_GAP_WARN_SHARE": "0.05",
     # days after the end of a usage day before its invoice is trusted as final, per provider
     "DARKCOMPUTE_SETTLE_DAYS": "openai=1,anthropic=1,aws.bedrock=2",
     # a log record above this many tokens (or requests) in any class cannot be true, even for a
@@ -75,6 +77,18 @@ def parse_min_coverage(text: str) -> Decimal:
         share = None
     if share is None or not share.is_finite() or not 0 <= share <= 1:
         raise ValueError(f"DARKCOMPUTE_MIN_COVERAGE: expected a share from 0 to 1 like '0.5', got {text!r}")
+    return share
+
+
+def parse_price_gap_share(text: str) -> Decimal:
+    """`DARKCOMPUTE_PRICE_GAP_WARN_SHARE`: a share of a cell's invoice, from 0 to 1."""
+    text = (text or DEFAULTS["DARKCOMPUTE_PRICE_GAP_WARN_SHARE"]).strip()
+    try:
+        share = Decimal(text)
+    except InvalidOperation:
+        share = None
+    if share is None or not share.is_finite() or not 0 <= share <= 1:
+        raise ValueError(f"DARKCOMPUTE_PRICE_GAP_WARN_SHARE: expected a share from 0 to 1 like '0.05', got {text!r}")
     return share
 
 

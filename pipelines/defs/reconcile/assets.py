@@ -99,7 +99,7 @@ class Translator(dagster_dbt.DagsterDbtTranslator):
 TRANSLATOR = Translator()
 
 
-def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, changed: bool, restated,
+def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: pa.Table, changed: bool, restated,
                    unreadable) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
     return {
@@ -125,6 +125,12 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, changed: bo
             "dagster/row_count": focus.num_rows,
             "billed_cost_usd": _total(focus, "BilledCost"),
             "lines": len(set(focus["x_LineId"].to_pylist())),
+        },
+        "fct_spend_diagnosis": {
+            "dagster/row_count": diagnosis.num_rows,
+            **{c: _total(diagnosis, c) for c in ("difference_usd", "quantity_gap_usd", "price_gap_usd",
+                                                 "non_token_usd", "credits_usd")},
+            "unpriced_rows": sum(d == "__unpriced__" for d in diagnosis["diagnosis"].to_pylist()),
         },
     }
 
@@ -173,7 +179,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
     extra: dict[str, dict] = {}
     if not errors and set(dbt_run.MARTS) <= set(result.marts):
         recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
-        focus = result.marts["focus_costs"]
+        focus, diagnosis = result.marts["focus_costs"], result.marts["fct_spend_diagnosis"]
         with warehouse.storage_errors("reconciling"):
             previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
             if unreadable:
@@ -190,7 +196,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                     batch.write("marts", "fct_spend_reconciliation", day, recon)
             the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
             the_lake.write_if_changed("marts", "focus_costs", day, focus)
-        extra = _mart_metadata(recon, dark, focus, recon_changed, restated, unreadable)
+            the_lake.write_if_changed("marts", "fct_spend_diagnosis", day, diagnosis)
+        extra = _mart_metadata(recon, dark, focus, diagnosis, recon_changed, restated, unreadable)
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in dbt_run.MARTS:
             if event.output_name not in extra:
@@ -272,7 +279,8 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 
 @dg.asset(
     partitions_def=daily,
-    deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "rejected_records", "source_status"],
+    deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "rejected_records",
+          "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
     pool="duckdb_warehouse",
@@ -325,6 +333,18 @@ def invoice_coverage(context: dg.AssetCheckExecutionContext, lake: LakeStore, wa
         reconciliation.coverage(),
     )
     metadata = {**outcome.metadata, "by_provider": dg.MetadataValue.md(outcome.metadata["by_provider"])}
+    return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+
+
+@dg.asset_check(asset="fct_spend_diagnosis", partitions_def=daily)
+def price_gap_within_share(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                           reconciliation: Reconciliation):
+    """No cell's price gap (its invoice against list price times its billed tokens) is larger than
+    DARKCOMPUTE_PRICE_GAP_WARN_SHARE of its invoice: a wrong catalog is a bug to fix, not noise.
+    The cells over the share are in the metadata, largest gap first."""
+    outcome = checks.price_gap(warehouse.compute(), _mart_path(context, lake, "fct_spend_diagnosis"),
+                               reconciliation.price_gap_share())
+    metadata = {**outcome.metadata, "cells": dg.MetadataValue.md(outcome.metadata["cells"])}
     return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 

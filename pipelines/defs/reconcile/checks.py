@@ -102,3 +102,19 @@ def conservation(con: duckdb.DuckDBPyConnection, files: list[str], records: list
         {"files": total, "unbalanced_files": len(bad),
          "first_unbalanced": str(bad[0]) if bad else ""},
     )
+
+
+def price_gap(con: duckdb.DuckDBPyConnection, path: Path, share: Decimal) -> Outcome:
+    """No token cell of fct_spend_diagnosis has a price gap (invoice against list price times its
+    billed tokens) larger than `share` of its invoice: a wrong catalog is a bug to fix, not noise.
+    The cells over the share are listed, largest gap first."""
+    rows = sql.run(con, "checks/price_gap", path=str(path), share=share).fetchall()
+    table = "\n".join(f"| {p} | {a} | {m} | {t} | {i} | {g} | {'n/a' if r is None else r} | {d} |"
+                      for p, a, m, t, i, g, r, d in rows)
+    return Outcome(
+        not rows,
+        {"cells_over_share": len(rows), "share": float(share),
+         "worst_price_gap_usd": str(rows[0][5]) if rows else "0",
+         "cells": "| provider | billing account | model | tier | invoice USD | price gap USD | invoice / list | "
+                  "diagnosis |\n|---|---|---|---|---|---|---|---|\n" + table},
+    )
