@@ -23,7 +23,7 @@ from .test_sql_models import APP, COSTS, MODEL, RECONCILED_AT, USAGE, WORKER
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs")
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis")
 PICO = "0.000000000001"
 
 
@@ -94,7 +94,7 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     results = _results(build.events)
     assert build.success and build.failures == []
     assert set(results) == _test_nodes()
-    assert len(results) == 31
+    assert len(results) == 35
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)
@@ -103,8 +103,8 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
 def test_the_marts_tests_pass_on_the_unbroken_marts(mart_tests):
     results = mart_tests.run({})
     assert set(results) == (_test_nodes("fct_spend_reconciliation") | _test_nodes("fct_dark_compute")
-                            | _test_nodes("focus_costs"))
-    assert len(results) == 15
+                            | _test_nodes("focus_costs") | _test_nodes("fct_spend_diagnosis"))
+    assert len(results) == 19
     assert {status for status, _ in results.values()} == {"pass"}
 
 
@@ -130,6 +130,17 @@ def test_identity_fails_on_a_negative_unlogged_residual_even_when_the_sum_holds(
         from fct_spend_reconciliation"""})
     # the cell's background + retry + unlogged moved too, so conservation sees it as well
     assert failed(results) == {"assert_reconciliation_identity": 1, "assert_dark_compute_conservation": 1}
+
+
+def test_diagnosis_fails_on_a_part_a_picodollar_off_and_on_a_missing_row(mart_tests):
+    results = mart_tests.run({"fct_spend_diagnosis": f"""
+        select * replace (case when model = '{MODEL}' then (quantity_gap_usd + {PICO})::decimal(38, 12)
+                               else quantity_gap_usd end as quantity_gap_usd)
+        from fct_spend_diagnosis"""})
+    assert failed(results) == {"assert_diagnosis_parts_sum_to_the_difference": 1}
+    assert results["assert_diagnosis_parts_sum_to_the_difference"][0] == "fail"  # severity error
+    results = mart_tests.run({"fct_spend_diagnosis": "select * from fct_spend_diagnosis where model <> '__non_token__'"})
+    assert failed(results) == {"assert_diagnosis_parts_sum_to_the_difference": 1}
 
 
 def test_conservation_fails_when_a_dark_dollar_is_made_up(mart_tests):

@@ -16,4 +16,4 @@ where
     model <> '__non_token__'
     and price_gap_usd <> 0
     and abs(price_gap_usd) > $share * abs(invoice_cost_usd)
-order by abs(price_gap_usd) desc, provider, billing_account, model, price_tier
+order by abs(price_gap_usd) desc, provider asc, billing_account asc, model asc, price_tier asc
