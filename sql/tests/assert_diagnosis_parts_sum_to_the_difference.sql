@@ -1,8 +1,9 @@
 {#- The diagnosis: on every row of fct_spend_diagnosis the four parts add up to the difference
     exactly, the difference is the invoice minus the list cost of the logged usage, and the
     invoice and list cost are fct_spend_reconciliation's; every reconciliation row has exactly
-    one diagnosis row. Returns the rows that break it. -#}
-{{ config(severity='error') }}
+    one diagnosis row. Returns the rows that break it. It reads both marts; Dagster shows it as a
+    check of fct_spend_diagnosis (meta.dagster.ref). -#}
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'fct_spend_diagnosis'}}}) }}
 
 with diagnosis as (
     select * from {{ ref('fct_spend_diagnosis') }}
