@@ -42,7 +42,16 @@ grouped as (
         sum(calls.uncached_input)::bigint as uncached_input,
         sum(calls.cache_read)::bigint as cache_read,
         sum(calls.cache_write)::bigint as cache_write,
-        sum(calls.output)::bigint as output
+        sum(calls.output)::bigint as output,
+        -- the calls a gateway priced (LiteLLM's response_cost): fct_gateway_estimate
+        coalesce(sum(calls.request_count) filter (where calls.gateway_cost_usd is not null), 0)::bigint
+            as gateway_calls,
+        coalesce(
+            sum(calls.uncached_input + calls.cache_read + calls.cache_write + calls.output)
+                filter (where calls.gateway_cost_usd is not null),
+            0
+        )::bigint as gateway_tokens,
+        sum(calls.gateway_cost_usd)::decimal(38, 12) as gateway_cost_usd
     from calls
     inner join dim_model
         on
@@ -104,7 +113,10 @@ final as (
         rolled_up.uncached_input,
         rolled_up.cache_read,
         rolled_up.cache_write,
-        rolled_up.output
+        rolled_up.output,
+        rolled_up.gateway_calls,
+        rolled_up.gateway_tokens,
+        rolled_up.gateway_cost_usd
     from rolled_up
     left join usage_tiers as own_tier
         on

@@ -84,6 +84,8 @@ final as (
         cache_read_tokens as cache_read,
         cache_creation_tokens as cache_write,
         output_tokens as output,
+        ---------- the gateway's own estimate (LiteLLM's response_cost), never used to price the invoice
+        gateway_cost_usd,
         ---------- lineage
         log_source,
         source_file,
