@@ -25,18 +25,19 @@ $0.00192 + $0.00024 + $0.0024 = $0.00456.
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
 
+from pipelines.cli import main
+from pipelines.defs.reconcile.model import reconcile_day
 from pipelines.lib import dbt as dbt_run
 from pipelines.lib import sql
-from pipelines.lib.lake import Lake
-from pipelines.defs.reconcile.model import reconcile_day
 
 from .fixtures import DAY, cost_page, usage_page
 from .litellm_payloads import payload
@@ -124,3 +125,61 @@ def test_the_parts_sum_test_fails_on_a_broken_row():
                 "difference_usd, quantity_gap_usd, price_gap_usd)")
     assert con.execute(body).fetchall() == [
         (date(2026, 11, 2), "openai", "q", "m", "standard", D("1.00"), D("0.70"), D("0.20"), D("0.05"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# a simulated world whose first attempts all go through a LiteLLM proxy 30% under the bill
+
+SIM_DAY = "2026-11-01"
+RESPONSE_COST = re.compile(rb'"stream":false,"response_cost":([0-9.]+)')
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gateway_world")
+    assert main(["simulate", "--out", str(root / "world"), "--start", SIM_DAY, "--days", "1", "--calls-per-day", "300",
+                 "--seed", "7", "--otlp-share", "0", "--litellm-share", "1", "--litellm-cost-factor", "0.7"]) == 0
+    assert main(["reconcile", "--date", SIM_DAY, "--quiet", "--source", str(root / "world" / "sources"),
+                 "--lake", str(root / "lake"), "--warehouse", str(root / "warehouse.duckdb")]) == 0
+    logs = [p for log in ("app_logs", "worker_logs") for p in sorted((root / "world" / "sources" / log).rglob("*"))
+            if p.is_file()]
+    logged = [D(m.decode()) for p in logs
+              for m in RESPONSE_COST.findall(gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes())]
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    yield con, logged
+    con.close()
+
+
+def test_a_simulated_gateway_30_percent_under_the_bill(simulated):
+    con, logged = simulated
+    # what the proxy wrote is what the mart says it would have reported
+    assert len(logged) == 287
+    assert con.execute("select sum(gateway_calls), sum(gateway_cost_usd) from fct_gateway_estimate").fetchone() == (
+        len(logged), sum(logged))
+    assert con.execute("""
+        select provider, count(*), sum(gateway_cost_usd), sum(invoice_cost_usd), sum(quantity_gap_usd),
+               sum(price_gap_usd)
+        from fct_gateway_estimate group by all order by all""").fetchall() == [
+        ("anthropic", 4, D("0.484988175"), D("0.72794225"), D("0.035102"), D("0.207852075")),
+        ("aws.bedrock", 4, D("0.2148254185"), D("0.310362855"), D("0.0034694"), D("0.0920680365")),
+        ("openai", 8, D("0.415511768"), D("0.61207387"), D("0.01848563"), D("0.178076472")),
+    ]
+    # the bill is at list and the gateway priced every call it saw at 0.7 x list: the price part is
+    # 30% of what it saw, on every cell; what it never saw is the quantity part
+    assert con.execute("select distinct gateway_price_ratio from fct_gateway_estimate").fetchall() == [(D("0.7"),)]
+    assert con.execute("""
+        select count(*) from fct_gateway_estimate
+        where quantity_gap_usd + price_gap_usd <> invoice_cost_usd - gateway_cost_usd
+           or difference_usd <> invoice_cost_usd - gateway_cost_usd""").fetchone() == (0,)
+    # every cell keys a row of fct_spend_reconciliation with the same invoice; the quantity part
+    # holds at least its retries and unlogged usage (the gateway logged neither)
+    assert con.execute("""
+        select count(*), count(r.model), count(*) filter (where g.invoice_cost_usd = r.invoice_cost_usd),
+               count(*) filter (where g.quantity_gap_usd >= r.retry_cost_usd + r.unlogged_cost_usd)
+        from fct_gateway_estimate as g
+        left join fct_spend_reconciliation as r using (usage_date, provider, billing_account, model, price_tier)
+        """).fetchone() == (16, 16, 16, 16)
+    gateway, invoice = con.execute("select sum(gateway_cost_usd), sum(invoice_cost_usd) from fct_gateway_estimate"
+                                   ).fetchone()
+    assert (gateway, invoice) == (D("1.1153253615"), D("1.650378975"))
+    assert round(gateway / invoice, 4) == D("0.6758")  # 32.4% under: 30% on the price, the rest it never saw

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 from pipelines.cli.output import first_line, warn
@@ -102,6 +103,9 @@ def parser() -> argparse.ArgumentParser:
                         "proactive_suggestions on flex (both at half price)")
     s.add_argument("--litellm-share", type=float, default=0.0,
                    help="share of first-attempt calls logged as LiteLLM proxy payloads (default 0)")
+    s.add_argument("--litellm-cost-factor", type=Decimal, default=None, metavar="F",
+                   help="LiteLLM's response_cost = F x the call's list cost (0.7: the gateway 30%% under a bill "
+                        "at list; default: a rough estimate from the token counts)")
     s.add_argument("--aggregate-jobs", action="store_true",
                    help="worker jobs log one aggregate record per job and cell, with request_count")
     s.add_argument("--gzip-app-logs", action="store_true", help="gzip the app logs (app-NN.jsonl.gz), as shippers do")

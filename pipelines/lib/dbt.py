@@ -30,7 +30,6 @@ PROJECT_DIR = Path(__file__).resolve().parents[2] / "sql"
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 SOURCES = PROJECT_DIR / "models" / "staging" / "_sources.yml"
 MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate")
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate")
 RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
 
 # A delivery folder may hold records of the day before (late lines) and the day after (clock

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import logs, truth, world
+from . import litellm, logs, truth, world
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
@@ -82,7 +82,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              gzip_app_logs: bool = False, max_log_file_bytes: int | None = None, cur_format: str = "parquet",
              cross_region: bool = False, openai_usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
              openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False, litellm_share: float = 0.0,
-             aggregate_jobs: bool = False, provisional_days: int = 0,
+             aggregate_jobs: bool = False, provisional_days: int = 0, litellm_cost_factor: Decimal | None = None,
              on_day: Callable[[date], None] | None = None, audio: bool = False) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
@@ -90,7 +90,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     30% Anthropic, 20% Bedrock, renormalized over the ones chosen; embeddings stay on OpenAI).
     `otlp_share` of the app-log lines are OTLP/JSON, `deprecated_share` of the flat lines use
     the deprecated attribute names. `litellm_share` of the first attempts with usage are LiteLLM
-    proxy payloads instead, and with `aggregate_jobs` the other worker calls log one aggregate
+    proxy payloads instead (their `response_cost` a rough estimate from the token counts, or with
+    `litellm_cost_factor` that factor x the call's list cost: 0.7 logs a gateway 30% under the
+    bill, see litellm.with_gateway_cost), and with `aggregate_jobs` the other worker calls log one aggregate
     record (`request_count`) per job and cell (see logs.choose_formats). `gzip_app_logs` gzips
     the app logs as shippers write them (`app-NN.jsonl.gz`); `max_log_file_bytes` rotates every log file into parts of about that many
     uncompressed bytes (`app-NN-000.jsonl`, ...). With either, the day's lines are rendered and
@@ -152,6 +154,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             calls = with_tiers(day_world.calls) if tiers else day_world.calls
             calls = with_audio(calls) if audio else calls
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
+            if litellm_cost_factor is not None:
+                calls = litellm.with_gateway_cost(calls, day, litellm_cost_factor)
             if cross_region:
                 calls = route_global(calls)
             if BEDROCK in providers:

@@ -18,7 +18,13 @@ JSON escaping needed, see logs._check_plain).
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import polars as pl
+
+from .pricing import TOKEN_CLASSES, rates
+from .truth import class_tokens
 
 GATEWAY_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "aws.bedrock": "bedrock"}
 PLACEHOLDER = "(simulated text)"
@@ -37,8 +43,39 @@ def _tag(name: str, column: str) -> pl.Expr:
     return pl.lit(f'"{name}:') + pl.col(column) + pl.lit('"')
 
 
-def litellm_line() -> pl.Expr:
-    """The payload of every row (with the `logged_*` columns of logs._said), ending in a newline."""
+def with_gateway_cost(calls: pl.DataFrame, day: date, factor: Decimal) -> pl.DataFrame:
+    """`gateway_cost` (a decimal literal, exact to the picodollar) on the LiteLLM rows: `factor` x the
+    call's list cost at genai-prices' rates of the day (its billed token classes, text rates), as a
+    gateway whose price map is off by that factor would log it (0.7: 30% under a bill at list).
+    The cost is floored to the picodollar; other rows get null."""
+    factor = Decimal(factor)
+    if factor < 0:
+        raise ValueError("the gateway's cost factor must not be negative")
+    num, exp = factor.as_integer_ratio()
+    litellm_rows = calls.filter(pl.col("log_format") == "litellm").select("provider", "model").unique()
+    # picodollars per token of each class: USD per million tokens x 1e6
+    per_token = pl.DataFrame(
+        [{"provider": r["provider"], "model": r["model"],
+          **{f"pico_{c}": int(getattr(rates(r["provider"], r["model"], day), c).scaleb(6)) for c in TOKEN_CLASSES}}
+         for r in litellm_rows.iter_rows(named=True)],
+        schema={"provider": pl.String, "model": pl.String, **{f"pico_{c}": pl.Int64 for c in TOKEN_CLASSES}},
+    )
+    tokens = class_tokens()
+    pico = sum(tokens[c].cast(pl.Int64) * pl.col(f"pico_{c}") for c in TOKEN_CLASSES)
+    scaled = (pl.lit(num, pl.Int128) * pico.cast(pl.Int128)) // pl.lit(exp, pl.Int128)
+    rendered = pl.concat_str([(scaled // 10**12).cast(pl.String), pl.lit("."),
+                              (scaled % 10**12).cast(pl.String).str.zfill(12)])
+    return (
+        calls.join(per_token, on=["provider", "model"], how="left", maintain_order="left")
+        .with_columns(gateway_cost=pl.when(pl.col("log_format") == "litellm").then(rendered))
+        .drop([f"pico_{c}" for c in TOKEN_CLASSES])
+    )
+
+
+def litellm_line(exact_cost: bool = False) -> pl.Expr:
+    """The payload of every row (with the `logged_*` columns of logs._said), ending in a newline.
+    `exact_cost`: `response_cost` is the row's `gateway_cost` (with_gateway_cost), else a rough
+    estimate from the token counts."""
     prompt, completion = pl.col("logged_input"), pl.col("logged_output").fill_null(0)
     read, written = pl.col("logged_cache_read").fill_null(0), pl.col("logged_cache_creation").fill_null(0)
     seconds = pl.concat_str([(pl.col("ts_ms") // 1000).cast(pl.String), pl.lit("."),
@@ -56,7 +93,8 @@ def litellm_line() -> pl.Expr:
             pl.lit(',"cache_creation_input_tokens":'), written.cast(pl.String)])),
         pl.lit("}"),
     ])
-    cost = ((prompt * 3 + completion * 12) / 10_000_000).round(9).cast(pl.String)
+    cost = (pl.col("gateway_cost") if exact_cost
+            else ((prompt * 3 + completion * 12) / 10_000_000).round(9).cast(pl.String))
     tags = pl.concat_str([_tag("billing.account", "billing_account"), _tag("feature", "feature"),
                           _tag("tenant_id", "tenant_id"), _tag("job_type", "job_type"), _tag("job_id", "job_id")],
                          separator=",", ignore_nulls=True)

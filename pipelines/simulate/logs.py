@@ -199,7 +199,8 @@ def _render_flat(logged: pl.DataFrame, day: date) -> pl.DataFrame:
     """The flat (and deprecated-name) lines of `logged` rows, in their order (LINES_SCHEMA)."""
     line = _flat_line()
     if "log_format" in logged.columns and (logged["log_format"] == "litellm").any():
-        line = pl.when(pl.col("log_format") == "litellm").then(litellm.litellm_line()).otherwise(line)
+        line = pl.when(pl.col("log_format") == "litellm").then(
+            litellm.litellm_line("gateway_cost" in logged.columns)).otherwise(line)
     lines = _parallel_select(logged, [_folder(day), "log_kind", "log_file", "ts_ms", "seq", line.alias("line")])
     # Truncate the few corrupted lines mid-JSON (a writer that died mid-line; the newline follows).
     idx = np.flatnonzero(logged["corrupt_cut"].is_not_null().to_numpy())

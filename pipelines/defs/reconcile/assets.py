@@ -99,8 +99,8 @@ class Translator(dagster_dbt.DagsterDbtTranslator):
 TRANSLATOR = Translator()
 
 
-def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: pa.Table, changed: bool, restated,
-                   unreadable) -> dict[str, dict]:
+def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: pa.Table, gateway: pa.Table,
+                   changed: bool, restated, unreadable) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
     return {
         "fct_spend_reconciliation": {
@@ -131,6 +131,11 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: 
             **{c: _total(diagnosis, c) for c in ("difference_usd", "quantity_gap_usd", "price_gap_usd",
                                                  "non_token_usd", "credits_usd")},
             "unpriced_rows": sum(d == "__unpriced__" for d in diagnosis["diagnosis"].to_pylist()),
+        },
+        "fct_gateway_estimate": {
+            "dagster/row_count": gateway.num_rows,
+            **{c: _total(gateway, c) for c in ("gateway_cost_usd", "invoice_cost_usd", "quantity_gap_usd",
+                                               "price_gap_usd")},
         },
     }
 
@@ -180,6 +185,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
     if not errors and set(dbt_run.MARTS) <= set(result.marts):
         recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
         focus, diagnosis = result.marts["focus_costs"], result.marts["fct_spend_diagnosis"]
+        gateway = result.marts["fct_gateway_estimate"]
         with warehouse.storage_errors("reconciling"):
             previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
             if unreadable:
@@ -197,7 +203,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
             the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
             the_lake.write_if_changed("marts", "focus_costs", day, focus)
             the_lake.write_if_changed("marts", "fct_spend_diagnosis", day, diagnosis)
-        extra = _mart_metadata(recon, dark, focus, diagnosis, recon_changed, restated, unreadable)
+            the_lake.write_if_changed("marts", "fct_gateway_estimate", day, gateway)
+        extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable)
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in dbt_run.MARTS:
             if event.output_name not in extra:
@@ -279,7 +286,8 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 
 @dg.asset(
     partitions_def=daily,
-    deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "rejected_records",
+    deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
+          "rejected_records",
           "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
