@@ -48,7 +48,7 @@ grouped as (
             as gateway_calls,
         coalesce(
             sum(calls.uncached_input + calls.cache_read + calls.cache_write + calls.output)
-                filter (where calls.gateway_cost_usd is not null),
+            filter (where calls.gateway_cost_usd is not null),
             0
         )::bigint as gateway_tokens,
         sum(calls.gateway_cost_usd)::decimal(38, 12) as gateway_cost_usd

@@ -83,8 +83,9 @@ seen as (
         gateway_groups.gateway_cost_usd,
         case
             when coalesce(spender_groups.tokens, 0) > 0
-                then spender_groups.cost_pico * least(gateway_groups.gateway_tokens, spender_groups.tokens)
-                // spender_groups.tokens
+                then
+                    spender_groups.cost_pico * least(gateway_groups.gateway_tokens, spender_groups.tokens)
+                    // spender_groups.tokens
             else 0::hugeint
         end as seen_pico
     from gateway_groups
