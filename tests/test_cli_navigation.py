@@ -171,8 +171,9 @@ def test_all_reconciles_a_bedrock_only_world_and_logs_a_line_per_step(tmp_path):
     assert [line.rsplit(":", 1)[0] for line in steps] == [
         "ingest 2026-11-01", "ingest 2026-11-02", "ingest 2026-11-03", "ingest 2026-11-04",
         "reconcile 2026-11-02", "reconcile 2026-11-03"]
-    assert done.stdout.index(steps[-1]) < done.stdout.index("aws.bedrock: where the invoice went")
-    assert "━" not in done.stdout.split("aws.bedrock: where")[0]  # no progress bar drawn into the pipe
+    summary = done.stdout.index("aws.bedrock: dark compute ")  # the summary's per-provider title
+    assert done.stdout.index(steps[-1]) < summary
+    assert "━" not in done.stdout[:summary]  # no progress bar drawn into the pipe
 
     truth = json.loads((tmp_path / "world" / "ground_truth.json").read_text())["days"]
     expected = {day: Decimal(t["aws.bedrock"]["invoice_usd"]) for day, t in truth.items()}
