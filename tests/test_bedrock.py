@@ -320,19 +320,19 @@ def test_calls_staging_attributes_unlogged_invocations_by_request_metadata():
     assert calls.column_names == ["usage_date", "provider", "billing_account", "model", "log_tier", "spend_class",
                                   "job_type",
                                   "usage_known", "request_count", "uncached_input", "cache_read", "cache_write", "output",
-                                  "log_source",
+                                  "gateway_cost_usd", "log_source",
                                   "source_file", "source_line"]
     key_a, key_late = INVOCATIONS[0].key, INVOCATIONS[2].key
     assert [tuple(r.values()) for r in calls.to_pylist()] == [
         (DAY, "aws.bedrock", WORKER, HAIKU, "standard", "background", "tag_documents", True, 1, 800, 0, 0, 200,
-         "bedrock_invocation", key_a, 2),
+         None, "bedrock_invocation", key_a, 2),
         (DAY, "aws.bedrock", WORKER, HAIKU, "standard", "retry", "retry:tag_documents", True, 1, 800, 0, 0, 100,
-         "bedrock_invocation", key_a, 3),
+         None, "bedrock_invocation", key_a, 3),
         (DAY, "aws.bedrock", APP_PROFILE, "regional.anthropic.claude-sonnet-4-5-20250929-v1:0", "standard",
          "background", "judge",
-         True, 1, 100, 0, 0, 10, "bedrock_invocation", key_a, 5),
+         True, 1, 100, 0, 0, 10, None, "bedrock_invocation", key_a, 5),
         (DAY, "aws.bedrock", WORKER, HAIKU, "standard", "background", "tag_documents", True, 1, 50, 0, 0, 5,
-         "bedrock_invocation", key_late, 1),
+         None, "bedrock_invocation", key_late, 1),
     ]
 
 

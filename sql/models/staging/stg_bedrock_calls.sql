@@ -71,6 +71,8 @@ select
     cache_read_tokens as cache_read,
     cache_write_tokens as cache_write,
     output_tokens as output,
+    ---------- no gateway priced these calls (the column of stg_model_calls, for the union)
+    null::decimal(38, 12) as gateway_cost_usd,
     ---------- lineage
     'bedrock_invocation' as log_source,
     source_file,
