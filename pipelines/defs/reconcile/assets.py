@@ -202,8 +202,12 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                     batch.write("marts", "fct_spend_reconciliation", day, recon)
             the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
             the_lake.write_if_changed("marts", "focus_costs", day, focus)
-            the_lake.write_if_changed("marts", "fct_spend_diagnosis", day, diagnosis)
-            the_lake.write_if_changed("marts", "fct_gateway_estimate", day, gateway)
+            # these two carry the reconciliation's reconciled_at: rewritten with it, else only when a number moved
+            for name, table in (("fct_spend_diagnosis", diagnosis), ("fct_gateway_estimate", gateway)):
+                if recon_changed:
+                    the_lake.write("marts", name, day, table)
+                else:
+                    the_lake.write_if_changed("marts", name, day, table, ignore=["reconciled_at"])
         extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable)
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in dbt_run.MARTS:
