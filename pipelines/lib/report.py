@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.lib import sql
+from pipelines.lib import report_sections, sql
 
 DEFAULT_DAYS = 30
 TOP_JOB_TYPES = 15  # job types shown; the rest are folded into one line
@@ -85,6 +85,7 @@ class Report:
     html_path: Path | None = None
     png_path: Path | None = None
     charts: dict[str, dict] = field(default_factory=dict)  # Vega-Lite specs, by element id
+    sections: list = field(default_factory=list)  # report_sections.Rendered: the metric sections
 
     @property
     def invoice(self) -> Decimal:
@@ -359,6 +360,7 @@ def write_report(warehouse: str | Path, last: date, out: str | Path, days: int =
     con = _open(warehouse)
     try:
         report, data = gather(con, first, last)
+        report.sections = report_sections.gather(con, first, last)
     finally:
         con.close()
     providers = [p.provider for p in report.providers]
@@ -458,7 +460,7 @@ def page(report: Report, source: str) -> str:
         source=e(source), invoice=usd(report.invoice), dark=usd(report.dark), share=percent(report.dark_share),
         user=usd(report.total("user")), non_token=usd(report.total("non_token")), dark_parts=dark_parts,
         rows=rows, provisional=provisional, specs=charts, bundle=_bundle(),
-        top_jobs=TOP_JOB_TYPES, top_cells=TOP_CELLS, csp=CSP,
+        top_jobs=TOP_JOB_TYPES, top_cells=TOP_CELLS, csp=CSP, sections=report_sections.render(report.sections),
     )
 
 
@@ -559,6 +561,8 @@ unlogged usage, over the period; the {top_jobs} costliest, the rest folded into 
 billed that no log accounts for, with its share of the cell's invoice.</p>
 <div class=chart id=chart-residuals></div>
 </section>
+
+{sections}
 
 <footer>darkcompute report · every figure in text is exact to the cent from the warehouse's decimals; the
 charts are drawn by Vega-Lite from the same numbers. This page loads nothing from the network.</footer>

@@ -1,0 +1,87 @@
+"""The report's metric sections: one table per mart beyond the split (issue 14's marts).
+
+Each `Section` is a titled table under the charts, read from the warehouse by one query file
+`sql/reports/sections/<key>.sql` over `$date_from` .. `$date_to` (and `$top`, the rows shown).
+A section whose mart the warehouse does not hold yet (a warehouse written before the mart
+existed) is left out, never an error. A mart adds its section by adding one `Section` to
+`SECTIONS` and its query file.
+
+Cells are formatted by column name: `*_usd` as dollars (exact, from the decimals), `*_share` and
+`*_rate` as percentages, `*_ratio` with two decimals, other numbers as they are.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+
+from . import sql
+
+TOP_ROWS = 15  # rows shown per section
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # element id, and the query file sql/reports/sections/<key>.sql
+    title: str
+    how_to_read: str  # one line: what the numbers mean and what to look for (HTML allowed)
+    mart: str  # the warehouse table the section needs; no table, no section
+
+
+SECTIONS: tuple[Section, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    section: Section
+    columns: list[str]
+    rows: list[tuple]
+
+
+def gather(con: duckdb.DuckDBPyConnection, first, last, sections=None) -> list[Rendered]:
+    """Each section's rows over the period, for the sections whose mart the warehouse holds."""
+    tables = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    tables |= {name for (name,) in con.execute("select view_name from duckdb_views()").fetchall()}
+    shown = []
+    for section in SECTIONS if sections is None else sections:
+        if section.mart not in tables:
+            continue
+        result = sql.run(con, f"reports/sections/{section.key}", date_from=first, date_to=last, top=TOP_ROWS)
+        shown.append(Rendered(section, [d[0] for d in result.description], result.fetchall()))
+    return shown
+
+
+def cell(column: str, value) -> str:
+    """One value as the table shows it."""
+    from .report import percent, usd
+
+    if value is None:
+        return "–"
+    if column.endswith("_usd") and isinstance(value, Decimal):
+        return usd(value)
+    if column.endswith(("_share", "_rate")) and isinstance(value, (Decimal, float)):
+        return percent(Decimal(str(value)))
+    if column.endswith("_ratio") and isinstance(value, (Decimal, float)):
+        return f"{Decimal(str(value)).quantize(Decimal('0.01'))}"
+    return html.escape(str(value))
+
+
+def render(shown: list[Rendered]) -> str:
+    """The sections as HTML, in `SECTIONS` order."""
+    e = html.escape
+    parts = []
+    for r in shown:
+        head = "".join(f"<th>{e(c)}</th>" for c in r.columns)
+        if r.rows:
+            body = "\n".join("<tr>" + "".join(
+                (f"<th scope=row>{cell(c, v)}</th>" if i == 0 else f"<td>{cell(c, v)}</td>")
+                for i, (c, v) in enumerate(zip(r.columns, row, strict=True))) + "</tr>" for row in r.rows)
+        else:
+            body = f"<tr><td colspan={len(r.columns)} style='text-align:left'>nothing in this period</td></tr>"
+        parts.append(f"<section id=section-{e(r.section.key)}>\n<h2>{e(r.section.title)}</h2>\n"
+                     f"<p>{r.section.how_to_read}</p>\n<table id=table-{e(r.section.key)}>\n"
+                     f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</section>")
+    return "\n\n".join(parts)
