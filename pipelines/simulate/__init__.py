@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import litellm, logs, truth, world
+from . import litellm, logs, pricing, truth, world
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
 from .cur import cur_day, period, write_cur
 from .openai import COST_GROUP_BY, USAGE_GROUP_BY, write_openai_day
+from .plants_pricing import Plants
 from .providers import (
     ANTHROPIC,
     BEDROCK,
@@ -83,7 +84,10 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              cross_region: bool = False, openai_usage_group_by: tuple[str, ...] = USAGE_GROUP_BY,
              openai_cost_group_by: tuple[str, ...] = COST_GROUP_BY, tiers: bool = False, litellm_share: float = 0.0,
              aggregate_jobs: bool = False, provisional_days: int = 0, litellm_cost_factor: Decimal | None = None,
-             on_day: Callable[[date], None] | None = None, audio: bool = False) -> dict:
+             on_day: Callable[[date], None] | None = None, audio: bool = False,
+             negotiated_discount: tuple[str, Decimal] | None = None,
+             stale_price: tuple[str, str, str, Decimal] | None = None, long_context_day: date | None = None,
+             credit: tuple[date, str, Decimal] | None = None, unpriced_model: str | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -112,6 +116,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     `audio` makes OpenAI's gpt-4o `chat` calls voice calls on gpt-realtime, part of their tokens
     audio (providers.with_audio): usage pages with `input_audio_tokens`, ..., cost lines
     `<model> audio, input`, ... at the audio rates; the logs carry no audio counts.
+    `negotiated_discount`, `stale_price`, `long_context_day`, `credit` and `unpriced_model` plant
+    causes of a gap between the bill and the catalog (see plants_pricing.py).
     Deterministic: the same arguments give byte-identical files.
     `on_day(day)` is called as each day is written (the CLI's progress). An existing `out/sources/`
     is replaced. Returns a summary: per day and provider the billed
@@ -145,6 +151,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
                if gzip_app_logs or max_log_file_bytes else None)
     shards = _shard_sizes(calls_per_day) if bounded else [calls_per_day]
     carry = [logs.empty_lines() for _ in shards]  # per shard: late lines of the previous day
+    plants = Plants(negotiated_discount, stale_price, long_context_day, credit, unpriced_model)
+    billing = pricing.BILLED_RATE.set(plants.billed_rate if plants else None)  # the rates the providers bill
     for i in range(days):
         day = start + timedelta(days=i)
         summaries, non_token = [], []
@@ -154,6 +162,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             calls = with_tiers(day_world.calls) if tiers else day_world.calls
             calls = with_audio(calls) if audio else calls
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
+            calls = plants.calls(calls, day) if plants else calls
             if litellm_cost_factor is not None:
                 calls = litellm.with_gateway_cost(calls, day, litellm_cost_factor)
             if cross_region:
@@ -170,7 +179,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
                 carry[s] = log_lines.filter(log_lines["folder_date"] == day + timedelta(days=1))
             files += written
             summaries.append(world.summarize(calls))
-            non_token += day_world.non_token
+            non_token += day_world.non_token + (plants.non_token(day) if s == 0 else [])
             del day_world, calls
         billed = world.summarize(pl.concat(summaries))  # the day's calls, as the exports and truth need them
         day_truth: dict[str, dict] = {}
@@ -199,6 +208,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         else:
             files += logs.write_log_folder(sources, last, lines)
     files += write_cur(sources, cur_rows, cur_format)
+    pricing.BILLED_RATE.reset(billing)
 
     (out / "ground_truth.json").write_text(json.dumps({"days": days_truth}, indent=2) + "\n")
     keep = ("provider_requests", "logged_calls", "invoice_usd")

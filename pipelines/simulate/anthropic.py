@@ -24,13 +24,25 @@ from pathlib import Path
 
 import polars as pl
 
-from .pricing import CACHE_READ, CACHE_WRITE_1H, CACHE_WRITE_5M, OUTPUT, UNCACHED_INPUT, CostLine, cost, dumps, usd
+from .pricing import (
+    CACHE_READ,
+    CACHE_WRITE_1H,
+    CACHE_WRITE_5M,
+    LONG_CONTEXT,
+    OUTPUT,
+    UNCACHED_INPUT,
+    CostLine,
+    dumps,
+    tier_cost,
+    usd,
+)
 from .providers import ANTHROPIC, WORKSPACE_APP, WORKSPACE_DEFAULT
 from .truth import class_tokens
 from .world import HOUR_MS, day_start_ms
 
 HOURS_PER_PAGE = 8
-CONTEXT_WINDOW = "0-200k"  # every simulated call stays under 200k input tokens
+CONTEXT_WINDOW = "0-200k"  # every simulated call stays under 200k input tokens...
+LONG_CONTEXT_WINDOW = "200k-1M"  # ...but those a planted long-context day inflates (plants_pricing)
 CATALOG_TIERS = ("priority", "priority_on_demand")  # not in cost_report
 WEB_SEARCH_CENTS = Decimal(1)  # $10 per 1,000 searches
 MODEL_DISPLAY = {"claude-sonnet-4-5-20250929": "Claude Sonnet 4.5", "claude-haiku-4-5-20251001": "Claude Haiku 4.5"}
@@ -68,8 +80,13 @@ def _workspace_id(account: str) -> str | None:
     return None if account == WORKSPACE_DEFAULT else account
 
 
+def _long(calls: pl.DataFrame) -> list[str]:
+    """The long-context flag as a grouping key, where a planted world's calls carry it."""
+    return ["long_context"] if "long_context" in calls.columns else []
+
+
 def _usage_pages(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list[Path]:
-    keys = ["hour", "billing_account", "model", "service_tier"]
+    keys = ["hour", "billing_account", "model", "service_tier", *_long(calls)]
     hourly = (
         calls.with_columns(hour=((pl.col("ts_ms") - t0) // HOUR_MS).cast(pl.Int64))
         .group_by(keys)
@@ -92,7 +109,7 @@ def _usage_pages(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list
                 "service_account_id": None,
                 "model": r["model"],
                 "service_tier": r["service_tier"],
-                "context_window": CONTEXT_WINDOW,
+                "context_window": LONG_CONTEXT_WINDOW if r.get("long_context") else CONTEXT_WINDOW,
                 "inference_geo": None,
             }
         )
@@ -114,20 +131,24 @@ def _usage_pages(sources: Path, day: date, t0: int, calls: pl.DataFrame) -> list
 
 
 def _token_lines(day: date, calls: pl.DataFrame) -> list[CostLine]:
-    """Cost lines per workspace, model and token class: tokens x catalog rate, exactly."""
-    daily = calls.group_by(["billing_account", "model"]).agg(pl.col(list(TOKEN_TYPES)).sum()).sort(
-        ["billing_account", "model"])
+    """Cost lines per workspace, model and token class: tokens x billed rate, exactly (a planted
+    long-context request's at the long-context rates, on lines of their own)."""
+    keys = ["billing_account", "model", *_long(calls)]
+    daily = calls.group_by(keys).agg(pl.col(list(TOKEN_TYPES)).sum()).sort(keys)
     lines = []
     for r in daily.iter_rows(named=True):
+        tier = LONG_CONTEXT if r.get("long_context") else "standard"
         for token_class, (_, suffix) in TOKEN_TYPES.items():
             if r[token_class] > 0:
                 lines.append(CostLine(
                     billing_account=r["billing_account"],
-                    line_item=f"{MODEL_DISPLAY[r['model']]} Usage - {suffix}",
-                    amount=cost(ANTHROPIC, r["model"], day, token_class, r[token_class]),
+                    line_item=f"{MODEL_DISPLAY[r['model']]} {'Long Context ' if r.get('long_context') else ''}"
+                              f"Usage - {suffix}",
+                    amount=tier_cost(ANTHROPIC, r["model"], day, token_class, r[token_class], tier),
                     model=r["model"],
                     token_class=token_class,
                     quantity=int(r[token_class]),
+                    price_tier=LONG_CONTEXT if r.get("long_context") else None,
                 ))
     return lines
 
@@ -143,7 +164,7 @@ def _cost_result(c: CostLine) -> dict:
         "model": c.model,
         "token_type": TOKEN_TYPES[c.token_class][0] if token else None,
         "service_tier": "standard" if token else None,
-        "context_window": CONTEXT_WINDOW if token else None,
+        "context_window": (LONG_CONTEXT_WINDOW if c.price_tier == LONG_CONTEXT else CONTEXT_WINDOW) if token else None,
         "inference_geo": None,
     }
 

@@ -23,7 +23,9 @@ from decimal import Decimal
 
 import polars as pl
 
-from .pricing import TOKEN_CLASSES, rates
+from pipelines.lib.prices import catalog_rates
+
+from .pricing import TOKEN_CLASSES
 from .truth import class_tokens
 
 GATEWAY_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "aws.bedrock": "bedrock"}
@@ -47,17 +49,19 @@ def with_gateway_cost(calls: pl.DataFrame, day: date, factor: Decimal) -> pl.Dat
     """`gateway_cost` (a decimal literal, exact to the picodollar) on the LiteLLM rows: `factor` x the
     call's list cost at genai-prices' rates of the day (its billed token classes, text rates), as a
     gateway whose price map is off by that factor would log it (0.7: 30% under a bill at list).
-    The cost is floored to the picodollar; other rows get null."""
+    The cost is floored to the picodollar; other rows get null. A model the catalog does not list
+    is logged at 0, as LiteLLM logs a model missing from its cost map."""
     factor = Decimal(factor)
     if factor < 0:
         raise ValueError("the gateway's cost factor must not be negative")
     num, exp = factor.as_integer_ratio()
     litellm_rows = calls.filter(pl.col("log_format") == "litellm").select("provider", "model").unique()
     # picodollars per token of each class: USD per million tokens x 1e6
+    known = [(r["provider"], r["model"], catalog_rates(r["provider"], r["model"], day))
+             for r in litellm_rows.iter_rows(named=True)]
     per_token = pl.DataFrame(
-        [{"provider": r["provider"], "model": r["model"],
-          **{f"pico_{c}": int(getattr(rates(r["provider"], r["model"], day), c).scaleb(6)) for c in TOKEN_CLASSES}}
-         for r in litellm_rows.iter_rows(named=True)],
+        [{"provider": provider, "model": model, **{f"pico_{c}": int(getattr(found, c).scaleb(6)) for c in TOKEN_CLASSES}}
+         for provider, model, found in known if found is not None],
         schema={"provider": pl.String, "model": pl.String, **{f"pico_{c}": pl.Int64 for c in TOKEN_CLASSES}},
     )
     tokens = class_tokens()
@@ -67,7 +71,8 @@ def with_gateway_cost(calls: pl.DataFrame, day: date, factor: Decimal) -> pl.Dat
                               (scaled % 10**12).cast(pl.String).str.zfill(12)])
     return (
         calls.join(per_token, on=["provider", "model"], how="left", maintain_order="left")
-        .with_columns(gateway_cost=pl.when(pl.col("log_format") == "litellm").then(rendered))
+        .with_columns(gateway_cost=pl.when(pl.col("log_format") == "litellm").then(
+            pl.coalesce(rendered, pl.lit("0.000000000000"))))
         .drop([f"pico_{c}" for c in TOKEN_CLASSES])
     )
 

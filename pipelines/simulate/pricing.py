@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -31,6 +33,14 @@ class CostLine:
     model: str | None = None  # None for non-token lines
     token_class: str | None = None
     quantity: int | None = None
+    price_tier: str | None = None  # set only where a writer must tell tiers apart (Anthropic long context)
+
+
+# What a provider bills per million tokens where a planted world says it differs from the catalog
+# (plants_pricing.Plants.billed_rate: a negotiated discount, a price the catalog has not caught up
+# with, a model no catalog lists); None: the catalog's list rate. simulate() sets it for its run.
+BILLED_RATE: ContextVar[Callable[[str, str, date, str], Decimal | None] | None] = ContextVar("billed_rate",
+                                                                                            default=None)
 
 
 def rates(provider: str, model: str, day: date) -> Rates:
@@ -42,8 +52,12 @@ def rates(provider: str, model: str, day: date) -> Rates:
 
 
 def cost(provider: str, model: str, day: date, token_class: str, tokens: int) -> Decimal:
-    """Exact list cost in dollars of `tokens` tokens of one class (rate is per million tokens)."""
-    rate: Decimal = getattr(rates(provider, model, day), token_class)
+    """Exact cost in dollars of `tokens` tokens of one class at the rate the provider bills (rate
+    per million tokens): the catalog's list rate unless a planted world bills another (BILLED_RATE)."""
+    billed = BILLED_RATE.get()
+    rate = billed(provider, model, day, token_class) if billed is not None else None
+    if rate is None:
+        rate = getattr(rates(provider, model, day), token_class)
     return (rate * int(tokens)).scaleb(-6)
 
 
@@ -51,13 +65,25 @@ def cost(provider: str, model: str, day: date, token_class: str, tokens: int) ->
 # rest at list. `price_tier` names a call's tier the way the reconciliation's cells do.
 TIER_FACTOR = {"batch": Decimal("0.5"), "flex": Decimal("0.5")}
 TIER_PREFIX = {"batch": "batch | ", "flex": "flex | "}  # the Costs API line item's tier prefix
+# Anthropic long context (a prompt of more than 200k tokens, plants_pricing): the whole request at
+# twice the input rates and 1.5 times the output rate
+LONG_CONTEXT = "long_context"
+LONG_CONTEXT_FACTOR = {UNCACHED_INPUT: Decimal(2), CACHE_READ: Decimal(2), CACHE_WRITE_5M: Decimal(2),
+                       CACHE_WRITE_1H: Decimal(2), OUTPUT: Decimal("1.5")}
 
 
-def price_tier() -> pl.Expr:
-    """A call's price tier: `batch`, `flex`, or `standard` (Anthropic's Priority Tier is at list)."""
-    return (pl.when(pl.col("batch").fill_null(False)).then(pl.lit("batch"))
-            .when(pl.col("service_tier") == "flex").then(pl.lit("flex"))
-            .otherwise(pl.lit("standard")))
+def price_tier(long_context: bool = False) -> pl.Expr:
+    """A call's price tier: `batch`, `flex`, or `standard` (Anthropic's Priority Tier is at list);
+    with `long_context` (the calls carry the plant's `long_context` flag) `long_context` where set."""
+    tier = (pl.when(pl.col("batch").fill_null(False)).then(pl.lit("batch"))
+            .when(pl.col("service_tier") == "flex").then(pl.lit("flex")))
+    if long_context:
+        tier = tier.when(pl.col("long_context")).then(pl.lit(LONG_CONTEXT))
+    return tier.otherwise(pl.lit("standard"))
+
+
+def _tier_factor(tier: str, token_class: str) -> Decimal:
+    return LONG_CONTEXT_FACTOR[token_class] if tier == LONG_CONTEXT else TIER_FACTOR.get(tier, Decimal(1))
 
 
 def tier_cost(provider: str, model: str, day: date, token_class: str, tokens: int, tier: str,
@@ -67,8 +93,8 @@ def tier_cost(provider: str, model: str, day: date, token_class: str, tokens: in
     if modality != "text":
         _, info = get_snapshot().find_provider_model(model, None, CATALOG_PROVIDER[provider], None)
         rate = modality_rates(info, day)[modality][token_class]
-        return (rate * int(tokens)).scaleb(-6) * TIER_FACTOR.get(tier, Decimal(1))
-    return cost(provider, model, day, token_class, tokens) * TIER_FACTOR.get(tier, Decimal(1))
+        return (rate * int(tokens)).scaleb(-6) * _tier_factor(tier, token_class)
+    return cost(provider, model, day, token_class, tokens) * _tier_factor(tier, token_class)
 
 
 def usd(value: Decimal) -> str:

@@ -88,7 +88,7 @@ def priced(provider: str, day: date, calls: pl.DataFrame, key: str) -> dict[str,
     audio = {token_class: column for token_class, column in AUDIO_OF.items() if column in calls.columns}
     sums = (
         calls.filter(pl.col(key).is_not_null())
-        .with_columns(price_tier=price_tier())
+        .with_columns(price_tier=price_tier("long_context" in calls.columns))
         .group_by([key, "model", "price_tier"])
         .agg(**{name: expr.sum() for name, expr in classes.items()},
              **{f"{name}__audio": pl.col(column).sum() for name, column in audio.items()})

@@ -495,6 +495,7 @@ SUMMARY_KEYS = ("provider", "operation", "ts_ms", "billing_account", "model", "b
                 "origin", "attempt", "usage_logged", "corrupt_cut", "job_type", "feature", "meta_job_type",
                 "meta_attempt")
 SUMMARY_SUMS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "web_search_requests")
+PLANT_KEYS = ("long_context",)  # kept apart where a planted world has them (plants_pricing)
 AUDIO_SUMS = ("input_audio_tokens", "cached_audio_tokens", "output_audio_tokens")  # where the world has audio
 
 
@@ -502,9 +503,10 @@ def summarize(calls: pl.DataFrame) -> pl.DataFrame:
     """Billed calls (or summaries of them) -> one row per distinct `SUMMARY_KEYS` with summed
     tokens and `n`, the calls it stands for; `ts_ms` is truncated to its hour (exports are hourly)."""
     n = pl.col("n").sum() if "n" in calls.columns else pl.len()
+    keys = SUMMARY_KEYS + tuple(k for k in PLANT_KEYS if k in calls.columns)
     return (
         calls.with_columns(ts_ms=pl.col("ts_ms") - pl.col("ts_ms") % HOUR_MS)
-        .group_by(SUMMARY_KEYS)
+        .group_by(keys)
         .agg(*(pl.col(c).sum() for c in SUMMARY_SUMS + AUDIO_SUMS if c in calls.columns), n=n.cast(pl.Int64))
     )
 
