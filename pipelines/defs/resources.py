@@ -35,6 +35,9 @@ from .settings import (
     DEFAULTS,
     bind,
     landing_folder,
+    parse_anomaly_factor,
+    parse_anomaly_min_usd,
+    parse_anomaly_severity,
     parse_max_record_tokens,
     parse_min_coverage,
     parse_price_gap_share,
@@ -217,6 +220,28 @@ class Reconciliation(dg.ConfigurableResource):
         "DARKCOMPUTE_PRICE_GAP_WARN_SHARE: the price_gap_within_share check warns when a cell's price gap "
         "is above this share of its invoice"))
 
+    anomaly_factor: str = Field(default=DEFAULTS["DARKCOMPUTE_ANOMALY_FACTOR"], description=(
+        "DARKCOMPUTE_ANOMALY_FACTOR: job_type_cost_within_factor flags a job type's cost of a provider-day above "
+        "this factor of its trailing 7-day median"))
+    anomaly_share_factor: str = Field(default=DEFAULTS["DARKCOMPUTE_ANOMALY_SHARE_FACTOR"], description=(
+        "DARKCOMPUTE_ANOMALY_SHARE_FACTOR: dark_share_within_factor flags a provider's dark-compute share of the "
+        "day's invoice above this factor of its trailing 7-day median"))
+    anomaly_min_usd: str = Field(default=DEFAULTS["DARKCOMPUTE_ANOMALY_MIN_USD"], description=(
+        "DARKCOMPUTE_ANOMALY_MIN_USD: a job type or provider whose dark cost of the day is below this is never "
+        "an anomaly"))
+    anomaly_severity: str = Field(default=DEFAULTS["DARKCOMPUTE_ANOMALY_SEVERITY"], description=(
+        "DARKCOMPUTE_ANOMALY_SEVERITY: warn, or block (an anomaly fails its check with ERROR severity and the "
+        "day's warehouse and report are not published)"))
+    budgets: str = Field(default=DEFAULTS["DARKCOMPUTE_BUDGETS"], description=(
+        "DARKCOMPUTE_BUDGETS: the daily budgets file (empty: config/budgets.csv)"))
+
+    def anomaly(self) -> dict:
+        """The anomaly checks' settings: factor, share_factor, min_usd (Decimals), severity."""
+        return {"factor": parse_anomaly_factor("DARKCOMPUTE_ANOMALY_FACTOR", self.anomaly_factor),
+                "share_factor": parse_anomaly_factor("DARKCOMPUTE_ANOMALY_SHARE_FACTOR", self.anomaly_share_factor),
+                "min_usd": parse_anomaly_min_usd(self.anomaly_min_usd),
+                "severity": parse_anomaly_severity(self.anomaly_severity)}
+
     def settle(self) -> dict[str, int]:
         return parse_settle_days(self.settle_days)
 
@@ -258,7 +283,12 @@ def configured_resources() -> dict:
         "reconciliation": Reconciliation(settle_days=bind("DARKCOMPUTE_SETTLE_DAYS"),
                                          min_coverage=bind("DARKCOMPUTE_MIN_COVERAGE"),
                                          price_overrides=bind("DARKCOMPUTE_PRICE_OVERRIDES"),
-                                         price_gap_warn_share=bind("DARKCOMPUTE_PRICE_GAP_WARN_SHARE")),
+                                         price_gap_warn_share=bind("DARKCOMPUTE_PRICE_GAP_WARN_SHARE"),
+                                         anomaly_factor=bind("DARKCOMPUTE_ANOMALY_FACTOR"),
+                                         anomaly_share_factor=bind("DARKCOMPUTE_ANOMALY_SHARE_FACTOR"),
+                                         anomaly_min_usd=bind("DARKCOMPUTE_ANOMALY_MIN_USD"),
+                                         anomaly_severity=bind("DARKCOMPUTE_ANOMALY_SEVERITY"),
+                                         budgets=bind("DARKCOMPUTE_BUDGETS")),
     }
 
 

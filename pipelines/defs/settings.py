@@ -39,6 +39,13 @@ DEFAULTS = {
     "DARKCOMPUTE_SCHEDULE_DEFAULT": "stopped",
     "DARKCOMPUTE_REPORT_DIR": "",  # empty: `reports/` in the warehouse file's folder
     "DARKCOMPUTE_PRICE_OVERRIDES": "",  # empty: the committed prices/overrides.csv
+    # the anomaly checks: a job type's dark cost (provider-day) above this factor of its trailing
+    # 7-day median warns; so does a provider's dark-compute share above its own factor
+    "DARKCOMPUTE_ANOMALY_FACTOR": "3",
+    "DARKCOMPUTE_ANOMALY_SHARE_FACTOR": "1.5",
+    "DARKCOMPUTE_ANOMALY_MIN_USD": "5",  # a cell that cost less on the day is never an anomaly
+    "DARKCOMPUTE_ANOMALY_SEVERITY": "warn",  # warn, or block: an anomaly keeps the day from publishing
+    "DARKCOMPUTE_BUDGETS": "",  # empty: the committed config/budgets.csv
 }
 
 
@@ -90,6 +97,38 @@ def parse_price_gap_share(text: str) -> Decimal:
     if share is None or not share.is_finite() or not 0 <= share <= 1:
         raise ValueError(f"DARKCOMPUTE_PRICE_GAP_WARN_SHARE: expected a share from 0 to 1 like '0.05', got {text!r}")
     return share
+
+
+def parse_anomaly_factor(name: str, text: str) -> Decimal:
+    """`DARKCOMPUTE_ANOMALY_FACTOR` / `DARKCOMPUTE_ANOMALY_SHARE_FACTOR`: a factor above 1."""
+    text = (text or DEFAULTS[name]).strip()
+    try:
+        factor = Decimal(text)
+    except InvalidOperation:
+        factor = None
+    if factor is None or not factor.is_finite() or factor <= 1:
+        raise ValueError(f"{name}: expected a factor above 1 like '3' or '1.5', got {text!r}")
+    return factor
+
+
+def parse_anomaly_min_usd(text: str) -> Decimal:
+    """`DARKCOMPUTE_ANOMALY_MIN_USD`: dollars, not negative."""
+    text = (text or DEFAULTS["DARKCOMPUTE_ANOMALY_MIN_USD"]).strip()
+    try:
+        usd = Decimal(text)
+    except InvalidOperation:
+        usd = None
+    if usd is None or not usd.is_finite() or usd < 0:
+        raise ValueError(f"DARKCOMPUTE_ANOMALY_MIN_USD: expected dollars, not negative, like '5' or '0.50', got {text!r}")
+    return usd
+
+
+def parse_anomaly_severity(text: str) -> str:
+    """`DARKCOMPUTE_ANOMALY_SEVERITY`: `warn` or `block`."""
+    severity = (text or DEFAULTS["DARKCOMPUTE_ANOMALY_SEVERITY"]).strip().lower()
+    if severity not in ("warn", "block"):
+        raise ValueError(f"DARKCOMPUTE_ANOMALY_SEVERITY: expected 'warn' or 'block', got {text!r}")
+    return severity
 
 
 def parse_schedule_default(text: str) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from . import litellm, logs, pricing, truth, world
+from .plants_runaway import Runaway, with_runaway
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
@@ -45,7 +46,7 @@ from .providers import (
     with_tiers,
 )
 
-__all__ = ["simulate", "PROVIDERS"]
+__all__ = ["simulate", "PROVIDERS", "Runaway"]
 MIX_STREAM = 0x5EED  # the provider mix draws from its own stream (an OpenAI-only world keeps its bytes)
 SHARD_CALLS = 2_500_000  # a bounded day is generated and written this many calls at a time
 
@@ -87,7 +88,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              on_day: Callable[[date], None] | None = None, audio: bool = False,
              negotiated_discount: tuple[str, Decimal] | None = None,
              stale_price: tuple[str, str, str, Decimal] | None = None, long_context_day: date | None = None,
-             credit: tuple[date, str, Decimal] | None = None, unpriced_model: str | None = None) -> dict:
+             credit: tuple[date, str, Decimal] | None = None, unpriced_model: str | None = None,
+             runaway: Runaway | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -118,6 +120,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     `<model> audio, input`, ... at the audio rates; the logs carry no audio counts.
     `negotiated_discount`, `stale_price`, `long_context_day`, `credit` and `unpriced_model` plant
     causes of a gap between the bill and the catalog (see plants_pricing.py).
+    `runaway` (a `Runaway(job_type, day, factor)`) runs that job type's jobs `factor` times over on
+    that day (plants_runaway.py): the anomaly and budget checks' planted phenomenon.
     Deterministic: the same arguments give byte-identical files.
     `on_day(day)` is called as each day is written (the CLI's progress). An existing `out/sources/`
     is replaced. Returns a summary: per day and provider the billed
@@ -163,6 +167,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             calls = with_audio(calls) if audio else calls
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
             calls = plants.calls(calls, day) if plants else calls
+            calls = with_runaway(calls, day, runaway, seed, s)
             if litellm_cost_factor is not None:
                 calls = litellm.with_gateway_cost(calls, day, litellm_cost_factor)
             if cross_region:

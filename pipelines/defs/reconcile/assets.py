@@ -18,6 +18,7 @@ from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from pipelines.lib import dbt as dbt_run
 from pipelines.lib import sql
 from pipelines.lib.bronze.aws import billing_period_start
+from pipelines.lib.budgets import load_budgets
 from pipelines.lib.ingest import REJECTS_SCHEMA
 from pipelines.lib.lake import Lake
 from pipelines.lib.preview import markdown
@@ -406,3 +407,68 @@ def lines_conserved(context: dg.AssetCheckExecutionContext, lake: LakeStore, war
         bronze_files(the_lake, "", day),
     )
     return dg.AssetCheckResult(passed=outcome.passed, metadata=outcome.metadata)
+
+
+def _history(lake: LakeStore, day: date, *tables: str) -> dict:
+    """{previous day: its partition file(s) of `tables`} for the HISTORY_DAYS days before `day`
+    whose partitions of every table exist (one path, or a tuple of paths for several tables)."""
+    the_lake, out = lake.lake(), {}
+    for back in range(1, checks.HISTORY_DAYS + 1):
+        d = day - timedelta(days=back)
+        files = tuple(the_lake.partition_file("marts", t, d) for t in tables)
+        if all(f.exists() for f in files):
+            out[d] = files if len(files) > 1 else files[0]
+    return out
+
+
+def _anomaly_result(outcome: checks.Outcome, severity: str) -> dg.AssetCheckResult:
+    metadata = {k: dg.MetadataValue.md(v) if k in ("cells", "by_budget") else v for k, v in outcome.metadata.items()}
+    return dg.AssetCheckResult(
+        passed=outcome.passed, metadata=metadata,
+        severity=dg.AssetCheckSeverity.ERROR if severity == "block" else dg.AssetCheckSeverity.WARN,
+        description=outcome.metadata.get("alert") or outcome.metadata.get("note"))
+
+
+@dg.asset_check(asset="fct_dark_compute", blocking=True, partitions_def=daily)
+def job_type_cost_within_factor(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                                reconciliation: Reconciliation):
+    """No job type's dark cost of the day at a provider is above DARKCOMPUTE_ANOMALY_FACTOR times
+    its median over the previous 7 days' fct_dark_compute partitions (a runaway job), unless it is
+    below DARKCOMPUTE_ANOMALY_MIN_USD. Warns (DARKCOMPUTE_ANOMALY_SEVERITY=block: fails, and the
+    day's warehouse and report wait). The metadata names the provider, job type, accounts and
+    models, the day's dollars, the median and the ratio; with fewer than 3 previous days in the
+    lake it passes and says so."""
+    day, settings = partition_day(context), reconciliation.anomaly()
+    outcome = checks.job_type_anomalies(warehouse.compute(), day, _mart_path(context, lake, "fct_dark_compute"),
+                                        _history(lake, day, "fct_dark_compute"), settings["factor"],
+                                        settings["min_usd"])
+    return _anomaly_result(outcome, settings["severity"])
+
+
+@dg.asset_check(asset="fct_dark_compute", blocking=True, partitions_def=daily)
+def dark_share_within_factor(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                             reconciliation: Reconciliation):
+    """No provider's dark-compute share of the day's invoice is above
+    DARKCOMPUTE_ANOMALY_SHARE_FACTOR times its median over the previous 7 days, unless its dark
+    compute of the day is below DARKCOMPUTE_ANOMALY_MIN_USD. Warns, or fails with
+    DARKCOMPUTE_ANOMALY_SEVERITY=block; the metadata names the provider and the numbers."""
+    day, settings = partition_day(context), reconciliation.anomaly()
+    today = (_mart_path(context, lake, "fct_spend_reconciliation"), _mart_path(context, lake, "fct_dark_compute"))
+    outcome = checks.dark_share_anomalies(warehouse.compute(), day, today,
+                                          _history(lake, day, "fct_spend_reconciliation", "fct_dark_compute"),
+                                          settings["share_factor"], settings["min_usd"])
+    return _anomaly_result(outcome, settings["severity"])
+
+
+@dg.asset_check(asset="fct_dark_compute", blocking=True, partitions_def=daily)
+def job_types_within_budget(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                            reconciliation: Reconciliation):
+    """Each job type's cost of the day (its rows and retries in fct_dark_compute) is within its
+    daily budget in the budgets file (DARKCOMPUTE_BUDGETS, else config/budgets.csv). An overrun
+    warns, or fails with ERROR severity when its budget's severity is `block` (the day's warehouse
+    and report are then not published). The metadata lists every budget with the day's dollars
+    and the cells (provider, account, model, job type) that spent them."""
+    outcome, blocking = checks.job_type_budgets(warehouse.compute(), partition_day(context),
+                                                _mart_path(context, lake, "fct_dark_compute"),
+                                                load_budgets(reconciliation.budgets or None))
+    return _anomaly_result(outcome, "block" if blocking else "warn")

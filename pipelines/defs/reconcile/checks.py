@@ -118,3 +118,125 @@ def price_gap(con: duckdb.DuckDBPyConnection, path: Path, share: Decimal) -> Out
          "cells": "| provider | billing account | model | tier | invoice USD | price gap USD | invoice / list | "
                   "diagnosis |\n|---|---|---|---|---|---|---|---|\n" + table},
     )
+
+
+# --- Anomalies and budgets ------------------------------------------------------------------------
+
+HISTORY_DAYS = 7  # the trailing window of the anomaly checks' medians
+MIN_HISTORY_DAYS = 3  # with fewer previous days in the lake, the anomaly checks pass and say so
+
+
+def _usd(value) -> str:
+    return f"{value:,.2f}" if value is not None else "n/a"
+
+
+def _too_little_history(history: list, day) -> Outcome:
+    return Outcome(True, {"day": str(day), "history_days": len(history), "flagged": 0,
+                          "note": f"too little history: {len(history)} of the previous {HISTORY_DAYS} days are in the "
+                                  f"lake (at least {MIN_HISTORY_DAYS} needed); not checked"})
+
+
+def job_type_anomalies(con: duckdb.DuckDBPyConnection, day, today: Path, history: dict, factor: Decimal,
+                       min_usd: Decimal) -> Outcome:
+    """No job type's dark cost of the day, per provider, is above `factor` times its median over
+    the previous days' fct_dark_compute partitions (`history`: {day: path}, those that exist; a
+    day without the job type counts $0), unless it is below `min_usd`. A median of $0 (a job type
+    new to the window) counts as exceeded. Fewer than MIN_HISTORY_DAYS previous days: passes,
+    saying so. Each flagged job type names its provider, accounts and models, the day's dollars,
+    the median and the ratio."""
+    if len(history) < MIN_HISTORY_DAYS:
+        return _too_little_history(list(history), day)
+    rows = sql.run(con, "checks/anomaly_job_types", files=[str(today), *map(str, history.values())], day=day,
+                   history=sorted(history), factor=factor, min_usd=min_usd).fetchall()
+    table = "\n".join(f"| {p} | {j} | {_usd(t)} | {_usd(m)} | {'new' if r is None else f'{r}x'} | {c} |"
+                      for p, j, t, m, r, c in rows)
+    metadata = {
+        "day": str(day), "flagged": len(rows), "factor": float(factor), "min_usd": str(min_usd),
+        "history_days": len(history),
+        "job_types": ", ".join(f"{p} {j}" for p, j, *_ in rows),
+        "cells": "| provider | job type | day USD | 7-day median USD | ratio | accounts and models (day USD) |\n"
+                 "|---|---|---|---|---|---|\n" + table,
+    }
+    if rows:
+        p, j, t, m, r, c = rows[0]
+        more = f" (and {len(rows) - 1} more: {', '.join(f'{q} {k}' for q, k, *_ in rows[1:])})" if len(rows) > 1 else ""
+        metadata["alert"] = (f"{day} {p} {j}: ${_usd(t)} against a {len(history)}-day median of ${_usd(m)} "
+                             f"({'new' if r is None else f'{r}x'}, over {factor}x); largest cells: "
+                             f"{'; '.join(c.split('; ')[:3])}{more}")
+        metadata.update({"provider": p, "job_type": j, "day_usd": str(t), "median_usd": str(m),
+                         "ratio": "new" if r is None else str(r)})
+    return Outcome(not rows, metadata)
+
+
+def dark_share_anomalies(con: duckdb.DuckDBPyConnection, day, today: tuple[Path, Path],
+                         history: dict[object, tuple[Path, Path]], factor: Decimal, min_usd: Decimal) -> Outcome:
+    """No provider's dark-compute share of the day's invoice is above `factor` times its median
+    over the previous days (`history`: {day: (fct_spend_reconciliation, fct_dark_compute)}, the
+    days both partitions exist), unless its dark compute of the day is below `min_usd`."""
+    if len(history) < MIN_HISTORY_DAYS:
+        return _too_little_history(list(history), day)
+    recon = [str(today[0]), *(str(r) for r, _ in history.values())]
+    dark = [str(today[1]), *(str(d) for _, d in history.values())]
+    rows = sql.run(con, "checks/anomaly_dark_share", recon_files=recon, dark_files=dark, day=day,
+                   history=sorted(history), factor=factor, min_usd=min_usd,
+                   min_history=MIN_HISTORY_DAYS).fetchall()
+    table = "\n".join(f"| {p} | {_usd(d)} | {_usd(i)} | {s:.2%} | {m:.2%} | {'new' if r is None else f'{r}x'} |"
+                      for p, d, i, s, m, _, r in rows)
+    metadata = {
+        "day": str(day), "flagged": len(rows), "factor": float(factor), "min_usd": str(min_usd),
+        "history_days": len(history), "providers": ", ".join(p for p, *_ in rows),
+        "cells": "| provider | dark USD | invoice USD | dark share | 7-day median share | ratio |\n"
+                 "|---|---|---|---|---|---|\n" + table,
+    }
+    if rows:
+        p, d, i, s, m, _, r = rows[0]
+        more = f" (and {', '.join(q for q, *_ in rows[1:])})" if len(rows) > 1 else ""
+        metadata["alert"] = (f"{day} {p}: dark compute ${_usd(d)} is {s:.1%} of the ${_usd(i)} invoice against a "
+                             f"{len(history)}-day median of {m:.1%} ({'new' if r is None else f'{r}x'}, over "
+                             f"{factor}x){more}; fct_dark_compute by job type shows which")
+        metadata.update({"provider": p, "dark_usd": str(d), "invoice_usd": str(i), "share": str(s),
+                         "median_share": str(m)})
+    return Outcome(not rows, metadata)
+
+
+def job_type_budgets(con: duckdb.DuckDBPyConnection, day, path: Path, budgets: list) -> tuple[Outcome, bool]:
+    """Each job-type budget (lib/budgets.py) against the day's cost in fct_dark_compute (the job
+    type's rows and its retries, at the budget's provider or every provider). Returns the outcome
+    and whether an overrun budget's severity is `block`."""
+    return _budgets(con, day, "checks/budgets_job_types", path, [b for b in budgets if b.scope == "job_type"])
+
+
+def feature_budgets(con: duckdb.DuckDBPyConnection, day, path: Path, budgets: list) -> tuple[Outcome, bool]:
+    """Each feature budget against the feature's user cost of the day in fct_user_action_cost."""
+    return _budgets(con, day, "checks/budgets_features", path, [b for b in budgets if b.scope == "feature"])
+
+
+def _budgets(con, day, query: str, path: Path, budgets: list) -> tuple[Outcome, bool]:
+    import pyarrow as pa
+
+    if not budgets:
+        return Outcome(True, {"day": str(day), "budgets": 0, "over_budget": 0,
+                              "note": "no budgets of this scope in the budgets file"}), False
+    con.register("budgets", pa.Table.from_pylist([b.parameter() for b in budgets], schema=pa.schema(
+        [(name, pa.string()) for name in ("scope", "name", "provider", "daily_usd", "severity", "origin")])))
+    try:
+        rows = sql.run(con, query, path=str(path)).fetchall()
+    finally:
+        con.unregister("budgets")
+    over = [r for r in rows if r[6]]
+    blocking = any(r[4] == "block" for r in over)
+    table = "\n".join(f"| {n} | {p or 'every provider'} | {_usd(c)} | {_usd(b)} | {'over' if o else 'within'} | "
+                      f"{s} | {origin} | {cells or ''} |" for origin, n, p, b, s, c, o, cells in rows)
+    metadata = {
+        "day": str(day), "budgets": len(rows), "over_budget": len(over), "blocking": blocking,
+        "over": ", ".join(f"{n}{' at ' + p if p else ''}" for _, n, p, *_ in over),
+        "by_budget": "| name | provider | day USD | budget USD | verdict | severity | budget line | cells (day USD) |\n"
+                     "|---|---|---|---|---|---|---|---|\n" + table,
+    }
+    if over:
+        origin, n, p, b, s, c, _, cells = over[0]
+        more = f" (and {len(over) - 1} more: {', '.join(r[1] for r in over[1:])})" if len(over) > 1 else ""
+        metadata["alert"] = (f"{day} {n}{' at ' + p if p else ''}: ${_usd(c)} over its ${_usd(b)} daily budget "
+                             f"({s}, {origin}); largest cells: {'; '.join((cells or '').split('; ')[:3])}{more}")
+        metadata.update({"name": n, "day_usd": str(c), "budget_usd": str(b)})
+    return Outcome(not over, metadata), blocking
