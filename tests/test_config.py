@@ -46,7 +46,7 @@ def bindings(resources: dict) -> dict[str, list[str]]:
 
 def test_every_setting_of_the_readme_is_a_resource_field_bound_with_envvar(monkeypatch):
     names = readme_settings()
-    assert len(names) == 19 and set(names) <= set(DEFAULTS)
+    assert len(names) == 24 and set(names) <= set(DEFAULTS)
     for name in names:
         monkeypatch.setenv(name, DEFAULTS[name] or "1")
     bound = bindings(configured_resources())

@@ -3,6 +3,7 @@ dark compute; then the rejected lines and the checks that warned or failed."""
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -249,6 +250,11 @@ def _print_rejected(rejected: list[tuple] | None) -> None:
     _print(table)
 
 
+# the checks whose description is an alert naming the cell and its numbers (reconcile/assets.py)
+ALERTING = ("job_type_cost_within_factor", "dark_share_within_factor", "job_types_within_budget",
+            "features_within_budget")
+
+
 def _print_checks(checks: list | None) -> None:
     """Each check that warned or failed, once: on how many days, its counts added up over them,
     and each day's own (or its description, for a check without numbers)."""
@@ -277,6 +283,11 @@ def _print_checks(checks: list | None) -> None:
                  else f"{day} ({', '.join(_number(k, v) for k, v in n.items())})" if n
                  else f"{day}" + (f" ({shown(text)})" if text else "") for day, n, text in days]
         _print_parts(head + ":", parts, sep=";")
+        if name in ALERTING:  # an anomaly or budget check: each day's alert says where to look
+            for day, n, text in days:
+                if n and text:
+                    console.print(textwrap.fill(f"{day}: {shown(text)}", WIDTH, initial_indent="    ",
+                                                subsequent_indent="      ", break_on_hyphens=False), soft_wrap=True)
 
 
 def check_numbers(evaluation) -> dict:

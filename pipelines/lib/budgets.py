@@ -118,5 +118,5 @@ def load_budgets(path: str | Path | None = None) -> list[Budget]:
     if header is None and not errors:
         errors.append(f"{path} line {len(lines) + 1}, field header: no header line ({','.join(BUDGET_COLUMNS)})")
     if errors:
-        raise BudgetsError("invalid budgets:\n" + "\n".join(errors))
+        raise BudgetsError(f"invalid budgets ({len(errors)} problem(s)): " + "\n".join(errors))
     return out

@@ -31,7 +31,15 @@ class Section:
     mart: str  # the warehouse table the section needs; no table, no section
 
 
-SECTIONS: tuple[Section, ...] = ()
+SECTIONS: tuple[Section, ...] = (
+    Section("job_type_jumps", "Job types above their usual day",
+            "Each row is a job type whose dark cost on a day, at one provider, was above its median over the 7 "
+            "days before (a day without it counts $0), the largest jumps in dollars first. The "
+            "<code>job_type_cost_within_factor</code> check warns when <code>jump_ratio</code> is above "
+            "<code>DARKCOMPUTE_ANOMALY_FACTOR</code> (3) and the day cost at least "
+            "<code>DARKCOMPUTE_ANOMALY_MIN_USD</code> ($5); empty ratio: the job type was absent the days before.",
+            "fct_dark_compute"),
+)
 
 
 @dataclass(frozen=True)

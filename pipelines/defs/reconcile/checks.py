@@ -131,7 +131,7 @@ def _usd(value) -> str:
 
 
 def _too_little_history(history: list, day) -> Outcome:
-    return Outcome(True, {"day": str(day), "history_days": len(history), "flagged": 0,
+    return Outcome(True, {"day": str(day), "history_days": str(len(history)), "flagged": 0,
                           "note": f"too little history: {len(history)} of the previous {HISTORY_DAYS} days are in the "
                                   f"lake (at least {MIN_HISTORY_DAYS} needed); not checked"})
 
@@ -151,8 +151,8 @@ def job_type_anomalies(con: duckdb.DuckDBPyConnection, day, today: Path, history
     table = "\n".join(f"| {p} | {j} | {_usd(t)} | {_usd(m)} | {'new' if r is None else f'{r}x'} | {c} |"
                       for p, j, t, m, r, c in rows)
     metadata = {
-        "day": str(day), "flagged": len(rows), "factor": float(factor), "min_usd": str(min_usd),
-        "history_days": len(history),
+        "day": str(day), "flagged": len(rows), "factor": str(factor), "min_usd": str(min_usd),
+        "history_days": str(len(history)),
         "job_types": ", ".join(f"{p} {j}" for p, j, *_ in rows),
         "cells": "| provider | job type | day USD | 7-day median USD | ratio | accounts and models (day USD) |\n"
                  "|---|---|---|---|---|---|\n" + table,
@@ -183,8 +183,8 @@ def dark_share_anomalies(con: duckdb.DuckDBPyConnection, day, today: tuple[Path,
     table = "\n".join(f"| {p} | {_usd(d)} | {_usd(i)} | {s:.2%} | {m:.2%} | {'new' if r is None else f'{r}x'} |"
                       for p, d, i, s, m, _, r in rows)
     metadata = {
-        "day": str(day), "flagged": len(rows), "factor": float(factor), "min_usd": str(min_usd),
-        "history_days": len(history), "providers": ", ".join(p for p, *_ in rows),
+        "day": str(day), "flagged": len(rows), "factor": str(factor), "min_usd": str(min_usd),
+        "history_days": str(len(history)), "providers": ", ".join(p for p, *_ in rows),
         "cells": "| provider | dark USD | invoice USD | dark share | 7-day median share | ratio |\n"
                  "|---|---|---|---|---|---|\n" + table,
     }
@@ -215,7 +215,7 @@ def _budgets(con, day, query: str, path: Path, budgets: list) -> tuple[Outcome, 
     import pyarrow as pa
 
     if not budgets:
-        return Outcome(True, {"day": str(day), "budgets": 0, "over_budget": 0,
+        return Outcome(True, {"day": str(day), "budgets": "0", "over_budget": 0,
                               "note": "no budgets of this scope in the budgets file"}), False
     con.register("budgets", pa.Table.from_pylist([b.parameter() for b in budgets], schema=pa.schema(
         [(name, pa.string()) for name in ("scope", "name", "provider", "daily_usd", "severity", "origin")])))
@@ -228,7 +228,7 @@ def _budgets(con, day, query: str, path: Path, budgets: list) -> tuple[Outcome, 
     table = "\n".join(f"| {n} | {p or 'every provider'} | {_usd(c)} | {_usd(b)} | {'over' if o else 'within'} | "
                       f"{s} | {origin} | {cells or ''} |" for origin, n, p, b, s, c, o, cells in rows)
     metadata = {
-        "day": str(day), "budgets": len(rows), "over_budget": len(over), "blocking": blocking,
+        "day": str(day), "budgets": str(len(rows)), "over_budget": len(over), "blocking": blocking,
         "over": ", ".join(f"{n}{' at ' + p if p else ''}" for _, n, p, *_ in over),
         "by_budget": "| name | provider | day USD | budget USD | verdict | severity | budget line | cells (day USD) |\n"
                      "|---|---|---|---|---|---|---|---|\n" + table,

@@ -1,0 +1,89 @@
+"""The budgets file: validated on load, every problem named by file, line and field."""
+
+from decimal import Decimal
+
+import pytest
+
+from pipelines.lib.budgets import DEFAULT_BUDGETS, Budget, BudgetsError, load_budgets
+
+HEADER = "scope,name,provider,daily_usd,severity,note\n"
+
+
+def _load(tmp_path, body: str, header: str = HEADER):
+    path = tmp_path / "budgets.csv"
+    path.write_text("# budgets\n" + header + body)
+    return path, load_budgets(path)
+
+
+def _errors(tmp_path, body: str, header: str = HEADER) -> list[str]:
+    with pytest.raises(BudgetsError) as raised:
+        _load(tmp_path, body, header)
+    return str(raised.value).split(": ", 1)[1].split("\n")
+
+
+def test_the_committed_file_has_no_budgets_and_loads():
+    assert load_budgets() == [] and load_budgets(None) == []
+    assert DEFAULT_BUDGETS.name == "budgets.csv" and DEFAULT_BUDGETS.parent.name == "config"
+
+
+def test_a_valid_file(tmp_path):
+    path, budgets = _load(tmp_path, "job_type,ingest_summarization,,40.00,,usual day $25\n\n"
+                                    "# a comment\njob_type,llm_judge_evaluation,openai,15,block,\n"
+                                    "job_type,llm_judge_evaluation,anthropic,0.000000000001,warn,\n"
+                                    "feature,chat,,300,warn,\n")
+    assert budgets == [
+        Budget("job_type", "ingest_summarization", None, Decimal("40.00"), "warn", f"{path}:3", "usual day $25"),
+        Budget("job_type", "llm_judge_evaluation", "openai", Decimal(15), "block", f"{path}:6", ""),
+        Budget("job_type", "llm_judge_evaluation", "anthropic", Decimal("1E-12"), "warn", f"{path}:7", ""),
+        Budget("feature", "chat", None, Decimal(300), "warn", f"{path}:8", ""),
+    ]
+    assert budgets[0].parameter() == {"scope": "job_type", "name": "ingest_summarization", "provider": None,
+                                      "daily_usd": "40.00", "severity": "warn", "origin": f"{path}:3"}
+
+
+def test_bad_number_unknown_scope_duplicate_and_negative_are_each_named(tmp_path):
+    path = tmp_path / "budgets.csv"
+    errors = _errors(tmp_path, "job_type,a,,forty,warn,\n"        # line 3
+                               "team,b,,10,warn,\n"               # line 4
+                               "job_type,c,openai,10,warn,\n"     # line 5
+                               "job_type,c,openai,12,block,\n"    # line 6: the same budget again
+                               "job_type,d,,-5,warn,\n"           # line 7
+                               "job_type,e,,1e400,warn,\n"        # line 8: not a dollar amount
+                               "job_type,f,,0.0000000000001,warn,\n")  # line 9: 13 decimals
+    assert errors == [
+        f"{path} line 3, field daily_usd: expected dollars a day like '25.00' (at most 12 decimals), got 'forty'",
+        f"{path} line 4, field scope: expected one of job_type, feature, got 'team'",
+        f"{path} line 6, field name: a second budget for job_type 'c' at openai (line 5 has the first)",
+        f"{path} line 7, field daily_usd: negative (-5)",
+        f"{path} line 8, field daily_usd: expected dollars a day like '25.00' (at most 12 decimals), got '1e400'",
+        f"{path} line 9, field daily_usd: expected dollars a day like '25.00' (at most 12 decimals), "
+        "got '0.0000000000001'",
+    ]
+
+
+def test_provider_severity_name_fields_and_header(tmp_path):
+    path = tmp_path / "budgets.csv"
+    assert _errors(tmp_path, "job_type,,azure,1,page,\nfeature,chat,openai,1,warn,\njob_type,x,,1\n") == [
+        f"{path} line 3, field name: empty (the job type or feature the budget is for)",
+        f"{path} line 3, field provider: expected one of openai, anthropic, aws.bedrock (empty: every provider), "
+        "got 'azure'",
+        f"{path} line 3, field severity: expected one of warn, block (empty: warn), got 'page'",
+        f"{path} line 4, field provider: a feature budget is over every provider (fct_user_action_cost is per "
+        "feature), got 'openai'",
+        f"{path} line 5, field row: expected 6 fields, got 4",
+    ]
+    assert _errors(tmp_path, "", header="scope,name,usd\n") == [
+        f"{path} line 2, field header: expected the columns scope,name,provider,daily_usd,severity,note, "
+        "got scope,name,usd"]
+    path.write_text("# only comments\n")
+    with pytest.raises(BudgetsError, match=r"line 2, field header: no header line"):
+        load_budgets(path)
+    with pytest.raises(BudgetsError, match=r"nowhere.csv: cannot read the budgets file"):
+        load_budgets(tmp_path / "nowhere.csv")
+
+
+def test_the_first_line_of_the_error_names_the_first_problem(tmp_path):
+    with pytest.raises(BudgetsError) as raised:
+        _load(tmp_path, "job_type,a,,-1,warn,\nteam,b,,1,warn,\n")
+    first = str(raised.value).splitlines()[0]
+    assert first == f"invalid budgets (2 problem(s)): {tmp_path / 'budgets.csv'} line 3, field daily_usd: negative (-1)"
