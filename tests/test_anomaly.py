@@ -173,6 +173,7 @@ def test_the_dark_share_check_flags_the_providers_the_runaway_moved(planted):
 def test_a_budget_below_the_runaway_warns_on_its_day_and_the_summary_says_where(planted, capsys):
     root, truth, _, found = planted
     budget, spent = _budget_usd(truth), _job_cost(truth, PLANTED, None, JOB)
+    expected_today = _expected_job_types(truth, _days())[(PLANTED, "anthropic", JOB)][0]
     warned = [(day, e) for day, e in found if e.check_name == "job_types_within_budget"]
     assert [day for day, _ in warned] == [PLANTED]
     evaluation = warned[0][1]
@@ -189,12 +190,13 @@ def test_a_budget_below_the_runaway_warns_on_its_day_and_the_summary_says_where(
     con.close()
     print_summary(str(root / "warehouse.duckdb"), START, _days()[-1], checks=found)
     lines = capsys.readouterr().out.splitlines()
-    assert f"  job_type_cost_within_factor on fct_dark_compute warned on 1 day(s), flagged=2 in all: {PLANTED} (2)" \
-        in lines
-    [alert] = [i for i, line in enumerate(lines) if line.startswith(f"    {PLANTED}: {PLANTED} anthropic {JOB}: $")]
+    head = lines.index("  job_type_cost_within_factor on fct_dark_compute warned on 1 day(s), flagged=2 in all:")
+    assert lines[head + 1] == f"    {PLANTED} (2)"  # (on the line above, it would be 101 columns)
+    alert = head + 2  # the day's alert, under its check
+    assert lines[alert].startswith(f"    {PLANTED} anthropic {JOB}: ${expected_today:,.2f} against a 7-day median"), lines
     assert lines[alert + 1].startswith("      ")  # wrapped in the summary's 100 columns
     assert max(map(len, lines[alert:alert + 4])) <= 100
-    assert any(line.startswith(f"    {PLANTED}: {PLANTED} {JOB}: ${spent:,.2f} over its ${budget:,.2f} daily budget")
+    assert any(line.startswith(f"    {PLANTED} {JOB}: ${spent:,.2f} over its ${budget:,.2f} daily budget")
                for line in lines)
 
 
@@ -256,7 +258,7 @@ def test_the_report_lists_the_jumps_largest_first(planted):
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     [shown] = report_sections.gather(con, START, _days()[-1], sections=[section])
     con.close()
-    assert shown.columns == ["day", "provider", "job_type", "day_usd", "median_7d_usd", "jump_ratio"]
+    assert shown.columns == ["usage_date", "provider", "job_type", "day_usd", "median_7d_usd", "jump_ratio"]
     # the planted day's job type at its three providers, by dollars over the median
     top = shown.rows[:3]
     assert [(r[0], r[1], r[2]) for r in top] == [(str(PLANTED), p, JOB) for p in ("anthropic", "aws.bedrock", "openai")]

@@ -283,10 +283,10 @@ def _print_checks(checks: list | None) -> None:
                  else f"{day} ({', '.join(_number(k, v) for k, v in n.items())})" if n
                  else f"{day}" + (f" ({shown(text)})" if text else "") for day, n, text in days]
         _print_parts(head + ":", parts, sep=";")
-        if name in ALERTING:  # an anomaly or budget check: each day's alert says where to look
-            for day, n, text in days:
+        if name in ALERTING:  # an anomaly or budget check: each day's alert (it starts with the day) says where to look
+            for _, n, text in days:
                 if n and text:
-                    console.print(textwrap.fill(f"{day}: {shown(text)}", WIDTH, initial_indent="    ",
+                    console.print(textwrap.fill(shown(text), WIDTH, initial_indent="    ",
                                                 subsequent_indent="      ", break_on_hyphens=False), soft_wrap=True)
 
 

@@ -28,13 +28,13 @@ import numpy as np
 import polars as pl
 
 from . import litellm, logs, pricing, truth, world
-from .plants_runaway import Runaway, with_runaway
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
 from .cur import cur_day, period, write_cur
 from .openai import COST_GROUP_BY, USAGE_GROUP_BY, write_openai_day
 from .plants_pricing import Plants
+from .plants_runaway import Runaway, with_runaway
 from .providers import (
     ANTHROPIC,
     BEDROCK,

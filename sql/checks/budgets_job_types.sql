@@ -3,17 +3,25 @@
 -- its retries (`retry:<name>`), at the budget's provider or every provider. `cells` names the
 -- provider, account, model and job type of the day's rows, largest first.
 with rows as (
-    select provider, billing_account, model, job_type, sum(cost_usd) as cost_usd
+    select
+        provider,
+        billing_account,
+        model,
+        job_type,
+        sum(cost_usd) as cost_usd
     from read_parquet($path)
     group by all
 ),
 
 matched as (
-    select budgets.origin, rows.*
+    select
+        budgets.origin,
+        rows.*
     from budgets
     inner join rows
-        on (rows.job_type = budgets.name or rows.job_type = 'retry:' || budgets.name)
-        and (budgets.provider is null or rows.provider = budgets.provider)
+        on
+            (budgets.name = rows.job_type or rows.job_type = 'retry:' || budgets.name)
+            and (budgets.provider is null or budgets.provider = rows.provider)
     where budgets.scope = 'job_type'
 ),
 
@@ -25,16 +33,27 @@ totals as (
         budgets.daily_usd::decimal(38, 12) as daily_usd,
         budgets.severity,
         coalesce(sum(matched.cost_usd), 0)::decimal(38, 12) as cost_usd,
-        string_agg(matched.provider || ' ' || matched.billing_account || ' ' || matched.model || ' '
+        string_agg(
+            matched.provider || ' ' || matched.billing_account || ' ' || matched.model || ' '
             || matched.job_type || ' $' || round(matched.cost_usd, 2)::varchar, '; '
-            order by matched.cost_usd desc, matched.provider, matched.billing_account, matched.model,
-            matched.job_type) as cells
+            order by
+                matched.cost_usd desc, matched.provider asc, matched.billing_account asc, matched.model asc,
+                matched.job_type asc
+        ) as cells
     from budgets
     left join matched using (origin)
     where budgets.scope = 'job_type'
     group by budgets.origin, budgets.name, budgets.provider, budgets.daily_usd, budgets.severity
 )
 
-select origin, name, provider, daily_usd, severity, cost_usd, cost_usd > daily_usd as over, cells
+select
+    origin,
+    name,
+    provider,
+    daily_usd,
+    severity,
+    cost_usd,
+    cost_usd > daily_usd as over_budget,
+    cells
 from totals
-order by over desc, cost_usd desc, origin
+order by over_budget desc, cost_usd desc, origin asc

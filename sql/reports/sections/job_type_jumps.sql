@@ -10,18 +10,36 @@ with days as (
 ),
 
 daily as (
-    select usage_date, provider, job_type, sum(cost_usd) as cost_usd
+    select
+        usage_date,
+        provider,
+        job_type,
+        sum(cost_usd) as cost_usd
     from fct_dark_compute
     where usage_date between $date_from::date - interval 7 day and $date_to::date
     group by all
 ),
 
+job_types as (
+    select distinct
+        provider,
+        job_type
+    from daily
+),
+
 grid as (
-    select days.usage_date, keys.provider, keys.job_type, coalesce(daily.cost_usd, 0) as cost_usd
+    select
+        days.usage_date,
+        job_types.provider,
+        job_types.job_type,
+        coalesce(daily.cost_usd, 0) as cost_usd
     from days
-    cross join (select distinct provider, job_type from daily) as keys
+    cross join job_types
     left join daily
-        on daily.usage_date = days.usage_date and daily.provider = keys.provider and daily.job_type = keys.job_type
+        on
+            days.usage_date = daily.usage_date
+            and job_types.provider = daily.provider
+            and job_types.job_type = daily.job_type
 ),
 
 windowed as (
@@ -37,7 +55,7 @@ windowed as (
 )
 
 select
-    usage_date::varchar as day,
+    usage_date::varchar as usage_date,
     provider,
     job_type,
     cost_usd as day_usd,
@@ -48,5 +66,5 @@ where
     usage_date between $date_from and $date_to
     and history_days >= 3
     and cost_usd > median_usd
-order by cost_usd - median_usd desc, usage_date, provider, job_type
+order by cost_usd - median_usd desc, usage_date, provider asc, job_type asc
 limit $top
