@@ -87,3 +87,44 @@ def test_the_first_line_of_the_error_names_the_first_problem(tmp_path):
         _load(tmp_path, "job_type,a,,-1,warn,\nteam,b,,1,warn,\n")
     first = str(raised.value).splitlines()[0]
     assert first == f"invalid budgets (2 problem(s)): {tmp_path / 'budgets.csv'} line 3, field daily_usd: negative (-1)"
+
+
+def test_job_type_budgets_against_a_day_of_fct_dark_compute(tmp_path):
+    """A budget counts its job type's rows and its retries, at its provider or every provider; the
+    overrun names its cells; a feature budget waits for fct_user_action_cost and says so."""
+    import duckdb
+
+    from pipelines.defs.reconcile import checks
+
+    day = tmp_path / "fct_dark_compute.parquet"
+    con = duckdb.connect()
+    con.execute(f"""copy (select * from (values
+        ('openai', 'proj_jobs', 'gpt-4o-mini', 'ingest', 10.25::decimal(38, 12)),
+        ('openai', 'proj_app', 'gpt-4o-mini', 'ingest', 2.50::decimal(38, 12)),
+        ('anthropic', 'wrkspc_jobs', 'claude-haiku-4-5', 'ingest', 4.00::decimal(38, 12)),
+        ('openai', 'proj_jobs', 'gpt-4o-mini', 'retry:ingest', 0.75::decimal(38, 12)),
+        ('openai', 'proj_jobs', 'gpt-4o', 'evals', 3.00::decimal(38, 12))
+        ) t(provider, billing_account, model, job_type, cost_usd)) to '{day}' (format parquet)""")
+    path, budgets = _load(tmp_path, "job_type,ingest,,17.49,warn,\njob_type,ingest,openai,13.50,block,\n"
+                                    "job_type,evals,,3,block,\nfeature,chat,,1,warn,\n")
+    outcome, blocking = checks.job_type_budgets(con, "2026-10-08", day, budgets)
+    # ingest: 10.25 + 2.50 + 4.00 + 0.75 = 17.50 > 17.49 (warn); at openai 13.50, not over 13.50; evals 3 = 3
+    assert (outcome.passed, blocking) == (False, False)
+    meta = outcome.metadata
+    assert (meta["budgets"], meta["over_budget"], meta["over"], meta["name"]) == ("3", 1, "ingest", "ingest")
+    assert (Decimal(meta["day_usd"]), Decimal(meta["budget_usd"])) == (Decimal("17.50"), Decimal("17.49"))
+    assert meta["alert"].startswith(f"2026-10-08 ingest: $17.50 over its $17.49 daily budget (warn, {path}:3); "
+                                    "largest cells: openai proj_jobs gpt-4o-mini ingest $10.25; anthropic "
+                                    "wrkspc_jobs claude-haiku-4-5 ingest $4.00; openai proj_app gpt-4o-mini ingest $2.50")
+    assert f"| ingest | openai | 13.50 | 13.50 | within | block | {path}:4 |" in meta["by_budget"]
+    assert f"| evals | every provider | 3.00 | 3.00 | within | block | {path}:5 |" in meta["by_budget"]
+    assert meta["feature_budgets"] == (f"1 feature budget(s) in the file are not checked yet: they wait for "
+                                       f"fct_user_action_cost ({path}:6)")
+    # one cent less for the evals budget: a block overrun, and the check blocks
+    path, budgets = _load(tmp_path, "job_type,evals,,2.99,block,\n")
+    outcome, blocking = checks.job_type_budgets(con, "2026-10-08", day, budgets)
+    assert (outcome.passed, blocking, outcome.metadata["over"]) == (False, True, "evals")
+    # no job-type budget: passes, saying so
+    outcome, blocking = checks.job_type_budgets(con, "2026-10-08", day, [])
+    assert (outcome.passed, blocking, outcome.metadata["note"]) == (True, False, "no budgets of this scope in the "
+                                                                                  "budgets file")

@@ -206,19 +206,11 @@ def job_type_budgets(con: duckdb.DuckDBPyConnection, day, path: Path, budgets: l
     outcome, blocking = _budgets(con, day, "checks/budgets_job_types", path,
                                  [b for b in budgets if b.scope == "job_type"])
     features = [b for b in budgets if b.scope == "feature"]
-    if features and not FEATURE_BUDGETS_CHECKED:
+    if features:  # until fct_user_action_cost is published, a feature budget is named, never dropped silently
         outcome.metadata["feature_budgets"] = (
             f"{len(features)} feature budget(s) in the file are not checked yet: they wait for fct_user_action_cost "
             f"({', '.join(b.origin for b in features)})")
     return outcome, blocking
-
-
-FEATURE_BUDGETS_CHECKED = False  # True once fct_user_action_cost is published and features_within_budget reads it
-
-
-def feature_budgets(con: duckdb.DuckDBPyConnection, day, path: Path, budgets: list) -> tuple[Outcome, bool]:
-    """Each feature budget against the feature's user cost of the day in fct_user_action_cost."""
-    return _budgets(con, day, "checks/budgets_features", path, [b for b in budgets if b.scope == "feature"])
 
 
 def _budgets(con, day, query: str, path: Path, budgets: list) -> tuple[Outcome, bool]:
