@@ -31,7 +31,8 @@ with contract as (
         'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt', 'status', 'request_id',
         'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger', 'parent_request_id',
         'request_count', 'gateway_cost_usd', 'openai.response.service_tier', 'gen_ai.openai.response.service_tier',
-        'openai.request.service_tier', 'gen_ai.openai.request.service_tier', 'event', 'event.name'
+        'openai.request.service_tier', 'gen_ai.openai.request.service_tier', 'event', 'event.name',
+        'gateway_cost_attribute'
     ] as keys
 ),
 
@@ -133,7 +134,8 @@ extracted as (
             '$."openai.request.service_tier"',
             '$."gen_ai.openai.request.service_tier"',
             '$.event',
-            '$."event.name"'
+            '$."event.name"',
+            '$.gateway_cost_attribute'
         ])) as v
     from documents
 ),
@@ -184,6 +186,8 @@ fields as (
         v[17] as batch_json,
         v[29] as request_count_json,
         v[30] as gateway_cost_json,
+        -- the attribute the gateway cost came from, for a reason (OTLP names its own)
+        coalesce(v[37] ->> '$', 'response_cost') as gateway_cost_name,
         coalesce(v[35], v[36]) is not null as is_event
     from extracted
 ),
@@ -245,11 +249,12 @@ checked as (
             when request_count_type not in ('UBIGINT', 'BIGINT', 'NULL') or try_cast(request_count_json as hugeint) < 1
                 then 'request_count is not a positive integer'
             when coalesce(json_type(gateway_cost_json), 'NULL') not in ('UBIGINT', 'BIGINT', 'DOUBLE', 'NULL')
-                then 'response_cost is not a number'
+                then gateway_cost_name || ' is not a number'
             when
                 try_cast(gateway_cost_json ->> '$' as decimal(38, 12)) is null
                 and json_type(gateway_cost_json) <> 'NULL'
-                then 'response_cost out of range'
+                then gateway_cost_name || ' out of range'
+            when try_cast(gateway_cost_json ->> '$' as decimal(38, 12)) < 0 then gateway_cost_name || ' is negative'
             when
                 least(
                     try_cast(input_json as hugeint), try_cast(output_json as hugeint),

@@ -21,6 +21,18 @@
 -- attributes only fill in, so an HTTP or DB span of a service is never taken for a call.
 -- `timestamp` is `startTimeUnixNano` (UTC, cut to microseconds); `status` is the `status`
 -- attribute, else the span status (code 1 'ok', 2 'error').
+-- `gateway_cost_usd` (the instrumentation's own per-call estimate in USD, as LiteLLM's
+-- `response_cost`) is the first of these span attributes present on the span itself:
+--   `langfuse.observation.cost_details`  Langfuse SDKs (a JSON object as a string; its `total`,
+--                                        else `input` + `output`, as Langfuse's ingestion reads it)
+--   `gen_ai.usage.cost`                  OpenLIT; read by Langfuse's OTel ingestion
+--   `llm.cost.total`                     OpenInference (Arize); read by Langfuse's OTel ingestion
+--   `gen_ai.cost.total_cost`             LiteLLM's OpenTelemetry callback (`cost_breakdown`)
+--   `litellm.cost.total`                 LiteLLM's OpenTelemetry v2 callback
+--   `operation.cost`                     Pydantic AI (Logfire)
+-- a double (a JSON number, or a string in proto3 JSON) or an int64; `gateway_cost_attribute`
+-- names the one read, for the reason of a rejection (not a number, out of range, negative).
+-- OpenLLMetry (Traceloop) writes no cost attribute.
 --
 -- Only the attributes the flat contract names are read (`contract`). GenAI instrumentations may
 -- record prompt and completion text in other attributes and in events (`gen_ai.input.messages`,
@@ -30,16 +42,23 @@
 -- malformed envelope's `text` is the line's JSON shape (`json_structure`: keys and types, no values).
 create or replace temp table otlp_spans as
 with contract as (
-    select [
-        'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
-        'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'gen_ai.usage.output_tokens',
-        'gen_ai.usage.completion_tokens', 'gen_ai.usage.cache_read.input_tokens',
-        'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens',
-        'gen_ai.response.id', 'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt',
-        'status', 'request_id', 'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger',
-        'parent_request_id', 'request_count', 'openai.response.service_tier', 'gen_ai.openai.response.service_tier',
-        'openai.request.service_tier', 'gen_ai.openai.request.service_tier'
-    ] as keys
+    select
+        [
+            'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
+            'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'gen_ai.usage.output_tokens',
+            'gen_ai.usage.completion_tokens', 'gen_ai.usage.cache_read.input_tokens',
+            'gen_ai.usage.cache_creation.input_tokens', 'gen_ai.usage.reasoning.output_tokens',
+            'gen_ai.response.id', 'gen_ai.operation.name', 'billing.account', 'service_tier', 'batch', 'attempt',
+            'status', 'request_id', 'user_id', 'tenant_id', 'feature', 'job_id', 'job_type', 'queue', 'trigger',
+            'parent_request_id', 'request_count', 'openai.response.service_tier', 'gen_ai.openai.response.service_tier',
+            'openai.request.service_tier', 'gen_ai.openai.request.service_tier', 'langfuse.observation.cost_details',
+            'gen_ai.usage.cost', 'llm.cost.total', 'gen_ai.cost.total_cost', 'litellm.cost.total', 'operation.cost'
+        ] as keys,
+        -- an instrumentation's own per-call cost in USD, the first of them on the span (see header)
+        [
+            'langfuse.observation.cost_details', 'gen_ai.usage.cost', 'llm.cost.total', 'gen_ai.cost.total_cost',
+            'litellm.cost.total', 'operation.cost'
+        ] as cost_keys
 ),
 
 otlp_lines as materialized (
@@ -197,6 +216,14 @@ unwrapped as (
                 end,
                 typed.intValue,
                 typed.boolValue,
+                -- a double as a string (proto3 JSON allows it): its number, as written; "NaN" and
+                -- "Infinity" stay strings, which no number check accepts
+                case
+                    when
+                        json_type(typed.doubleValue) = 'VARCHAR'
+                        and regexp_full_match(typed.doubleValue ->> '$', '-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?')
+                        then (typed.doubleValue ->> '$')::json
+                end,
                 typed.doubleValue,
                 typed.bytesValue,
                 typed.arrayValue,
@@ -231,9 +258,57 @@ span_attributes as (
             'gen_ai.provider.name', 'gen_ai.system', 'gen_ai.request.model', 'gen_ai.response.model',
             'gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens',
             'gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens'
-        )) as is_call
-    from merged
+        )) as is_call,
+        -- the span's own cost attribute first in `cost_keys` (never its resource's; an empty
+        -- string is absent, as Langfuse reads it)
+        arg_min(key, cost_rank) filter (where cost_rank is not null) as cost_key,
+        arg_min(value, cost_rank) filter (where cost_rank is not null) as cost_value
+    from (
+        select
+            merged.*,
+            case
+                when merged.on_span and merged.value::varchar <> '""'
+                    then nullif(list_position(contract.cost_keys, merged.key), 0)
+            end as cost_rank
+        from merged
+        cross join contract
+    ) as ranked
     group by file, line, span_index
+),
+
+---------- the gateway cost: the attribute's number as written (`model_calls.sql` checks it and
+-- reads its text to a Decimal); Langfuse's cost_details is a JSON object as a string: its `total`,
+-- else `input` + `output` when those are all it holds (Langfuse's rule), else no total, rejected
+span_costs as (
+    select
+        *,
+        try((cost_value ->> '$')::json) as details,
+        details -> '$.input' as details_input,
+        details -> '$.output' as details_output,
+        case
+            when json_type(details_input) in ('UBIGINT', 'BIGINT', 'DOUBLE')
+                then try_cast(details_input ->> '$' as decimal(38, 12))
+        end as input_usd,
+        case
+            when json_type(details_output) in ('UBIGINT', 'BIGINT', 'DOUBLE')
+                then try_cast(details_output ->> '$' as decimal(38, 12))
+        end as output_usd,
+        case
+            when coalesce(cost_key, '') <> 'langfuse.observation.cost_details' then cost_value
+            when coalesce(json_type(details), '') <> 'OBJECT' then '"not a JSON object"'::json
+            when coalesce(json_type(details -> '$.total'), 'NULL') <> 'NULL' then details -> '$.total'
+            when not list_filter(json_keys(details), lambda k: k <> 'total') <@ ['input', 'output']
+                then '"no total"'::json
+            -- a part that is not a number (or out of range) goes on as written, for its reason
+            when coalesce(json_type(details_input), 'NULL') <> 'NULL' and input_usd is null then details_input
+            when coalesce(json_type(details_output), 'NULL') <> 'NULL' and output_usd is null then details_output
+            else (coalesce(input_usd, 0) + coalesce(output_usd, 0))::varchar::json
+        end as gateway_cost,
+        case
+            when cost_key = 'langfuse.observation.cost_details' then 'langfuse.observation.cost_details total'
+            else cost_key
+        end as gateway_cost_attribute
+    from span_attributes
 ),
 
 ---------- per span: its start time and status, and the flat-contract object
@@ -264,16 +339,18 @@ span_rows as (
             when '2' then 'error'
             when 'STATUS_CODE_ERROR' then 'error'
         end as span_status,
-        coalesce(span_attributes.attributes, '{}') as attributes,
-        coalesce(span_attributes.is_call, false) as span_is_call,
+        coalesce(span_costs.attributes, '{}') as attributes,
+        coalesce(span_costs.is_call, false) as span_is_call,
+        span_costs.gateway_cost,
+        span_costs.gateway_cost_attribute,
         otlp_problem
     from spans
     cross join contract
-    left join span_attributes
+    left join span_costs
         on
-            spans.file = span_attributes.file
-            and spans.line = span_attributes.line
-            and spans.span_index = span_attributes.span_index
+            spans.file = span_costs.file
+            and spans.line = span_costs.line
+            and spans.span_index = span_costs.span_index
 )
 
 select
@@ -282,8 +359,13 @@ select
     span_index,
     null::blob as raw,
     text,
-    json_merge_patch(json_object('status', span_status), attributes, json_object('timestamp', start_time))::varchar
-        as doc,
+    json_merge_patch(
+        json_object('status', span_status),
+        attributes,
+        json_object(
+            'timestamp', start_time, 'gateway_cost_usd', gateway_cost, 'gateway_cost_attribute', gateway_cost_attribute
+        )
+    )::varchar as doc,
     span_is_call,
     otlp_problem,
     case
