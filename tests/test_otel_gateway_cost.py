@@ -158,3 +158,36 @@ def test_span_costs_30_percent_under_the_bill_split_into_quantity_and_price(tmp_
         ("proj_b", CHAT, 1, 1, D("0.000252"), D("0.00036"), D("0.000108"), D("0.00036"), D("0"), D("0.000108"),
          D("0.70000000"), D("0.70000000"), "final"),
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# a call the LiteLLM proxy and a worker both logged: the worker's line, the proxy's cost
+
+
+@pytest.mark.slow
+def test_a_call_logged_by_the_proxy_and_a_worker_keeps_the_workers_job_and_the_proxys_cost(tmp_path):
+    from pipelines.defs.reconcile.model import ensure_catalog
+    from pipelines.lib import dbt as dbt_run
+
+    from .litellm_payloads import payload
+
+    proxy = payload(provider="openai", model="gpt-4o-mini", call_id="chatcmpl-p1", team_alias="proj_b",
+                    tags=["feature:chat"], prompt_tokens=1_000, cache_read=0, cache_creation=None, details_only=True,
+                    completion_tokens=500, cost="0.000252", start="2026-11-02T11:00:00Z")
+    worker = _flat("proj_b", 1_000, 500, job_type="report_builder", **{"gen_ai.response.id": "chatcmpl-p1",
+                                                                     "timestamp": "2026-11-02T11:00:00.120Z"})
+    lake = _write(tmp_path / "lake", DAY, usage={"completions": [USAGE]}, costs=[COSTS], app=[proxy], worker=[worker])
+    ensure_catalog(lake, DAY)
+    result = dbt_run.build(lake, DAY, RECONCILED_AT, keep=("stg_model_calls",))
+    assert result.success, result.failures
+    assert rows(result.kept["stg_model_calls"], ["billing_account", "log_source", "spend_class", "job_type",
+                                                 "uncached_input", "output", "gateway_cost_usd"]) == [
+        ("proj_b", "worker", "background", "report_builder", 1_000, 500, D("0.000252"))]
+    assert rows(result.marts["fct_gateway_estimate"], COLUMNS) == [
+        ("proj_b", CHAT, 1, 1, D("0.000252"), D("0.00036"), D("0.000108"), D("0.00036"), D("0"), D("0.000108"),
+         D("0.70000000"), D("0.70000000"), "final"),
+    ]
+    # the invoice split is the worker's: the call is background spend of its job, not the app's
+    assert rows(result.marts["fct_spend_reconciliation"], ["billing_account", "user_cost_usd", "background_cost_usd",
+                                                           "unlogged_cost_usd"]) == [
+        ("proj_a", 0, 0, D("0.00456")), ("proj_b", 0, D("0.00036"), 0), ("proj_c", 0, 0, D("0.00012"))]

@@ -35,7 +35,13 @@ keyed as (
 ),
 
 deduplicated as (
-    select * exclude (call_key) from keyed
+    select
+        * exclude (call_key) replace (
+            -- the gateway's estimate survives its line: a proxy's payload that loses to the
+            -- worker's line of the same call still lends it its cost
+            coalesce(gateway_cost_usd, max(gateway_cost_usd) over (partition by call_key)) as gateway_cost_usd
+        )
+    from keyed
     -- the worker's line wins over the app's (it knows the job), then the earliest delivery
     qualify row_number() over (
         partition by call_key
