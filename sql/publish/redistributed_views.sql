@@ -139,24 +139,43 @@ select * from ranked
 union all
 select * from kept_unlogged;
 
-create or replace view redistributed_spend_proportional as
-with base as (
-    select * from redistribution_base
-),
+-- Both views from one computation: a share is floor(unlogged x weight / total weight), the
+-- weight a row's dollars, or 1 when `evenly` (or when every row is under a microdollar), so the
+-- even share is floor(unlogged / takers); the remainder goes to the account's largest row.
+create or replace macro redistributed_spend(evenly) as table
+    with base as (
+        select * from redistribution_base
+    ),
 
-shares as (
-    select
-        *,
-        case
-            when not takes_share then 0::hugeint
-            -- rows under a microdollar each: evenly
-            when total_weight = 0 then unlogged_pico // takers
-            else unlogged_pico * weight // total_weight
-        end as share_pico
-    from base
-),
+    shares as (
+        select
+            *,
+            case
+                when not takes_share then 0::hugeint
+                when evenly or total_weight = 0 then unlogged_pico // takers
+                else unlogged_pico * weight // total_weight
+            end as share_pico
+        from base
+    ),
 
-final as (
+    final as (
+        select
+            *,
+            (
+                (
+                    share_pico
+                    + case
+                        when size_rank = 1 and takes_share
+                            then
+                                unlogged_pico
+                                - sum(share_pico) over (partition by usage_date, provider, billing_account)
+                        else 0
+                    end
+                )::decimal(38, 0) * 0.000000000001
+            )::decimal(38, 12) as unlogged_share_usd
+        from shares
+    )
+
     select
         usage_date,
         provider,
@@ -164,74 +183,13 @@ final as (
         spend_class,
         job_type,
         cost_usd::decimal(38, 12) as cost_usd,
-        (
-            (
-                share_pico
-                + case
-                    when size_rank = 1 and takes_share
-                        then unlogged_pico - sum(share_pico) over (partition by usage_date, provider, billing_account)
-                    else 0
-                end
-            )::decimal(38, 0) * 0.000000000001
-        )::decimal(38, 12) as unlogged_share_usd,
+        unlogged_share_usd,
+        (cost_usd + unlogged_share_usd)::decimal(38, 12) as redistributed_cost_usd,
         status
-    from shares
-)
+    from final;
 
-select
-    usage_date,
-    provider,
-    billing_account,
-    spend_class,
-    job_type,
-    cost_usd,
-    unlogged_share_usd,
-    (cost_usd + unlogged_share_usd)::decimal(38, 12) as redistributed_cost_usd,
-    status
-from final;
+create or replace view redistributed_spend_proportional as
+select * from redistributed_spend(false);
 
 create or replace view redistributed_spend_even as
-with base as (
-    select * from redistribution_base
-),
-
-shares as (
-    select
-        *,
-        case when takes_share then unlogged_pico // takers else 0::hugeint end as share_pico
-    from base
-),
-
-final as (
-    select
-        usage_date,
-        provider,
-        billing_account,
-        spend_class,
-        job_type,
-        cost_usd::decimal(38, 12) as cost_usd,
-        (
-            (
-                share_pico
-                + case
-                    when size_rank = 1 and takes_share
-                        then unlogged_pico - sum(share_pico) over (partition by usage_date, provider, billing_account)
-                    else 0
-                end
-            )::decimal(38, 0) * 0.000000000001
-        )::decimal(38, 12) as unlogged_share_usd,
-        status
-    from shares
-)
-
-select
-    usage_date,
-    provider,
-    billing_account,
-    spend_class,
-    job_type,
-    cost_usd,
-    unlogged_share_usd,
-    (cost_usd + unlogged_share_usd)::decimal(38, 12) as redistributed_cost_usd,
-    status
-from final;
+select * from redistributed_spend(true);
