@@ -14,6 +14,7 @@ import pytest
 
 import pipelines.lib.lake as lake_module
 from pipelines.lib import money
+from pipelines.lib.disk import write_atomic
 from pipelines.lib.lake import Lake
 from pipelines.lib.lines import LINES_SCHEMA, decompress, split_lines
 from pipelines.lib.money import loads, to_decimal
@@ -295,3 +296,24 @@ def test_a_partition_whose_writing_fails_keeps_what_was_there(tmp_path):
         with lake.partition_writer("bronze", "t", date(2026, 6, 2), _batches([1])[0].schema):
             raise RuntimeError("parse failed")
     assert not lake.partition_file("bronze", "t", date(2026, 6, 2)).parent.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# whole-file writes (the report, API pages and their manifest, landed S3 objects)
+
+
+def test_write_atomic_replaces_a_file_whole_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "page-001.json"
+    target.write_bytes(b"old page")
+    assert write_atomic(target, b'{"data": [1, 2, 3]}') == target
+    assert target.read_bytes() == b'{"data": [1, 2, 3]}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page-001.json"]
+
+
+def test_write_atomic_that_fails_keeps_what_was_there_and_no_temporary_file(tmp_path):
+    (tmp_path / "report.html").mkdir()  # a folder in the way: the rename fails after the write
+    (tmp_path / "report.html" / "kept").write_bytes(b"12 bytes old")
+    with pytest.raises(OSError):
+        write_atomic(tmp_path / "report.html", b"new report")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept", "report.html"]
+    assert (tmp_path / "report.html" / "kept").read_bytes() == b"12 bytes old"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,3 +124,17 @@ def where(exc: BaseException, places: list[tuple[str | Path, str, str | Path | N
             return str(named), setting, value
     path, setting, value = places[0]
     return str(named or path), setting, value
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` whole or not at all: a temporary file named uniquely (a UUID, so two
+    threads or processes writing the same file never share one) beside `path`, then a rename over
+    it, so a reader sees the old file or the new one, never a part. A write that fails half-way
+    leaves no temporary file. No fsync: a crash of the machine may lose the new file, not mix it."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -20,12 +20,10 @@ import base64
 import hashlib
 import http.client
 import json
-import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,6 +32,7 @@ from pathlib import Path
 
 import tenacity
 
+from .disk import write_atomic
 from .money import loads
 from .pages import all_empty, page_results
 
@@ -349,7 +348,7 @@ def land_pages(folder: Path, pages: Sequence[Page], *, source: str, day: str, re
     query, size and SHA-256 (and the pull's result count when given), and is written last.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    written = [_write_atomic(folder / f"page-{n:03d}.json", page.body) for n, page in enumerate(pages, start=1)]
+    written = [write_atomic(folder / f"page-{n:03d}.json", page.body) for n, page in enumerate(pages, start=1)]
     keep = {p.name for p in written}
     for stale in folder.glob("page-*.json"):
         if stale.name not in keep:
@@ -364,18 +363,8 @@ def land_pages(folder: Path, pages: Sequence[Page], *, source: str, day: str, re
             for path, page in zip(written, pages, strict=True)
         ],
     }
-    _write_atomic(folder / ".manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomic(folder / ".manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
     return written
-
-
-def _write_atomic(target: Path, data: bytes) -> Path:
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)  # a write that failed half-way leaves no temporary file
-    return target
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.lib import report_sections, sql
+from pipelines.lib.disk import write_atomic
 
 DEFAULT_DAYS = 30
 TOP_JOB_TYPES = 15  # job types shown; the rest are folded into one line
@@ -367,21 +367,12 @@ def write_report(warehouse: str | Path, last: date, out: str | Path, days: int =
     report.charts = chart_specs(data, providers)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_whole(out, page(report, Path(warehouse).name).encode())
+    write_atomic(out, page(report, Path(warehouse).name).encode())
     report.html_path = out
     if png_copy:
         report.png_path = out.with_suffix(".png")
-        _write_whole(report.png_path, png(report.charts, _title(report), headline(report)))
+        write_atomic(report.png_path, png(report.charts, _title(report), headline(report)))
     return report
-
-
-def _write_whole(path: Path, content: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temp.write_bytes(content)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _script_json(value) -> str:
@@ -406,7 +397,7 @@ def _bundle() -> str:
         script = vl_convert.javascript_bundle()
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            _write_whole(cached, script.encode("utf-8"))
+            write_atomic(cached, script.encode("utf-8"))
         except OSError:
             pass  # a read-only checkout bundles again next time; the report is the same
     if "</script" in script.lower():  # would end the element early

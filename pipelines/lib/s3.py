@@ -26,12 +26,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import os
 import random
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -50,7 +48,7 @@ from botocore.exceptions import (
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
-from .disk import explain
+from .disk import explain, write_atomic
 from .store import SourceFile, safe_key
 
 UNSAFE_KEY = "object key is not a plain relative path (.., //): not read"
@@ -310,8 +308,8 @@ def _land(path: Path, data: bytes, etag: str, landing: Path) -> None:
     meta = {"etag": etag, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, data)
-        _write_atomic(_sidecar(path), json.dumps(meta).encode())
+        write_atomic(path, data)
+        write_atomic(_sidecar(path), json.dumps(meta).encode())
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS):
             raise explain(exc, path, "DARKCOMPUTE_LANDING_DIR", during="landing an S3 object",
@@ -320,10 +318,3 @@ def _land(path: Path, data: bytes, etag: str, landing: Path) -> None:
         raise
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
