@@ -320,8 +320,15 @@ def test_calls_staging_attributes_unlogged_invocations_by_request_metadata():
     assert calls.column_names == ["usage_date", "provider", "billing_account", "model", "log_tier", "spend_class",
                                   "job_type",
                                   "usage_known", "request_count", "uncached_input", "cache_read", "cache_write", "output",
-                                  "gateway_cost_usd", "log_source",
+                                  "reasoning_tokens", "gateway_cost_usd", "feature", "request_id", "parent_request_id",
+                                  "user_id", "tenant_id", "job_id", "attempt", "call_key", "log_source",
                                   "source_file", "source_line"]
+    # the attribution int_call_costs carries: requestMetadata's attempt (and feature: none here), one key each
+    assert [(r["attempt"], r["feature"], r["request_id"], r["reasoning_tokens"]) for r in calls.to_pylist()] == [
+        (1, None, None, None), (2, None, None, None), (1, None, None, None), (1, None, None, None)]
+    assert len(set(calls["call_key"].to_pylist())) == 4
+    calls = calls.drop_columns(["reasoning_tokens", "feature", "request_id", "parent_request_id", "user_id",
+                                "tenant_id", "job_id", "attempt", "call_key"])
     key_a, key_late = INVOCATIONS[0].key, INVOCATIONS[2].key
     assert [tuple(r.values()) for r in calls.to_pylist()] == [
         (DAY, "aws.bedrock", WORKER, HAIKU, "standard", "background", "tag_documents", True, 1, 800, 0, 0, 200,

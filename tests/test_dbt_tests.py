@@ -94,7 +94,7 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     results = _results(build.events)
     assert build.success and build.failures == []
     assert set(results) == _test_nodes()
-    assert len(results) == 38  # 3 of them fct_gateway_estimate's (grain, not null, parts sum)
+    assert len(results) == 39  # 3 of them fct_gateway_estimate's (grain, not null, parts sum), 1 int_call_costs' sums to the allocations
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)

@@ -71,9 +71,19 @@ select
     cache_read_tokens as cache_read,
     cache_write_tokens as cache_write,
     output_tokens as output,
+    null::bigint as reasoning_tokens,  -- an invocation log does not count them apart
     ---------- no gateway priced these calls (the column of stg_model_calls, for the union)
     null::decimal(38, 12) as gateway_cost_usd,
+    ---------- attribution: the caller's requestMetadata feature, if any (no request, user or job ids)
+    json_extract_string(request_metadata, '$.feature') as feature,
+    null::varchar as request_id,
+    null::varchar as parent_request_id,
+    null::varchar as user_id,
+    null::varchar as tenant_id,
+    null::varchar as job_id,
+    attempt,
     ---------- lineage
+    md5_number('aws.bedrock|invocation:' || request_id) as call_key,  -- one row per invocation
     'bedrock_invocation' as log_source,
     source_file,
     source_line

@@ -36,7 +36,7 @@ keyed as (
 
 deduplicated as (
     select
-        * exclude (call_key) replace (
+        * replace (
             -- the gateway's estimate survives its line: a proxy's payload that loses to the
             -- worker's line of the same call still lends it its cost
             coalesce(gateway_cost_usd, max(gateway_cost_usd) over (partition by call_key)) as gateway_cost_usd
@@ -90,9 +90,19 @@ final as (
         cache_read_tokens as cache_read,
         cache_creation_tokens as cache_write,
         output_tokens as output,
+        reasoning_tokens,  -- of the output, as logged (NULL when the log does not say)
         ---------- the gateway's own estimate (LiteLLM's response_cost), never used to price the invoice
         gateway_cost_usd,
+        ---------- attribution, as logged (int_call_costs carries them to the per-call dollars)
+        feature,
+        request_id,
+        parent_request_id,
+        user_id,
+        tenant_id,
+        job_id,
+        attempt,
         ---------- lineage
+        call_key,  -- the de-duplication key: one row per key
         log_source,
         source_file,
         source_line
