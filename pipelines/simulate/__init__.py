@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import litellm, logs, pricing, truth, world
+from . import litellm, logs, plants_sdk_retries, pricing, truth, world
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
@@ -89,7 +89,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              negotiated_discount: tuple[str, Decimal] | None = None,
              stale_price: tuple[str, str, str, Decimal] | None = None, long_context_day: date | None = None,
              credit: tuple[date, str, Decimal] | None = None, unpriced_model: str | None = None,
-             runaway: Runaway | None = None) -> dict:
+             runaway: Runaway | None = None,
+             sdk_retry_account: str | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -115,6 +116,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     with `batch` / `service_tier`). The last `provisional_days` days get no cost export (no OpenAI
     costs pages, no Anthropic cost_report, no CUR rows): their invoices have not arrived, so they
     reconcile as 'provisional' (their truth still holds the invoice the exports would bill).
+    `sdk_retry_account` plants SDK-internal retries on that billing account: every logged attempt
+    there follows 2 billed attempts no log records (plants_sdk_retries; the truth gains
+    `retry_cells` per provider).
     `audio` makes OpenAI's gpt-4o `chat` calls voice calls on gpt-realtime, part of their tokens
     audio (providers.with_audio): usage pages with `input_audio_tokens`, ..., cost lines
     `<model> audio, input`, ... at the audio rates; the logs carry no audio counts.
@@ -172,6 +176,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
                 calls = litellm.with_gateway_cost(calls, day, litellm_cost_factor)
             if cross_region:
                 calls = route_global(calls)
+            if sdk_retry_account is not None:
+                calls = plants_sdk_retries.with_sdk_retries(calls, day, sdk_retry_account)
             if BEDROCK in providers:
                 files += write_bedrock_day(sources, day, calls, shard_seed)
             if bounded:
@@ -203,6 +209,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             rows, cost_lines = cur_day(day, billed)
             cur_rows.setdefault(period(day), []).extend(rows if invoiced else [])
             day_truth[BEDROCK] = truth.day_truth(BEDROCK, day, billed, cost_lines)
+        if sdk_retry_account is not None:  # the planted cells' truth (a world without the plant keeps its bytes)
+            day_truth = {p: {**t, "retry_cells": plants_sdk_retries.cells_truth(p, day, billed)} for p, t in day_truth.items()}
         days_truth[day.isoformat()] = day_truth
         if on_day is not None:
             on_day(day)
