@@ -494,6 +494,7 @@ TEMPLATE = """<!DOCTYPE html>
   .badge.provisional {{ background: #f7d774; }}
   .badge.estimated {{ background: #d9c8ec; }}
   .chart {{ width: 100%; min-height: 60px; }}
+  .section-table {{ overflow-x: auto; }}
   #chart-status {{ margin-top: 14px; }}
   .key {{ font-size: 12px; color: #555; }}
   .key b {{ color: #222; }}

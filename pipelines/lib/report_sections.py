@@ -7,7 +7,8 @@ existed) is left out, never an error. A mart adds its section by adding one `Sec
 `SECTIONS` and its query file.
 
 Cells are formatted by column name: `*_usd` as dollars (exact, from the decimals), `*_share` and
-`*_rate` as percentages, `*_ratio` with two decimals, other numbers as they are.
+`*_rate` as percentages, `*_ratio` with two decimals, other numbers as they are. A table wider
+than the page (cells do not wrap) scrolls inside its section.
 """
 
 from __future__ import annotations
@@ -90,6 +91,6 @@ def render(shown: list[Rendered]) -> str:
         else:
             body = f"<tr><td colspan={len(r.columns)} style='text-align:left'>nothing in this period</td></tr>"
         parts.append(f"<section id=section-{e(r.section.key)}>\n<h2>{e(r.section.title)}</h2>\n"
-                     f"<p>{r.section.how_to_read}</p>\n<table id=table-{e(r.section.key)}>\n"
-                     f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</section>")
+                     f"<p>{r.section.how_to_read}</p>\n<div class=section-table><table id=table-{e(r.section.key)}>\n"
+                     f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>\n</section>")
     return "\n\n".join(parts)
