@@ -23,7 +23,7 @@ from .test_sql_models import APP, COSTS, MODEL, RECONCILED_AT, USAGE, WORKER
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis")
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_retry_amplification")
 PICO = "0.000000000001"
 
 
@@ -94,7 +94,8 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     results = _results(build.events)
     assert build.success and build.failures == []
     assert set(results) == _test_nodes()
-    assert len(results) == 39  # 3 of them fct_gateway_estimate's (grain, not null, parts sum), 1 int_call_costs' sums to the allocations
+    assert len(results) == 43  # 3 of them fct_gateway_estimate's (grain, not null, parts sum), 1 int_call_costs' sums
+    # to the allocations, 4 fct_retry_amplification's (grain, not null, status values, counts add up)
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)
@@ -103,8 +104,9 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
 def test_the_marts_tests_pass_on_the_unbroken_marts(mart_tests):
     results = mart_tests.run({})
     assert set(results) == (_test_nodes("fct_spend_reconciliation") | _test_nodes("fct_dark_compute")
-                            | _test_nodes("focus_costs") | _test_nodes("fct_spend_diagnosis"))
-    assert len(results) == 19
+                            | _test_nodes("focus_costs") | _test_nodes("fct_spend_diagnosis")
+                            | _test_nodes("fct_retry_amplification"))
+    assert len(results) == 23
     assert {status for status, _ in results.values()} == {"pass"}
 
 
@@ -128,8 +130,10 @@ def test_identity_fails_on_a_negative_unlogged_residual_even_when_the_sum_holds(
                  else user_cost_usd end as user_cost_usd,
             case when model = '{MODEL}' then -0.01::decimal(38, 12) else unlogged_cost_usd end as unlogged_cost_usd)
         from fct_spend_reconciliation"""})
-    # the cell's background + retry + unlogged moved too, so conservation sees it as well
-    assert failed(results) == {"assert_reconciliation_identity": 1, "assert_dark_compute_conservation": 1}
+    # the cell's background + retry + unlogged moved too, so conservation sees it as well, and the
+    # retry amplification's unlogged dollars are no longer the reconciliation's
+    assert failed(results) == {"assert_reconciliation_identity": 1, "assert_dark_compute_conservation": 1,
+                               "assert_retry_amplification_counts_add_up": 1}
 
 
 def test_diagnosis_fails_on_a_part_a_picodollar_off_and_on_a_missing_row(mart_tests):
@@ -141,6 +145,22 @@ def test_diagnosis_fails_on_a_part_a_picodollar_off_and_on_a_missing_row(mart_te
     assert results["assert_diagnosis_parts_sum_to_the_difference"][0] == "fail"  # severity error
     results = mart_tests.run({"fct_spend_diagnosis": "select * from fct_spend_diagnosis where model <> '__non_token__'"})
     assert failed(results) == {"assert_diagnosis_parts_sum_to_the_difference": 1}
+
+
+def test_retry_amplification_fails_on_a_count_or_dollar_that_does_not_add_up(mart_tests):
+    results = mart_tests.run({"fct_retry_amplification": """
+        select * replace (logged_retries + 1 as logged_retries) from fct_retry_amplification"""})
+    assert failed(results) == {"assert_retry_amplification_counts_add_up": 1}
+    assert results["assert_retry_amplification_counts_add_up"][0] == "fail"  # severity error
+    results = mart_tests.run({"fct_retry_amplification": f"""
+        select * replace ((unlogged_cost_usd + {PICO})::decimal(38, 12) as unseen_cost_usd)
+        from fct_retry_amplification"""})
+    assert failed(results) == {"assert_retry_amplification_counts_add_up": 1}
+    results = mart_tests.run({"fct_retry_amplification": """
+        select * replace ('settled' as status) from fct_retry_amplification union all
+        select * replace ('final' as status) from fct_retry_amplification"""})
+    # a repeated cell: each copy still agrees with the reconciliation, the grain test sees it
+    assert failed(results) == {"fct_retry_amplification_grain_unique": 1, "fct_retry_amplification_status_values": 1}
 
 
 def test_conservation_fails_when_a_dark_dollar_is_made_up(mart_tests):

@@ -111,6 +111,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--gzip-app-logs", action="store_true", help="gzip the app logs (app-NN.jsonl.gz), as shippers do")
     s.add_argument("--provisional-days", type=int, default=0,
                    help="the last N days get no cost exports: their invoices have not arrived (default 0)")
+    s.add_argument("--sdk-retry-account", default=None, metavar="ACCOUNT",
+                   help="plant SDK-internal retries on this billing account: 2 billed, unlogged attempts before "
+                        "every logged one (e.g. proj_jobs)")
 
     r = sub.add_parser("reconcile", help="ingest and reconcile days, then print the split",
                        formatter_class=raw, epilog=_epilog("reconcile"))

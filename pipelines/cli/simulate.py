@@ -41,7 +41,7 @@ def simulate(args) -> int:
                       cross_region=args.cross_region, openai_usage_group_by=usage_group_by,
                       openai_cost_group_by=cost_group_by, tiers=args.tiers, litellm_share=args.litellm_share,
                       aggregate_jobs=args.aggregate_jobs, provisional_days=args.provisional_days,
-                      litellm_cost_factor=args.litellm_cost_factor,
+                      litellm_cost_factor=args.litellm_cost_factor, sdk_retry_account=args.sdk_retry_account,
                       gzip_app_logs=args.gzip_app_logs, on_day=on_day)
     console.print(summary_table(summary))
     console.print(f"wrote {summary['files_written']:,} files: {args.out / 'sources'} and {args.out / 'ground_truth.json'} "

@@ -41,6 +41,7 @@ from .settings import (
     parse_max_record_tokens,
     parse_min_coverage,
     parse_price_gap_share,
+    parse_retry_amplification_factor,
     parse_settle_days,
     report_folder,
 )
@@ -219,6 +220,9 @@ class Reconciliation(dg.ConfigurableResource):
     price_gap_warn_share: str = Field(default=DEFAULTS["DARKCOMPUTE_PRICE_GAP_WARN_SHARE"], description=(
         "DARKCOMPUTE_PRICE_GAP_WARN_SHARE: the price_gap_within_share check warns when a cell's price gap "
         "is above this share of its invoice"))
+    retry_amplification_warn: str = Field(default=DEFAULTS["DARKCOMPUTE_RETRY_AMPLIFICATION_WARN"], description=(
+        "DARKCOMPUTE_RETRY_AMPLIFICATION_WARN: the retry_amplification_within_factor check warns when a cell's "
+        "requests counted by the provider per logged call are above this factor"))
 
     anomaly_factor: str = Field(default=DEFAULTS["DARKCOMPUTE_ANOMALY_FACTOR"], description=(
         "DARKCOMPUTE_ANOMALY_FACTOR: job_type_cost_within_factor flags a job type's cost of a provider-day above "
@@ -250,6 +254,9 @@ class Reconciliation(dg.ConfigurableResource):
 
     def price_gap_share(self) -> Decimal:
         return parse_price_gap_share(self.price_gap_warn_share)
+
+    def retry_amplification_factor(self) -> Decimal:
+        return parse_retry_amplification_factor(self.retry_amplification_warn)
 
 
 def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -288,7 +295,8 @@ def configured_resources() -> dict:
                                          anomaly_share_factor=bind("DARKCOMPUTE_ANOMALY_SHARE_FACTOR"),
                                          anomaly_min_usd=bind("DARKCOMPUTE_ANOMALY_MIN_USD"),
                                          anomaly_severity=bind("DARKCOMPUTE_ANOMALY_SEVERITY"),
-                                         budgets=bind("DARKCOMPUTE_BUDGETS")),
+                                         budgets=bind("DARKCOMPUTE_BUDGETS"),
+                                         retry_amplification_warn=bind("DARKCOMPUTE_RETRY_AMPLIFICATION_WARN")),
     }
 
 

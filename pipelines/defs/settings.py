@@ -27,6 +27,8 @@ DEFAULTS = {
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
     # the price_gap_within_share check warns when a cell's price gap exceeds this share of its invoice
     "DARKCOMPUTE_PRICE_GAP_WARN_SHARE": "0.05",
+    # the retry_amplification_within_factor check warns when a cell's provider requests per logged call exceed this
+    "DARKCOMPUTE_RETRY_AMPLIFICATION_WARN": "1.5",
     # days after the end of a usage day before its invoice is trusted as final, per provider
     "DARKCOMPUTE_SETTLE_DAYS": "openai=1,anthropic=1,aws.bedrock=2",
     # a log record above this many tokens (or requests) in any class cannot be true, even for a
@@ -129,6 +131,19 @@ def parse_anomaly_severity(text: str) -> str:
     if severity not in ("warn", "block"):
         raise ValueError(f"DARKCOMPUTE_ANOMALY_SEVERITY: expected 'warn' or 'block', got {text!r}")
     return severity
+
+
+def parse_retry_amplification_factor(text: str) -> Decimal:
+    """`DARKCOMPUTE_RETRY_AMPLIFICATION_WARN`: requests on the wire per logged call, at least 1."""
+    text = (text or DEFAULTS["DARKCOMPUTE_RETRY_AMPLIFICATION_WARN"]).strip()
+    try:
+        factor = Decimal(text)
+    except InvalidOperation:
+        factor = None
+    if factor is None or not factor.is_finite() or factor < 1:
+        raise ValueError(f"DARKCOMPUTE_RETRY_AMPLIFICATION_WARN: expected a factor of at least 1 like '1.5', "
+                         f"got {text!r}")
+    return factor
 
 
 def parse_schedule_default(text: str) -> str:

@@ -29,7 +29,8 @@ from pipelines.lib.prices import load_overrides
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "sql"
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 SOURCES = PROJECT_DIR / "models" / "staging" / "_sources.yml"
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate")
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
+         "fct_retry_amplification")
 RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
 
 # A delivery folder may hold records of the day before (late lines) and the day after (clock

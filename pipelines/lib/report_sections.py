@@ -40,6 +40,17 @@ SECTIONS: tuple[Section, ...] = (
             "<code>DARKCOMPUTE_ANOMALY_FACTOR</code> (3) and the day cost at least "
             "<code>DARKCOMPUTE_ANOMALY_MIN_USD</code> ($5); empty ratio: the job type was absent the days before.",
             "fct_dark_compute"),
+    Section(
+        key="retry_amplification",
+        title="Retry amplification: requests on the wire per logged call",
+        how_to_read=(
+            "Per account and model, the requests the provider counted against the calls the logs recorded. "
+            "<b>amplification_ratio</b> 1.00 means every request on the wire was logged once; 3.00 means two "
+            "requests no log saw (SDK-internal retries, fallbacks) behind each logged call. <b>unseen_cost_usd</b> "
+            "is what the invoice charged for those requests. – where the provider counts no requests (Anthropic) "
+            "or no log recorded a call (a service that logs nothing)."),
+        mart="fct_retry_amplification",
+    ),
 )
 
 

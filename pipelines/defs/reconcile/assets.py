@@ -101,7 +101,7 @@ TRANSLATOR = Translator()
 
 
 def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: pa.Table, gateway: pa.Table,
-                   changed: bool, restated, unreadable) -> dict[str, dict]:
+                   changed: bool, restated, unreadable, amplification: pa.Table) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
     return {
         "fct_spend_reconciliation": {
@@ -137,6 +137,11 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: 
             "dagster/row_count": gateway.num_rows,
             **{c: _total(gateway, c) for c in ("gateway_cost_usd", "invoice_cost_usd", "quantity_gap_usd",
                                                "price_gap_usd")},
+        },
+        "fct_retry_amplification": {
+            "dagster/row_count": amplification.num_rows,
+            "unseen_requests": int(pc.sum(amplification["unseen_requests"]).as_py() or 0),
+            **{c: _total(amplification, c) for c in ("unseen_cost_usd", "retry_cost_usd")},
         },
     }
 
@@ -186,7 +191,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
     if not errors and set(dbt_run.MARTS) <= set(result.marts):
         recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
         focus, diagnosis = result.marts["focus_costs"], result.marts["fct_spend_diagnosis"]
-        gateway = result.marts["fct_gateway_estimate"]
+        gateway, amplification = result.marts["fct_gateway_estimate"], result.marts["fct_retry_amplification"]
         with warehouse.storage_errors("reconciling"):
             previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
             if unreadable:
@@ -203,13 +208,15 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                     batch.write("marts", "fct_spend_reconciliation", day, recon)
             the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
             the_lake.write_if_changed("marts", "focus_costs", day, focus)
-            # these two carry the reconciliation's reconciled_at: rewritten with it, else only when a number moved
-            for name, table in (("fct_spend_diagnosis", diagnosis), ("fct_gateway_estimate", gateway)):
+            # these carry the reconciliation's reconciled_at: rewritten with it, else only when a number moved
+            for name, table in (("fct_spend_diagnosis", diagnosis), ("fct_gateway_estimate", gateway),
+                                ("fct_retry_amplification", amplification)):
                 if recon_changed:
                     the_lake.write("marts", name, day, table)
                 else:
                     the_lake.write_if_changed("marts", name, day, table, ignore=["reconciled_at"])
-        extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable)
+        extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable,
+                               amplification)
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in dbt_run.MARTS:
             if event.output_name not in extra:
@@ -292,7 +299,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 @dg.asset(
     partitions_def=daily,
     deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
-          "rejected_records",
+          "fct_retry_amplification", "rejected_records",
           "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
@@ -359,6 +366,19 @@ def price_gap_within_share(context: dg.AssetCheckExecutionContext, lake: LakeSto
                                reconciliation.price_gap_share())
     metadata = {**outcome.metadata, "cells": dg.MetadataValue.md(outcome.metadata["cells"])}
     return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+
+
+@dg.asset_check(asset="fct_retry_amplification", partitions_def=daily)
+def retry_amplification_within_factor(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                                      reconciliation: Reconciliation):
+    """No cell's amplification (the requests the provider counted per call the logs recorded) is
+    above DARKCOMPUTE_RETRY_AMPLIFICATION_WARN: requests no log saw, such as SDK-internal retries.
+    The cells over the factor are in the metadata, with their counts and unseen dollars."""
+    outcome = checks.retry_amplification(warehouse.compute(), _mart_path(context, lake, "fct_retry_amplification"),
+                                         reconciliation.retry_amplification_factor())
+    metadata = {**outcome.metadata, "cells": dg.MetadataValue.md(outcome.metadata["cells"])}
+    return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+                               description=outcome.metadata.get("summary"))
 
 
 @dg.asset_check(asset="fct_spend_reconciliation", blocking=True, partitions_def=daily)

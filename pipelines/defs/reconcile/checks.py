@@ -242,3 +242,27 @@ def _budgets(con, day, query: str, path: Path, budgets: list) -> tuple[Outcome, 
                              f"({s}, {origin}); largest cells: {'; '.join((cells or '').split('; ')[:3])}{more}")
         metadata.update({"name": n, "day_usd": str(c), "budget_usd": str(b)})
     return Outcome(not over, metadata), blocking
+
+
+def retry_amplification(con: duckdb.DuckDBPyConnection, path: Path, factor: Decimal) -> Outcome:
+    """No cell of fct_retry_amplification has more than `factor` requests on the wire (counted by
+    the provider) per call the logs recorded: requests no log saw, such as SDK-internal retries.
+    The cells over the factor are listed, most amplified first, with their counts and the invoice
+    dollars of the requests no log saw."""
+    rows = sql.run(con, "checks/retry_amplification", path=str(path), factor=factor).fetchall()
+    table = "\n".join(f"| {p} | {a} | {m} | {req} | {logged} | {retries} | {unseen} | {ratio} | {cost} |"
+                      for p, a, m, req, logged, retries, unseen, ratio, cost in rows)
+    accounts = sorted({(p, a) for p, a, *_ in rows})
+    return Outcome(
+        not rows,
+        {"cells_over_factor": len(rows), "factor": float(factor),
+         "accounts": ", ".join(f"{p} {a}" for p, a in accounts),
+         "unseen_requests": sum(r[6] for r in rows),
+         "unseen_cost_usd": str(sum((r[8] or Decimal(0) for r in rows), Decimal(0))),
+         **({"worst_amplification_ratio": float(rows[0][7]),
+             "summary": f"{len(rows)} cell(s) above {factor} requests per logged call: "
+                        + "; ".join(f"{p} {a} {m} x{ratio} ({req} requests, {logged} logged)"
+                                    for p, a, m, req, logged, _, _, ratio, _ in rows[:5])} if rows else {}),
+         "cells": "| provider | billing account | model | provider requests | logged calls | logged retries | "
+                  "unseen requests | amplification | unseen USD |\n|---|---|---|---|---|---|---|---|---|\n" + table},
+    )
