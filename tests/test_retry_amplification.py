@@ -2,6 +2,16 @@
 per (usage_date, provider, billing_account, model), and the invoice dollars of the requests no log
 saw; the `retry_amplification_within_factor` check and the report's section.
 
+By hand (the day of tests/test_sql_models.py): OpenAI counted 5 requests on proj_a, gpt-4o-mini,
+invoiced $0.00252 ($0.00000012 an input token, $0.00000048 an output token). The logs hold 4 calls:
+a chat call (4,000 in, 2,000 of them cached, 1,000 out), its retry (attempt 2: 1,000 in, 500 out),
+a chat call logged without usage, and an ingest job's call (3,000 in, 1,000 out). Billed beyond
+the logged usage: 2,000 uncached input and 500 output = $0.00048 unlogged, which covers the call
+logged without usage and the 1 unseen request. The 3 calls with usage cost $0.00204, $0.00068
+each: the call without usage is estimated at $0.00068, more than the unlogged $0.00048, so
+nothing is left for the unseen request ($0, never negative). amplification 5 / 4 = 1.25, per
+first attempt 5 / 3 = 1.666667. Without the usage export the provider counted nothing: NULL.
+
 Two simulated worlds of one day (1,000 calls, seed 7, three providers), the same but for the plant:
 `simulate(sdk_retry_account="proj_jobs")` sends 2 hidden, billed attempts before every attempt the
 logs record on OpenAI's `proj_jobs` (the SDK's default max_retries, each a client timeout the
@@ -24,6 +34,10 @@ from pipelines.defs.reconcile import checks
 from pipelines.lib import report_sections
 from pipelines.lib.lake import Lake
 from pipelines.simulate import simulate
+
+from .fixtures import DAY as HAND_DAY
+from .fixtures import build_day, write_day
+from .test_sql_models import APP, COSTS, MODEL, RECONCILED_AT, USAGE, WORKER
 
 pytestmark = pytest.mark.slow  # simulated worlds reconciled by the CLI
 
@@ -57,6 +71,30 @@ def clean(tmp_path_factory):
     root, truth, con = _reconciled(tmp_path_factory.mktemp("clean"))
     yield root, truth, con
     con.close()
+
+
+def test_by_hand_the_estimate_of_a_call_logged_without_usage_comes_off_the_unlogged_dollars(tmp_path):
+    lake = write_day(tmp_path / "lake", HAND_DAY, usage_pages=[USAGE], cost_pages=[COSTS], app_lines=APP,
+                     worker_lines=WORKER)
+    [row] = build_day(lake, HAND_DAY, RECONCILED_AT).marts["fct_retry_amplification"].to_pylist()
+    assert {k: row[k] for k in ("provider", "billing_account", "model", "provider_requests", "logged_calls",
+                                "logged_first_attempts", "logged_retries", "metadata_calls", "usage_unknown_calls",
+                                "unseen_requests", "amplification_ratio", "requests_per_first_attempt_ratio",
+                                "invoice_cost_usd", "retry_cost_usd", "unlogged_cost_usd", "unseen_cost_usd",
+                                "unseen_cost_share", "status")} == {
+        "provider": "openai", "billing_account": "proj_a", "model": MODEL, "provider_requests": 5,
+        "logged_calls": 4, "logged_first_attempts": 3, "logged_retries": 1, "metadata_calls": 0,
+        "usage_unknown_calls": 1, "unseen_requests": 1, "amplification_ratio": D("1.25"),
+        "requests_per_first_attempt_ratio": D("1.666667"), "invoice_cost_usd": D("0.00252"),
+        "retry_cost_usd": D("0.00036"), "unlogged_cost_usd": D("0.00048"), "unseen_cost_usd": D(0),
+        "unseen_cost_share": D(0), "status": "final"}
+
+
+def test_without_the_usage_export_the_requests_are_null_not_zero(tmp_path):
+    lake = write_day(tmp_path / "lake", HAND_DAY, cost_pages=[COSTS], app_lines=APP, worker_lines=WORKER)
+    [row] = build_day(lake, HAND_DAY, RECONCILED_AT).marts["fct_retry_amplification"].to_pylist()
+    assert (row["logged_calls"], row["provider_requests"], row["unseen_requests"], row["amplification_ratio"],
+            row["requests_per_first_attempt_ratio"]) == (4, None, None, None, None)
 
 
 def _rows(con) -> dict[tuple[str, str, str], dict]:

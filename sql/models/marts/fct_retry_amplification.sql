@@ -3,7 +3,7 @@
 -- token rows of fct_spend_reconciliation summed over their price tiers (no '__non_token__' row).
 --   provider_requests  the requests the provider counted (OpenAI num_model_requests, Bedrock
 --                      invocation-log records); NULL where the provider counts none (Anthropic's
---                      usage report), never 0
+--                      usage report) or its usage export of the day has no rows, never 0
 --   logged_calls       the calls the logs recorded (app and worker logs; on Bedrock also the
 --                      invocation records that request metadata attributes), usage-unknown included
 --   logged_retries     of them, attempt >= 2 (spend_class 'retry'); logged_first_attempts the rest
@@ -36,6 +36,16 @@ int_cells as (
 
 stg_bedrock_calls as (
     select * from {{ ref('stg_bedrock_calls') }}
+),
+
+int_provider_usage as (
+    select * from {{ ref('int_provider_usage') }}
+),
+
+-- the providers whose usage export of the day has rows: without one, nobody counted requests
+counted as (
+    select distinct provider
+    from int_provider_usage
 ),
 
 -- Bedrock invocations only their request metadata attributes (Bedrock cells are never rolled up:
@@ -74,8 +84,10 @@ cells as (
         recon.billing_account,
         recon.model,
         -- a provider that counts no requests counts none in any tier of the cell
-        case when bool_or(recon.provider_requests is null) then null else sum(recon.provider_requests) end::bigint
-            as provider_requests,
+        case
+            when bool_or(recon.provider_requests is null) or bool_or(counted.provider is null) then null
+            else sum(recon.provider_requests)
+        end::bigint as provider_requests,
         sum(recon.logged_calls)::bigint as logged_calls,
         coalesce(sum(retries.logged_retries), 0)::bigint as logged_retries,
         sum(recon.usage_unknown_calls)::bigint as usage_unknown_calls,
@@ -94,6 +106,7 @@ cells as (
     from fct_spend_reconciliation as recon
     left join retries
         using (usage_date, provider, billing_account, model, price_tier)
+    left join counted on recon.provider = counted.provider
     where recon.model <> '__non_token__'
     group by recon.usage_date, recon.provider, recon.billing_account, recon.model
 ),
