@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import litellm, logs, plants_sdk_retries, pricing, truth, world
+from . import litellm, logs, plants_sdk_retries, plants_tail, pricing, truth, world
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
@@ -90,7 +90,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              stale_price: tuple[str, str, str, Decimal] | None = None, long_context_day: date | None = None,
              credit: tuple[date, str, Decimal] | None = None, unpriced_model: str | None = None,
              runaway: Runaway | None = None,
-             sdk_retry_account: str | None = None) -> dict:
+             sdk_retry_account: str | None = None, realtime_bulk: bool = False,
+             expensive_tail: bool = False) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -127,6 +128,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     `runaway` (a `Runaway(job_type, day, factor)`) runs that job type's jobs `factor` times over on
     that day (plants_runaway.py): the anomaly and budget checks' planted phenomenon.
     Deterministic: the same arguments give byte-identical files.
+    `realtime_bulk` adds a nightly bulk job type at real-time rates that a batch tier would bill at
+    half, `expensive_tail` makes about 3% of `autocomplete`'s calls 50 times costlier
+    (plants_tail.py).
     `on_day(day)` is called as each day is written (the CLI's progress). An existing `out/sources/`
     is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
@@ -172,6 +176,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
             calls = plants.calls(calls, day) if plants else calls
             calls = with_runaway(calls, day, runaway, seed, s)
+            calls = plants_tail.with_expensive_tail(calls) if expensive_tail else calls
+            calls = plants_tail.with_realtime_bulk(calls, day, shard_seed) if realtime_bulk else calls
             if litellm_cost_factor is not None:
                 calls = litellm.with_gateway_cost(calls, day, litellm_cost_factor)
             if cross_region:
