@@ -146,6 +146,22 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: 
     }
 
 
+def _write_tail_and_savings(the_lake, day, marts: dict[str, pa.Table]) -> dict[str, dict]:
+    """fct_cost_tail and fct_savings_opportunities to the lake (rewritten only when a number moved:
+    they carry no run time) and their Dagster metadata."""
+    tail, savings = marts["fct_cost_tail"], marts["fct_savings_opportunities"]
+    the_lake.write_if_changed("marts", "fct_cost_tail", day, tail)
+    the_lake.write_if_changed("marts", "fct_savings_opportunities", day, savings)
+    return {
+        "fct_cost_tail": {"dagster/row_count": tail.num_rows, "cost_usd": _total(tail, "cost_usd"),
+                          "top_cost_usd": _total(tail, "top_cost_usd")},
+        "fct_savings_opportunities": {
+            "dagster/row_count": savings.num_rows,
+            **{c: _total(savings, c) for c in ("realtime_cost_usd", "batch_cost_usd", "savings_usd")},
+        },
+    }
+
+
 @dagster_dbt.dbt_assets(manifest=dbt_run.manifest(), partitions_def=daily, dagster_dbt_translator=TRANSLATOR,
                         name="dbt_models", backfill_policy=dg.BackfillPolicy.multi_run(1))
 def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Warehouse, reconciliation: Reconciliation):
@@ -217,6 +233,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                     the_lake.write_if_changed("marts", name, day, table, ignore=["reconciled_at"])
         extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable,
                                amplification)
+        with warehouse.storage_errors("reconciling"):
+            extra.update(_write_tail_and_savings(the_lake, day, result.marts))
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in dbt_run.MARTS:
             if event.output_name not in extra:
@@ -299,7 +317,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 @dg.asset(
     partitions_def=daily,
     deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
-          "fct_retry_amplification", "rejected_records",
+          "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities", "rejected_records",
           "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
