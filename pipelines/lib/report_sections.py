@@ -51,6 +51,16 @@ SECTIONS: tuple[Section, ...] = (
             "or no log recorded a call (a service that logs nothing)."),
         mart="fct_retry_amplification",
     ),
+    Section("cost_tail", "The tail of the cost per call",
+            "Per day and spender with at least 100 calls: the median, 99th percentile and costliest call, "
+            "and <b>top_share</b>, the share of the spend in its costliest 1% of calls (about 1% when calls "
+            "cost alike; far more means an expensive query class hides in the blended bill).",
+            "fct_cost_tail"),
+    Section("savings", "Savings: batch tiers and reasoning",
+            "Background job types nobody waits for (only ever scheduled) billed at real-time rates: what they "
+            "cost, what the provider's batch tier would have charged, and <b>savings_usd</b>, the difference; "
+            "and the share of output spent on reasoning tokens with its cost.",
+            "fct_savings_opportunities"),
 )
 
 

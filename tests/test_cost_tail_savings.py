@@ -1,0 +1,204 @@
+"""fct_cost_tail and fct_savings_opportunities find what the simulator planted, with the numbers,
+and stay quiet on a clean world.
+
+Two OpenAI worlds of one day (3,000 calls, seed 20261005), both with `tiers=True` (OpenAI's
+`llm_judge_evaluation` jobs go through the Batch API, `proactive_suggestions` on flex: the clean
+comparison, background work already on a discounted tier):
+- clean: nothing planted. No job type is both only ever scheduled and billed at real-time rates
+  (proactive_suggestions is scheduled but on flex; the others are started by events or users), so
+  no savings; autocomplete's costliest 1% of calls hold a few percent of its spend.
+- planted: `realtime_bulk` (a nightly `nightly_enrichment` job type re-running the day's
+  ingest_summarization work on real-time rates, trigger `schedule`, no parent request) and
+  `expensive_tail` (about 3% of autocomplete's calls 50x costlier).
+The planted dollars are computed here from the planted calls' log lines and the catalog's list
+prices (the simulated invoice bills at list), never read from the marts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from pipelines.lib import dbt as dbt_run
+from pipelines.lib.lake import Lake
+from pipelines.lib.report import write_report
+from pipelines.simulate import pricing, simulate
+from pipelines.simulate.plants_tail import BULK_JOB_TYPE, TAIL_FACTOR, TAIL_FEATURE, TAIL_HEX
+
+pytestmark = pytest.mark.slow  # simulated worlds, dbt builds
+
+D = Decimal
+DAY = date(2026, 11, 1)
+AS_OF = "2026-11-20T04:00:00Z"
+WORLD = {"calls_per_day": 3000, "seed": 20261005, "providers": ("openai",), "tiers": True}
+
+
+def _reconciled(root: Path, **plants) -> Path:
+    simulate(root / "world", DAY, 1, **WORLD, **plants)
+    assert main(["reconcile", "--date", DAY.isoformat(), "--quiet", "--as-of", AS_OF,
+                 "--source", str(root / "world" / "sources"), "--lake", str(root / "lake"),
+                 "--warehouse", str(root / "warehouse.duckdb")]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    return _reconciled(tmp_path_factory.mktemp("clean"))
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> Path:
+    return _reconciled(tmp_path_factory.mktemp("planted"), realtime_bulk=True, expensive_tail=True)
+
+
+@pytest.fixture(scope="module")
+def planted_calls(planted) -> list[dict]:
+    """int_call_costs of the planted world's day: every logged call with its invoice dollars."""
+    built = dbt_run.build(Lake(planted / "lake"), DAY, datetime.fromisoformat(AS_OF), keep=("int_call_costs",))
+    assert built.success, built.failures
+    return built.kept["int_call_costs"].to_pylist()
+
+
+def rows(root: Path, text: str) -> list[tuple]:
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(text).fetchall()
+    finally:
+        con.close()
+
+
+def _log_records(root: Path) -> list[dict]:
+    records = []
+    for path in sorted((root / "world" / "sources" / "worker_logs").rglob("*.jsonl.gz")):
+        for line in gzip.decompress(path.read_bytes()).splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                pass  # the day's truncated line
+    return records
+
+
+# ---------------------------------------------------------------------------------- savings
+
+def test_the_savings_mart_finds_the_planted_job_type_with_its_dollars(planted):
+    # the planted calls, as the worker logs wrote them, at the catalog's list prices
+    bulk = [r for r in _log_records(planted) if r.get("job_type") == BULK_JOB_TYPE and "gen_ai.usage.input_tokens" in r]
+    assert len(bulk) == 302 and {r["trigger"] for r in bulk} == {"schedule"}
+    assert {r.get("parent_request_id") for r in bulk} == {None} and {r["batch"] for r in bulk} == {False}
+    list_cost = D(0)
+    for r in bulk:
+        model, cached = r.get("gen_ai.response.model", r["gen_ai.request.model"]), r.get("gen_ai.usage.cache_read.input_tokens", 0)
+        list_cost += (pricing.cost("openai", model, DAY, pricing.UNCACHED_INPUT, r["gen_ai.usage.input_tokens"] - cached)
+                      + pricing.cost("openai", model, DAY, pricing.CACHE_READ, cached)
+                      + pricing.cost("openai", model, DAY, pricing.OUTPUT, r["gen_ai.usage.output_tokens"]))
+    assert list_cost == D("0.21033840")
+    # exactly one row has savings: the planted job type, its real-time cost = its list cost (the
+    # simulated invoice bills at list), at the batch tier half of it
+    assert rows(planted, """
+        select provider, spender_kind, spender, calls, realtime_cost_usd, batch_cost_usd, savings_usd
+        from fct_savings_opportunities where savings_usd <> 0 or realtime_cost_usd <> 0""") == [
+        ("openai", "job_type", BULK_JOB_TYPE, 336, list_cost, list_cost / 2, list_cost / 2)]
+    # the same dollars fct_dark_compute gives the job type
+    assert rows(planted, f"select sum(cost_usd) from fct_dark_compute where job_type = '{BULK_JOB_TYPE}'") == [
+        (list_cost,)]
+
+
+def test_the_savings_mart_is_quiet_on_a_clean_world(clean):
+    assert rows(clean, "select count(*), sum(savings_usd), sum(realtime_cost_usd) from fct_savings_opportunities"
+                ) == [(20, D(0), D(0))]
+    # the one job type only ever scheduled is already on flex; the Batch API's job type is
+    # started by events too; nothing user-facing is ever eligible
+    assert rows(clean, "select spender from fct_savings_opportunities where batch_eligible") == [
+        ("proactive_suggestions",)]
+    # the simulated logs carry no reasoning counts and no prompt prefix identity: unknown, not zero
+    assert rows(clean, """
+        select count(reasoning_tokens), count(reasoning_cost_usd), count(uncached_prefix_tokens),
+               count(uncached_prefix_cost_usd)
+        from fct_savings_opportunities""") == [(0, 0, 0, 0)]
+
+
+# ---------------------------------------------------------------------------------- tail
+
+def _nearest_rank(costs: list[Decimal], q: str) -> Decimal:
+    return costs[math.ceil(D(q) * len(costs)) - 1]
+
+
+def _expected_tail(calls: list[dict]) -> dict[tuple, tuple]:
+    """fct_cost_tail recomputed in Python from the calls' invoice dollars."""
+    groups: dict[tuple, list[Decimal]] = defaultdict(list)
+    kinds = {"user": "feature", "background": "job_type", "retry": "retry"}
+    for c in calls:
+        if c["usage_known"] and c["request_count"] == 1:
+            spender = c["feature"] if c["spend_class"] == "user" else c["job_type"]
+            groups[(c["provider"], kinds[c["spend_class"]], spender)].append(c["cost_usd"])
+    expected = {}
+    for key, costs in groups.items():
+        costs.sort()
+        k = math.ceil(len(costs) / 100)
+        total, top = sum(costs), sum(costs[-k:])
+        share = (top / total).quantize(D("0.00000001"), rounding=ROUND_FLOOR) if total else None
+        expected[key] = (len(costs), total, _nearest_rank(costs, "0.5"), _nearest_rank(costs, "0.9"),
+                         _nearest_rank(costs, "0.99"), costs[-1], k, top, share)
+    return expected
+
+
+TAIL_COLUMNS = ("select provider, spender_kind, spender, calls, cost_usd, p50_cost_usd, p90_cost_usd, p99_cost_usd, "
+                "max_cost_usd, top_calls, top_cost_usd, top_share from fct_cost_tail")
+
+
+def test_the_tail_mart_is_the_distribution_of_the_calls_costs(planted, planted_calls):
+    got = {r[:3]: r[3:] for r in rows(planted, TAIL_COLUMNS)}
+    assert got == _expected_tail(planted_calls)
+    assert len(got) == 20
+
+
+def test_the_tail_mart_shows_the_planted_tail(planted, planted_calls):
+    autocomplete = [c for c in planted_calls if c["spend_class"] == "user" and c["feature"] == TAIL_FEATURE
+                    and c["usage_known"] and c["request_count"] == 1]
+    tail = [c for c in autocomplete if int(c["request_id"][-2:], 16) < TAIL_HEX]
+    assert (len(autocomplete), len(tail)) == (212, 6)
+    ((calls, p50, p99, top_calls, top_cost, top_share),) = rows(planted, f"""
+        select calls, p50_cost_usd, p99_cost_usd, top_calls, top_cost_usd, top_share from fct_cost_tail
+        where spender_kind = 'feature' and spender = '{TAIL_FEATURE}'""")
+    # the costliest 1% (3 calls) are planted calls, and so is the 99th percentile
+    tail_costs = sorted((c["cost_usd"] for c in tail), reverse=True)
+    assert (calls, top_calls) == (212, 3) and top_cost == sum(tail_costs[:3])
+    assert p99 in tail_costs and p99 >= TAIL_FACTOR * p50 / 2
+    assert top_share == D("0.24838905")
+
+
+def test_the_tail_mart_is_quiet_on_a_clean_world(clean):
+    # no spender with 100 calls or more keeps over 5% of its spend in its costliest 1% of calls
+    assert rows(clean, "select count(*), max(top_share) from fct_cost_tail where calls >= 100") == [(9, D("0.03"))]
+    ((p50, p99, share),) = rows(clean, f"""
+        select p50_cost_usd, p99_cost_usd, top_share from fct_cost_tail
+        where spender_kind = 'feature' and spender = '{TAIL_FEATURE}'""")
+    assert p99 < 10 * p50 and share < D("0.05")
+
+
+# ---------------------------------------------------------------------------------- report
+
+def _section_rows(page: str, key: str) -> list[list[str]]:
+    table = re.search(rf"<table id=table-{key}>(.*?)</table>", page, re.S).group(1)
+    body = table.split("<tbody>")[1]
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_the_report_shows_the_tail_and_the_savings(planted, tmp_path):
+    write_report(planted / "warehouse.duckdb", DAY, tmp_path / "report.html", png_copy=False)
+    page = (tmp_path / "report.html").read_text()
+    savings = _section_rows(page, "savings")
+    assert savings == [["job_type nightly_enrichment", "openai", "1", "$0.24", "$0.12", "$0.12", "–", "–"]]
+    tail = _section_rows(page, "cost_tail")
+    assert tail[0] == ["feature autocomplete", "2026-11-01", "openai", "212", "$0.00048", "$0.022", "$0.046", "$0.41",
+                       "$0.10", "24.8%"]
