@@ -23,7 +23,8 @@ from .test_sql_models import APP, COSTS, MODEL, RECONCILED_AT, USAGE, WORKER
 
 pytestmark = pytest.mark.slow  # dbt builds, Dagster runs, CLI processes or servers: make test-fast leaves it out
 
-MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_retry_amplification")
+MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_retry_amplification",
+         "fct_cost_tail", "fct_savings_opportunities")
 PICO = "0.000000000001"
 
 
@@ -48,6 +49,13 @@ class MartTests:
         self.args = args
         for mart in MARTS:
             self.execute(f"create table saved_{mart} as select * from {mart}")
+
+    @staticmethod
+    def rows(mart: str, where: str = "true") -> int:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        cursor = DuckDBConnectionManager.env().handle().cursor()
+        return cursor.execute(f"select count(*) from saved_{mart} where {where}").fetchone()[0]
 
     @staticmethod
     def execute(statement: str) -> None:
@@ -94,8 +102,10 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     results = _results(build.events)
     assert build.success and build.failures == []
     assert set(results) == _test_nodes()
-    assert len(results) == 43  # 3 of them fct_gateway_estimate's (grain, not null, parts sum), 1 int_call_costs' sums
-    # to the allocations, 4 fct_retry_amplification's (grain, not null, status values, counts add up)
+    # 3 of them fct_gateway_estimate's (grain, not null, parts sum), 1 int_call_costs' (sums to the allocations),
+    # 4 fct_retry_amplification's (grain, not null, status values, counts add up), 3 fct_cost_tail's (grain, not
+    # null, ordered), 3 fct_savings_opportunities' (grain, not null, parts)
+    assert len(results) == 49
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)
@@ -105,8 +115,9 @@ def test_the_marts_tests_pass_on_the_unbroken_marts(mart_tests):
     results = mart_tests.run({})
     assert set(results) == (_test_nodes("fct_spend_reconciliation") | _test_nodes("fct_dark_compute")
                             | _test_nodes("focus_costs") | _test_nodes("fct_spend_diagnosis")
-                            | _test_nodes("fct_retry_amplification"))
-    assert len(results) == 23
+                            | _test_nodes("fct_retry_amplification")
+                            | _test_nodes("fct_cost_tail") | _test_nodes("fct_savings_opportunities"))
+    assert len(results) == 29
     assert {status for status, _ in results.values()} == {"pass"}
 
 
@@ -245,6 +256,27 @@ def test_focus_rows_that_do_not_add_up_to_their_line_fail(mart_tests):
                                "assert_focus_billed_cost_is_the_invoice": 1}
 
 
+def test_the_tail_and_savings_tests_fail_on_broken_rows(mart_tests):
+    # a p99 above the costliest call; a top 1% costlier than the whole spender
+    results = mart_tests.run({"fct_cost_tail": """
+        select * replace ((max_cost_usd + 0.000000000001)::decimal(38, 12) as p99_cost_usd) from fct_cost_tail"""})
+    assert failed(results) == {"assert_cost_tail_ordered": mart_tests.rows("fct_cost_tail")}
+    assert results["assert_cost_tail_ordered"][0] == "fail"
+    # savings a picodollar off the difference; real-time dollars on a user feature
+    results = mart_tests.run({"fct_savings_opportunities": f"""
+        select * replace (case when spender_kind = 'feature' then (savings_usd + {PICO})::decimal(38, 12)
+                               else savings_usd end as savings_usd)
+        from fct_savings_opportunities"""})
+    features = mart_tests.rows("fct_savings_opportunities", "spender_kind = 'feature'")
+    assert failed(results) == {"assert_savings_parts": features}
+    results = mart_tests.run({"fct_savings_opportunities": """
+        select * replace (case when spender_kind = 'feature' then cost_usd else realtime_cost_usd end
+                          as realtime_cost_usd,
+                          case when spender_kind = 'feature' then cost_usd else savings_usd end as savings_usd)
+        from fct_savings_opportunities"""})
+    assert failed(results) == {"assert_savings_parts": features}
+
+
 def test_a_price_listed_twice_in_the_catalog_fails_the_days_build(tmp_path):
     # a catalog partition holding one price twice would double the day's catalog weights: the grain
     # test of dim_price stops the build there, before any mart is written, and the day fails
@@ -272,3 +304,4 @@ def test_a_price_listed_twice_in_the_catalog_fails_the_days_build(tmp_path):
     assert "fct_spend_reconciliation" not in models and "dim_price" in models  # skipped downstream
     with pytest.raises(RuntimeError, match="dim_price_grain_unique"):
         reconcile_day(None, lake, DAY, RECONCILED_AT)
+
