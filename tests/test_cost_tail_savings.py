@@ -153,6 +153,45 @@ def test_anthropic_and_bedrock_batch_tiers_price_at_half(tmp_path):
         (False,)]
 
 
+def test_a_hand_computed_day_reasoning_and_a_scheduled_job(tmp_path):
+    """gpt-4o-mini on proj_a, invoiced at list ($0.15 input, $0.60 output per million tokens):
+    a chat call of 4,000 input and 1,000 output tokens, 600 of them reasoning: $0.0006 + $0.0006 =
+    $0.0012, its reasoning 600 x $0.0000006 = $0.00036 (60% of its output); a scheduled job's call
+    (trigger schedule, no parent) of 3,000 input and 1,000 output: $0.00045 + $0.0006 = $0.00105, at
+    the batch tier $0.000525; an event-started job's call of the same size: not eligible."""
+    from pipelines.defs.reconcile.model import ensure_catalog
+
+    from .fixtures import call, cost_page, usage, usage_page, write_day
+
+    day, model = date(2026, 11, 2), "gpt-4o-mini-2024-07-18"
+    lake = write_day(
+        tmp_path / "lake", day,
+        usage_pages=[usage_page(day, [{"input_tokens": 10_000, "output_tokens": 3_000, "num_model_requests": 3,
+                                       "project_id": "proj_a", "model": model}])],
+        cost_pages=[cost_page(day, [(f"{model}, input", "proj_a", "0.0015"), (f"{model}, output", "proj_a", "0.0018")])],
+        app_lines=[call(**usage(4_000, 1_000, feature="chat", gen_ai__usage__reasoning__output_tokens=600))],
+        worker_lines=[call(**usage(3_000, 1_000, job_type="nightly_x", job_id="j1", trigger="schedule")),
+                      call(**usage(3_000, 1_000, job_type="ingest_x", job_id="j2", trigger="event"))],
+    )
+    ensure_catalog(lake, day)
+    built = dbt_run.build(lake, day, datetime.fromisoformat(AS_OF))
+    assert built.success, built.failures
+    savings = built.marts["fct_savings_opportunities"].to_pylist()
+    assert [(r["spender_kind"], r["spender"], r["cost_usd"], r["batch_eligible"], r["realtime_cost_usd"],
+             r["batch_cost_usd"], r["savings_usd"], r["output_tokens"], r["reasoning_tokens"],
+             r["reasoning_output_share"], r["reasoning_cost_usd"]) for r in savings] == [
+        ("feature", "chat", D("0.0012"), False, 0, 0, 0, 1_000, 600, D("0.6"), D("0.00036")),
+        ("job_type", "ingest_x", D("0.00105"), False, 0, 0, 0, 1_000, None, None, None),
+        ("job_type", "nightly_x", D("0.00105"), True, D("0.00105"), D("0.000525"), D("0.000525"), 1_000, None, None,
+         None),
+    ]
+    tail = built.marts["fct_cost_tail"].to_pylist()
+    assert [(r["spender"], r["calls"], r["p50_cost_usd"], r["max_cost_usd"], r["top_calls"], r["top_share"])
+            for r in tail] == [("chat", 1, D("0.0012"), D("0.0012"), 1, D(1)), ("ingest_x", 1, D("0.00105"),
+                                                                              D("0.00105"), 1, D(1)),
+                               ("nightly_x", 1, D("0.00105"), D("0.00105"), 1, D(1))]
+
+
 # ---------------------------------------------------------------------------------- tail
 
 def _nearest_rank(costs: list[Decimal], q: str) -> Decimal:
