@@ -23,12 +23,12 @@ from tests.golden.worlds import build
 pytestmark = pytest.mark.slow
 
 TABLES = {"fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
-          "fct_retry_amplification",
+          "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities",
           "rejected_records", "source_status", "ingest_files", "restatements",
           # views (sql/publish/redistributed_views.sql)
           "redistribution_base", "redistributed_spend_proportional", "redistributed_spend_even"}
 MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
-         "fct_retry_amplification")
+         "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities")
 DAY = date(2026, 11, 2)
 
 
@@ -76,7 +76,8 @@ def test_every_table_and_column_of_the_warehouse_has_a_comment(world):
     # + focus_costs (the table, 43 columns and `date`) + the 3 views (their comment and 13 + 9 + 9 columns)
     # + fct_spend_diagnosis (the table, 21 columns and `date`) + fct_gateway_estimate (the table, 17 columns and `date`)
     # + fct_retry_amplification (the table, 20 columns and `date`)
-    assert len(found) == 6 + 20 + 16 + 7 + 10 + 12 + 17 + 45 + 34 + 23 + 19 + 22
+    # + fct_cost_tail (the table, 14 columns and `date`) + fct_savings_opportunities (the table, 16 columns and `date`)
+    assert len(found) == 6 + 20 + 16 + 7 + 10 + 12 + 17 + 45 + 34 + 23 + 19 + 22 + 16 + 18
 
 
 def test_comments_say_what_the_descriptions_say(world):
