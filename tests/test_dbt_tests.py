@@ -105,7 +105,8 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     # 3 of them fct_gateway_estimate's (grain, not null, parts sum), 1 int_call_costs' (sums to the allocations),
     # 4 fct_retry_amplification's (grain, not null, status values, counts add up), 3 fct_cost_tail's (grain, not
     # null, ordered), 3 fct_savings_opportunities' (grain, not null, parts)
-    assert len(results) == 49
+    # 2 fct_cache_efficiency's and 2 fct_cache_efficiency_tenant's (grain, not null)
+    assert len(results) == 53
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)

@@ -106,6 +106,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--litellm-cost-factor", type=Decimal, default=None, metavar="F",
                    help="LiteLLM's response_cost = F x the call's list cost (0.7: the gateway 30%% under a bill "
                         "at list; default: a rough estimate from the token counts)")
+    s.add_argument("--cache-thrash", metavar="TENANT:DAY", default=None,
+                   help="on DAY every call of TENANT reads nothing from the prompt cache and writes its prefix again")
     s.add_argument("--aggregate-jobs", action="store_true",
                    help="worker jobs log one aggregate record per job and cell, with request_count")
     s.add_argument("--gzip-app-logs", action="store_true", help="gzip the app logs (app-NN.jsonl.gz), as shippers do")

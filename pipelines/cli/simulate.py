@@ -27,6 +27,14 @@ def simulate(args) -> int:
         if set(given) - set(allowed):
             warn(f"{flag}: expected some of {','.join(allowed)} or 'none', got {','.join(given)!r}")
             return 2
+    tenant, _, thrash_day = (args.cache_thrash or "").partition(":")
+    try:
+        cache_thrash = (tenant, date.fromisoformat(thrash_day)) if args.cache_thrash else None
+    except ValueError:
+        cache_thrash = None
+    if args.cache_thrash and not (tenant and cache_thrash):
+        warn(f"--cache-thrash: expected TENANT:DAY like t_0003:2026-11-09, got {args.cache_thrash!r}")
+        return 2
     with Steps("simulating", args.days) as steps:
         steps.next(f"simulate {args.start}")
 
@@ -42,7 +50,7 @@ def simulate(args) -> int:
                       openai_cost_group_by=cost_group_by, tiers=args.tiers, litellm_share=args.litellm_share,
                       aggregate_jobs=args.aggregate_jobs, provisional_days=args.provisional_days,
                       litellm_cost_factor=args.litellm_cost_factor, sdk_retry_account=args.sdk_retry_account,
-                      gzip_app_logs=args.gzip_app_logs, on_day=on_day)
+                      gzip_app_logs=args.gzip_app_logs, on_day=on_day, cache_thrash=cache_thrash)
     console.print(summary_table(summary))
     console.print(f"wrote {summary['files_written']:,} files: {args.out / 'sources'} and {args.out / 'ground_truth.json'} "
                   f"(seed {summary['seed']})", soft_wrap=True)

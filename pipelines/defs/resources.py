@@ -38,6 +38,7 @@ from .settings import (
     parse_anomaly_factor,
     parse_anomaly_min_usd,
     parse_anomaly_severity,
+    parse_cache_hit_drop_points,
     parse_max_record_tokens,
     parse_min_coverage,
     parse_price_gap_share,
@@ -223,6 +224,9 @@ class Reconciliation(dg.ConfigurableResource):
     retry_amplification_warn: str = Field(default=DEFAULTS["DARKCOMPUTE_RETRY_AMPLIFICATION_WARN"], description=(
         "DARKCOMPUTE_RETRY_AMPLIFICATION_WARN: the retry_amplification_within_factor check warns when a cell's "
         "requests counted by the provider per logged call are above this factor"))
+    cache_hit_drop_points: str = Field(default=DEFAULTS["DARKCOMPUTE_CACHE_HIT_DROP_POINTS"], description=(
+        "DARKCOMPUTE_CACHE_HIT_DROP_POINTS: the cache_hit_rate_steady checks warn when a cell's or tenant's "
+        "cache hit rate is more than this many points below its trailing 7-day median"))
 
     anomaly_factor: str = Field(default=DEFAULTS["DARKCOMPUTE_ANOMALY_FACTOR"], description=(
         "DARKCOMPUTE_ANOMALY_FACTOR: job_type_cost_within_factor flags a job type's cost of a provider-day above "
@@ -257,6 +261,9 @@ class Reconciliation(dg.ConfigurableResource):
 
     def retry_amplification_factor(self) -> Decimal:
         return parse_retry_amplification_factor(self.retry_amplification_warn)
+
+    def cache_hit_drop(self) -> Decimal:
+        return parse_cache_hit_drop_points(self.cache_hit_drop_points)
 
 
 def partition_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -296,7 +303,8 @@ def configured_resources() -> dict:
                                          anomaly_min_usd=bind("DARKCOMPUTE_ANOMALY_MIN_USD"),
                                          anomaly_severity=bind("DARKCOMPUTE_ANOMALY_SEVERITY"),
                                          budgets=bind("DARKCOMPUTE_BUDGETS"),
-                                         retry_amplification_warn=bind("DARKCOMPUTE_RETRY_AMPLIFICATION_WARN")),
+                                         retry_amplification_warn=bind("DARKCOMPUTE_RETRY_AMPLIFICATION_WARN"),
+                                         cache_hit_drop_points=bind("DARKCOMPUTE_CACHE_HIT_DROP_POINTS")),
     }
 
 

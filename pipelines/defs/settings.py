@@ -29,6 +29,9 @@ DEFAULTS = {
     "DARKCOMPUTE_PRICE_GAP_WARN_SHARE": "0.05",
     # the retry_amplification_within_factor check warns when a cell's provider requests per logged call exceed this
     "DARKCOMPUTE_RETRY_AMPLIFICATION_WARN": "1.5",
+    # the cache_hit_rate_steady checks warn when a cell's or tenant's prompt-cache hit rate is more
+    # than this many percentage points below its trailing 7-day median
+    "DARKCOMPUTE_CACHE_HIT_DROP_POINTS": "20",
     # days after the end of a usage day before its invoice is trusted as final, per provider
     "DARKCOMPUTE_SETTLE_DAYS": "openai=1,anthropic=1,aws.bedrock=2",
     # a log record above this many tokens (or requests) in any class cannot be true, even for a
@@ -144,6 +147,19 @@ def parse_retry_amplification_factor(text: str) -> Decimal:
         raise ValueError(f"DARKCOMPUTE_RETRY_AMPLIFICATION_WARN: expected a factor of at least 1 like '1.5', "
                          f"got {text!r}")
     return factor
+
+
+def parse_cache_hit_drop_points(text: str) -> Decimal:
+    """`DARKCOMPUTE_CACHE_HIT_DROP_POINTS`: percentage points of hit rate, from 0 to 100."""
+    text = (text or DEFAULTS["DARKCOMPUTE_CACHE_HIT_DROP_POINTS"]).strip()
+    try:
+        points = Decimal(text)
+    except InvalidOperation:
+        points = None
+    if points is None or not points.is_finite() or not 0 <= points <= 100:
+        raise ValueError(f"DARKCOMPUTE_CACHE_HIT_DROP_POINTS: expected percentage points from 0 to 100 like '20', "
+                         f"got {text!r}")
+    return points
 
 
 def parse_schedule_default(text: str) -> str:

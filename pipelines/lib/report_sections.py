@@ -61,6 +61,13 @@ SECTIONS: tuple[Section, ...] = (
             "cost, what the provider's batch tier would have charged, and <b>savings_usd</b>, the difference; "
             "and the share of output spent on reasoning tokens with its cost.",
             "fct_savings_opportunities"),
+    Section("cache_efficiency", "Prompt cache",
+            "Per model and account over the period: <b>cache_hit_rate</b> is the share of input read from the "
+            "cache (a cell far below its usual rate is thrashing); <b>cache_savings_usd</b> what those reads saved "
+            "against the uncached list price; <b>unread_write_cost_usd</b> the write premium of cache writes the "
+            "day's reads could not have paid back; <b>net_cache_savings_usd</b> the savings after every write's "
+            "premium (negative: caching costs more than it saves).",
+            "fct_cache_efficiency"),
 )
 
 

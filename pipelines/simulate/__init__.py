@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import litellm, logs, plants_sdk_retries, plants_tail, pricing, truth, world
+from . import litellm, logs, plants_cache_thrash, plants_sdk_retries, plants_tail, pricing, truth, world
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
@@ -91,7 +91,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              credit: tuple[date, str, Decimal] | None = None, unpriced_model: str | None = None,
              runaway: Runaway | None = None,
              sdk_retry_account: str | None = None, realtime_bulk: bool = False,
-             expensive_tail: bool = False) -> dict:
+             expensive_tail: bool = False, cache_thrash: tuple[str, date] | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -131,6 +131,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     `realtime_bulk` adds a nightly bulk job type at real-time rates that a batch tier would bill at
     half, `expensive_tail` makes about 3% of `autocomplete`'s calls 50 times costlier
     (plants_tail.py).
+    `cache_thrash=(tenant_id, day)`: on that day the tenant's calls read nothing from the prompt
+    cache and write their prefixes again (plants_cache_thrash; its logged calls' tokens per day are
+    in the truth's `cache_thrash`).
     `on_day(day)` is called as each day is written (the CLI's progress). An existing `out/sources/`
     is replaced. Returns a summary: per day and provider the billed
     requests, logged calls and invoice; files written.
@@ -165,13 +168,17 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     carry = [logs.empty_lines() for _ in shards]  # per shard: late lines of the previous day
     plants = Plants(negotiated_discount, stale_price, long_context_day, credit, unpriced_model)
     billing = pricing.BILLED_RATE.set(plants.billed_rate if plants else None)  # the rates the providers bill
+    thrash_truth: dict[str, list[dict]] = {}  # per day and shard: the cache-thrash tenant's logged tokens
     for i in range(days):
         day = start + timedelta(days=i)
         summaries, non_token = [], []
         for s, n in enumerate(shards):  # shard by shard: the calls of one shard are in memory at a time
             shard_seed = world.shard_seed(seed, s)
             day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
-            calls = with_tiers(day_world.calls) if tiers else day_world.calls
+            calls = plants_cache_thrash.cache_thrash(day_world.calls, day, cache_thrash)
+            if cache_thrash is not None:
+                thrash_truth.setdefault(day.isoformat(), []).append(plants_cache_thrash.planted(calls, cache_thrash[0]))
+            calls = with_tiers(calls) if tiers else calls
             calls = with_audio(calls) if audio else calls
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
             calls = plants.calls(calls, day) if plants else calls
@@ -229,7 +236,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     files += write_cur(sources, cur_rows, cur_format)
     pricing.BILLED_RATE.reset(billing)
 
-    (out / "ground_truth.json").write_text(json.dumps({"days": days_truth}, indent=2) + "\n")
+    planted = {} if cache_thrash is None else {"cache_thrash": plants_cache_thrash.truth(cache_thrash, thrash_truth)}
+    (out / "ground_truth.json").write_text(json.dumps({"days": days_truth, **planted}, indent=2) + "\n")
     keep = ("provider_requests", "logged_calls", "invoice_usd")
     return {
         "out": str(out),

@@ -101,7 +101,8 @@ TRANSLATOR = Translator()
 
 
 def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: pa.Table, gateway: pa.Table,
-                   changed: bool, restated, unreadable, amplification: pa.Table) -> dict[str, dict]:
+                   changed: bool, restated, unreadable, amplification: pa.Table,
+                   cache: dict[str, pa.Table]) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
     return {
         "fct_spend_reconciliation": {
@@ -143,6 +144,9 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: 
             "unseen_requests": int(pc.sum(amplification["unseen_requests"]).as_py() or 0),
             **{c: _total(amplification, c) for c in ("unseen_cost_usd", "retry_cost_usd")},
         },
+        **{name: {"dagster/row_count": table.num_rows,
+                  **{c: _total(table, c) for c in ("cache_read_tokens", "cache_savings_usd", "unread_write_cost_usd")}}
+           for name, table in cache.items()},
     }
 
 
@@ -224,6 +228,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                     batch.write("marts", "fct_spend_reconciliation", day, recon)
             the_lake.write_if_changed("marts", "fct_dark_compute", day, dark)
             the_lake.write_if_changed("marts", "focus_costs", day, focus)
+            for name in ("fct_cache_efficiency", "fct_cache_efficiency_tenant"):
+                the_lake.write_if_changed("marts", name, day, result.marts[name])
             # these carry the reconciliation's reconciled_at: rewritten with it, else only when a number moved
             for name, table in (("fct_spend_diagnosis", diagnosis), ("fct_gateway_estimate", gateway),
                                 ("fct_retry_amplification", amplification)):
@@ -232,7 +238,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                 else:
                     the_lake.write_if_changed("marts", name, day, table, ignore=["reconciled_at"])
         extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable,
-                               amplification)
+                               amplification,
+                               {n: result.marts[n] for n in ("fct_cache_efficiency", "fct_cache_efficiency_tenant")})
         with warehouse.storage_errors("reconciling"):
             extra.update(_write_tail_and_savings(the_lake, day, result.marts))
     for event in events:
@@ -317,7 +324,8 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
 @dg.asset(
     partitions_def=daily,
     deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
-          "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities", "rejected_records",
+          "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities", "fct_cache_efficiency",
+          "fct_cache_efficiency_tenant", "rejected_records",
           "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
@@ -397,6 +405,38 @@ def retry_amplification_within_factor(context: dg.AssetCheckExecutionContext, la
     metadata = {**outcome.metadata, "cells": dg.MetadataValue.md(outcome.metadata["cells"])}
     return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
                                description=outcome.metadata.get("summary"))
+
+
+def _cache_hit_check(context, lake: LakeStore, warehouse: Warehouse, reconciliation: Reconciliation, mart: str,
+                     kind: str) -> dg.AssetCheckResult:
+    the_lake, day = lake.lake(), partition_day(context)
+    prior = [path for back in range(7, 0, -1)
+             if (path := the_lake.partition_file("marts", mart, day - timedelta(days=back))).exists()]
+    outcome = checks.cache_hit_drop(warehouse.compute(), day, the_lake.partition_file("marts", mart, day), prior,
+                                    reconciliation.cache_hit_drop(), kind)
+    metadata = {**outcome.metadata, "drops": dg.MetadataValue.md(outcome.metadata["drops"])}
+    return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+                               description=outcome.metadata["worst"] or None)
+
+
+@dg.asset_check(asset="fct_cache_efficiency", partitions_def=daily)
+def cache_hit_rate_steady(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                          reconciliation: Reconciliation):
+    """No cell's prompt-cache hit rate is more than DARKCOMPUTE_CACHE_HIT_DROP_POINTS percentage
+    points below its median over the trailing 7 days (the lake's previous partitions of the mart):
+    the signature of cache thrash. Passes saying "not enough history" before 3 prior days; the
+    metadata names each cell that dropped, with its rate, median and drop."""
+    return _cache_hit_check(context, lake, warehouse, reconciliation, "fct_cache_efficiency", "cells")
+
+
+@dg.asset_check(asset="fct_cache_efficiency_tenant", partitions_def=daily)
+def tenant_cache_hit_rate_steady(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                                 reconciliation: Reconciliation):
+    """No tenant's prompt-cache hit rate (its logged calls, every cell added up) is more than
+    DARKCOMPUTE_CACHE_HIT_DROP_POINTS percentage points below its median over the trailing 7 days:
+    the tenant whose prefixes were evicted. Passes saying "not enough history" before 3 prior
+    days; the metadata names each tenant that dropped, with its rate, median and drop."""
+    return _cache_hit_check(context, lake, warehouse, reconciliation, "fct_cache_efficiency_tenant", "tenants")
 
 
 @dg.asset_check(asset="fct_spend_reconciliation", blocking=True, partitions_def=daily)
