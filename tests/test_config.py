@@ -46,7 +46,7 @@ def bindings(resources: dict) -> dict[str, list[str]]:
 
 def test_every_setting_of_the_readme_is_a_resource_field_bound_with_envvar(monkeypatch):
     names = readme_settings()
-    assert len(names) == 26 and set(names) <= set(DEFAULTS)
+    assert len(names) == 27 and set(names) <= set(DEFAULTS)
     for name in names:
         monkeypatch.setenv(name, DEFAULTS[name] or "1")
     bound = bindings(configured_resources())
@@ -79,6 +79,7 @@ def test_unset_variables_bind_the_documented_defaults(monkeypatch):
     assert reconciliation.settle() == {"openai": 1, "anthropic": 1, "aws.bedrock": 2}
     assert str(reconciliation.coverage()) == "0.5"
     assert str(reconciliation.price_gap_share()) == "0.05"
+    assert str(reconciliation.cost_growth_factor()) == "2.0"
     assert str(reconciliation.retry_amplification_factor()) == "1.5"
     assert str(reconciliation.cache_hit_drop()) == "20"
     assert resources["litellm"].process_config_and_initialize().rule()["feature"] == (
@@ -110,6 +111,8 @@ def test_the_code_location_validates_with_no_variable_set():
                                                     "least 1 like '1.5', got '0.9'"),
     ("DARKCOMPUTE_CACHE_HIT_DROP_POINTS", "-5", "DARKCOMPUTE_CACHE_HIT_DROP_POINTS: expected percentage points "
                                                 "from 0 to 100 like '20', got '-5'"),
+    ("DARKCOMPUTE_COST_GROWTH_WARN_FACTOR", "0", "DARKCOMPUTE_COST_GROWTH_WARN_FACTOR: expected a positive number "
+                                                 "like '2.0', got '0'"),
     ("DARKCOMPUTE_MAX_LINE_BYTES", "64MiB", "DARKCOMPUTE_MAX_LINE_BYTES must be a positive whole number, got '64MiB'"),
     ("DARKCOMPUTE_LITELLM_ATTRIBUTION", "owner=team_id", "DARKCOMPUTE_LITELLM_ATTRIBUTION: expected target=source"),
 ])
@@ -118,7 +121,8 @@ def test_a_bad_value_names_its_variable_and_what_was_expected(monkeypatch, name,
     resources = {k: r.process_config_and_initialize() for k, r in configured_resources().items()
                  if k in ("reconciliation", "ingest_limits", "litellm")}
     checks = [resources["reconciliation"].settle, resources["reconciliation"].coverage,
-              resources["reconciliation"].price_gap_share, resources["reconciliation"].retry_amplification_factor,
+              resources["reconciliation"].price_gap_share, resources["reconciliation"].cost_growth_factor,
+              resources["reconciliation"].retry_amplification_factor,
               resources["reconciliation"].cache_hit_drop,
               resources["ingest_limits"].line_bytes, resources["litellm"].rule]
     failures = []

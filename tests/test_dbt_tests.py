@@ -106,7 +106,7 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     # 4 fct_retry_amplification's (grain, not null, status values, counts add up), 3 fct_cost_tail's (grain, not
     # null, ordered), 3 fct_savings_opportunities' (grain, not null, parts)
     # 2 fct_cache_efficiency's and 2 fct_cache_efficiency_tenant's (grain, not null)
-    assert len(results) == 53
+    assert len(results) == 55  # + 2 fct_feature_users' (grain, not null)
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)

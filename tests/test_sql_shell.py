@@ -158,7 +158,8 @@ def test_meta_commands_in_the_query_argument(warehouse, samples_warehouse):
     listed = list(csv.DictReader(io.StringIO(tables)))
     assert [(t["name"], t["kind"]) for t in listed] == [
         ("fct_cache_efficiency", "table"), ("fct_cache_efficiency_tenant", "table"),
-        ("fct_cost_tail", "table"), ("fct_dark_compute", "table"), ("fct_gateway_estimate", "table"),
+        ("fct_cost_growth", "view"), ("fct_cost_tail", "table"), ("fct_dark_compute", "table"),
+        ("fct_feature_users", "table"), ("fct_gateway_estimate", "table"),
         ("fct_retry_amplification", "table"), ("fct_savings_opportunities", "table"), ("fct_spend_diagnosis", "table"),
         ("fct_spend_reconciliation", "table"), ("focus_costs", "table"), ("ingest_files", "table"),
         ("redistributed_spend_even", "view"), ("redistributed_spend_proportional", "view"),
@@ -229,7 +230,7 @@ def test_a_warehouse_in_duckdb_2_format_is_converted_by_the_next_publish(samples
                           "where comment is not null and database_name = current_database()) from fct_spend_reconciliation"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[1:] == ["92,25.646077630000,14"]  # the 14 tables keep their comments
+    assert run.stdout.splitlines()[1:] == ["92,25.646077630000,15"]  # the 15 tables keep their comments
     con = duckdb.connect(str(old), read_only=True)
     assert storage_version(con) == STORAGE_VERSION
     con.close()

@@ -39,6 +39,7 @@ from .settings import (
     parse_anomaly_min_usd,
     parse_anomaly_severity,
     parse_cache_hit_drop_points,
+    parse_cost_growth_factor,
     parse_max_record_tokens,
     parse_min_coverage,
     parse_price_gap_share,
@@ -221,6 +222,9 @@ class Reconciliation(dg.ConfigurableResource):
     price_gap_warn_share: str = Field(default=DEFAULTS["DARKCOMPUTE_PRICE_GAP_WARN_SHARE"], description=(
         "DARKCOMPUTE_PRICE_GAP_WARN_SHARE: the price_gap_within_share check warns when a cell's price gap "
         "is above this share of its invoice"))
+    cost_growth_warn_factor: str = Field(default=DEFAULTS["DARKCOMPUTE_COST_GROWTH_WARN_FACTOR"], description=(
+        "DARKCOMPUTE_COST_GROWTH_WARN_FACTOR: the cost_growth_within_users check warns when a feature's or job "
+        "type's cost grew by more than this many times its users' growth over the trailing 4 weeks"))
     retry_amplification_warn: str = Field(default=DEFAULTS["DARKCOMPUTE_RETRY_AMPLIFICATION_WARN"], description=(
         "DARKCOMPUTE_RETRY_AMPLIFICATION_WARN: the retry_amplification_within_factor check warns when a cell's "
         "requests counted by the provider per logged call are above this factor"))
@@ -258,6 +262,9 @@ class Reconciliation(dg.ConfigurableResource):
 
     def price_gap_share(self) -> Decimal:
         return parse_price_gap_share(self.price_gap_warn_share)
+
+    def cost_growth_factor(self) -> Decimal:
+        return parse_cost_growth_factor(self.cost_growth_warn_factor)
 
     def retry_amplification_factor(self) -> Decimal:
         return parse_retry_amplification_factor(self.retry_amplification_warn)
@@ -298,6 +305,7 @@ def configured_resources() -> dict:
                                          min_coverage=bind("DARKCOMPUTE_MIN_COVERAGE"),
                                          price_overrides=bind("DARKCOMPUTE_PRICE_OVERRIDES"),
                                          price_gap_warn_share=bind("DARKCOMPUTE_PRICE_GAP_WARN_SHARE"),
+                                         cost_growth_warn_factor=bind("DARKCOMPUTE_COST_GROWTH_WARN_FACTOR"),
                                          anomaly_factor=bind("DARKCOMPUTE_ANOMALY_FACTOR"),
                                          anomaly_share_factor=bind("DARKCOMPUTE_ANOMALY_SHARE_FACTOR"),
                                          anomaly_min_usd=bind("DARKCOMPUTE_ANOMALY_MIN_USD"),

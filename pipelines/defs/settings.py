@@ -27,6 +27,9 @@ DEFAULTS = {
     "DARKCOMPUTE_MIN_COVERAGE": "0.5",
     # the price_gap_within_share check warns when a cell's price gap exceeds this share of its invoice
     "DARKCOMPUTE_PRICE_GAP_WARN_SHARE": "0.05",
+    # the cost_growth_within_users check warns when a feature's or job type's cost grew by more than
+    # this many times its users' growth over the trailing 4 weeks
+    "DARKCOMPUTE_COST_GROWTH_WARN_FACTOR": "2.0",
     # the retry_amplification_within_factor check warns when a cell's provider requests per logged call exceed this
     "DARKCOMPUTE_RETRY_AMPLIFICATION_WARN": "1.5",
     # the cache_hit_rate_steady checks warn when a cell's or tenant's prompt-cache hit rate is more
@@ -160,6 +163,17 @@ def parse_cache_hit_drop_points(text: str) -> Decimal:
         raise ValueError(f"DARKCOMPUTE_CACHE_HIT_DROP_POINTS: expected percentage points from 0 to 100 like '20', "
                          f"got {text!r}")
     return points
+def parse_cost_growth_factor(text: str) -> Decimal:
+    """`DARKCOMPUTE_COST_GROWTH_WARN_FACTOR`: a positive number (2.0: cost growing more than twice as
+    fast as the users warns)."""
+    text = (text or DEFAULTS["DARKCOMPUTE_COST_GROWTH_WARN_FACTOR"]).strip()
+    try:
+        factor = Decimal(text)
+    except InvalidOperation:
+        factor = None
+    if factor is None or not factor.is_finite() or factor <= 0:
+        raise ValueError(f"DARKCOMPUTE_COST_GROWTH_WARN_FACTOR: expected a positive number like '2.0', got {text!r}")
+    return factor
 
 
 def parse_schedule_default(text: str) -> str:

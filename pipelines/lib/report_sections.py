@@ -68,6 +68,14 @@ SECTIONS: tuple[Section, ...] = (
             "day's reads could not have paid back; <b>net_cache_savings_usd</b> the savings after every write's "
             "premium (negative: caching costs more than it saves).",
             "fct_cache_efficiency"),
+    Section("cost_growth", "Cost against users, per week",
+            "The latest whole ISO week of the period (fct_cost_growth): each feature with the background work its "
+            "requests triggered, each background job type against the whole product's users, and the total. "
+            "<code>cost_growth_4w_ratio</code> is this week's cost over the cost 4 weeks earlier; well above "
+            "<code>users_growth_4w_ratio</code> is the cost curve detaching from the usage curve (the "
+            "<code>cost_growth_within_users</code> check warns past DARKCOMPUTE_COST_GROWTH_WARN_FACTOR). Empty growth: "
+            "no whole week to compare with.",
+            "fct_cost_growth"),
 )
 
 

@@ -27,7 +27,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import litellm, logs, plants_cache_thrash, plants_sdk_retries, plants_tail, pricing, truth, world
+from . import (
+    litellm,
+    logs,
+    plants_cache_thrash,
+    plants_cost_growth,
+    plants_sdk_retries,
+    plants_tail,
+    pricing,
+    truth,
+    world,
+)
 from .anthropic import write_anthropic_day
 from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
@@ -91,7 +101,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              credit: tuple[date, str, Decimal] | None = None, unpriced_model: str | None = None,
              runaway: Runaway | None = None,
              sdk_retry_account: str | None = None, realtime_bulk: bool = False,
-             expensive_tail: bool = False, cache_thrash: tuple[str, date] | None = None) -> dict:
+             expensive_tail: bool = False, cache_thrash: tuple[str, date] | None = None,
+             cost_growth: plants_cost_growth.CostGrowth | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -127,6 +138,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     causes of a gap between the bill and the catalog (see plants_pricing.py).
     `runaway` (a `Runaway(job_type, day, factor)`) runs that job type's jobs `factor` times over on
     that day (plants_runaway.py): the anomaly and budget checks' planted phenomenon.
+    `cost_growth` (plants_cost_growth.CostGrowth) grows users and traffic by 10% a week and one
+    job type's calls 3x as fast (unbounded worlds only).
     Deterministic: the same arguments give byte-identical files.
     `realtime_bulk` adds a nightly bulk job type at real-time rates that a batch tier would bill at
     half, `expensive_tail` makes about 3% of `autocomplete`'s calls 50 times costlier
@@ -144,6 +157,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         raise ValueError("provisional_days must be between 0 and days")
     if calls_per_day < 1:
         raise ValueError("calls_per_day must be at least 1")
+    if cost_growth is not None and (gzip_app_logs or max_log_file_bytes):
+        raise ValueError("cost_growth plants into worlds of one shard, without gzip or rotation")
     if not (0 <= otlp_share <= 1 and 0 <= deprecated_share <= 1 and 0 <= litellm_share <= 1):
         raise ValueError("otlp_share, deprecated_share and litellm_share must be between 0 and 1")
     if cur_format not in CUR_FORMATS:
@@ -172,6 +187,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     for i in range(days):
         day = start + timedelta(days=i)
         summaries, non_token = [], []
+        if cost_growth is not None:
+            shards = [plants_cost_growth.calls_on(cost_growth, start, day, calls_per_day)]
         for s, n in enumerate(shards):  # shard by shard: the calls of one shard are in memory at a time
             shard_seed = world.shard_seed(seed, s)
             day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
@@ -179,6 +196,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             if cache_thrash is not None:
                 thrash_truth.setdefault(day.isoformat(), []).append(plants_cache_thrash.planted(calls, cache_thrash[0]))
             calls = with_tiers(calls) if tiers else calls
+            if cost_growth is not None:
+                day_world = plants_cost_growth.apply(cost_growth, start, day_world)
+            calls = with_tiers(day_world.calls) if tiers else day_world.calls
             calls = with_audio(calls) if audio else calls
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
             calls = plants.calls(calls, day) if plants else calls

@@ -36,7 +36,7 @@ REQUIRED_TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_rec
 # and fct_savings_opportunities in tests/test_cost_tail_savings.py).
 NOT_IN_GOLDEN = ("focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate", "fct_retry_amplification",
                  "fct_cost_tail", "fct_savings_opportunities",
-                 "fct_cache_efficiency", "fct_cache_efficiency_tenant")
+                 "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users")
 
 _SIM = ["--start", "2026-11-01", "--days", "2", "--calls-per-day", "300", "--seed", "7"]
 # name -> `darkcompute simulate` flags (None: tests/data/openai_world, copied as it is).

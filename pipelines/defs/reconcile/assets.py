@@ -102,7 +102,7 @@ TRANSLATOR = Translator()
 
 def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: pa.Table, gateway: pa.Table,
                    changed: bool, restated, unreadable, amplification: pa.Table,
-                   cache: dict[str, pa.Table]) -> dict[str, dict]:
+                   cache: dict[str, pa.Table], users: pa.Table) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
     return {
         "fct_spend_reconciliation": {
@@ -138,6 +138,11 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: 
             "dagster/row_count": gateway.num_rows,
             **{c: _total(gateway, c) for c in ("gateway_cost_usd", "invoice_cost_usd", "quantity_gap_usd",
                                                "price_gap_usd")},
+        },
+        "fct_feature_users": {
+            "dagster/row_count": users.num_rows,
+            "active_users": pc.count_distinct(users["user_id"]).as_py(),  # non-null users of the day
+            **{c: _total(users, c) for c in ("user_cost_usd", "retry_cost_usd", "background_cost_usd")},
         },
         "fct_retry_amplification": {
             "dagster/row_count": amplification.num_rows,
@@ -212,6 +217,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
         recon, dark = result.marts["fct_spend_reconciliation"], result.marts["fct_dark_compute"]
         focus, diagnosis = result.marts["focus_costs"], result.marts["fct_spend_diagnosis"]
         gateway, amplification = result.marts["fct_gateway_estimate"], result.marts["fct_retry_amplification"]
+        users = result.marts["fct_feature_users"]
         with warehouse.storage_errors("reconciling"):
             previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
             if unreadable:
@@ -230,6 +236,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
             the_lake.write_if_changed("marts", "focus_costs", day, focus)
             for name in ("fct_cache_efficiency", "fct_cache_efficiency_tenant"):
                 the_lake.write_if_changed("marts", name, day, result.marts[name])
+            the_lake.write_if_changed("marts", "fct_feature_users", day, users)
             # these carry the reconciliation's reconciled_at: rewritten with it, else only when a number moved
             for name, table in (("fct_spend_diagnosis", diagnosis), ("fct_gateway_estimate", gateway),
                                 ("fct_retry_amplification", amplification)):
@@ -239,7 +246,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                     the_lake.write_if_changed("marts", name, day, table, ignore=["reconciled_at"])
         extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable,
                                amplification,
-                               {n: result.marts[n] for n in ("fct_cache_efficiency", "fct_cache_efficiency_tenant")})
+                               {n: result.marts[n] for n in ("fct_cache_efficiency", "fct_cache_efficiency_tenant")}, users)
         with warehouse.storage_errors("reconciling"):
             extra.update(_write_tail_and_savings(the_lake, day, result.marts))
     for event in events:
@@ -325,7 +332,7 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
     partitions_def=daily,
     deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
           "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities", "fct_cache_efficiency",
-          "fct_cache_efficiency_tenant", "rejected_records",
+          "fct_cache_efficiency_tenant", "fct_feature_users", "rejected_records",
           "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
@@ -437,6 +444,21 @@ def tenant_cache_hit_rate_steady(context: dg.AssetCheckExecutionContext, lake: L
     the tenant whose prefixes were evicted. Passes saying "not enough history" before 3 prior
     days; the metadata names each tenant that dropped, with its rate, median and drop."""
     return _cache_hit_check(context, lake, warehouse, reconciliation, "fct_cache_efficiency_tenant", "tenants")
+@dg.asset_check(asset="fct_feature_users", partitions_def=daily)
+def cost_growth_within_users(context: dg.AssetCheckExecutionContext, lake: LakeStore,
+                             reconciliation: Reconciliation):
+    """No feature's or job type's cost grew faster than its users by more than
+    DARKCOMPUTE_COST_GROWTH_WARN_FACTOR over the trailing 4 weeks (the latest whole ISO week up to
+    the day against the whole week 4 weeks before it, and by at least 50%): the cost curve
+    detaching from the usage curve. Runs on the day's mart over the lake's partitions of the 5
+    weeks before it (the lake holds every reconciled day; the warehouse's fct_cost_growth view is
+    the same SQL). The metadata names each feature or job type and its numbers."""
+    outcome = checks.cost_growth(lake.lake(), partition_day(context), reconciliation.cost_growth_factor())
+    metadata = {**outcome.metadata, "by_subject": dg.MetadataValue.md(outcome.metadata["by_subject"])} \
+        if "by_subject" in outcome.metadata else outcome.metadata
+    return dg.AssetCheckResult(
+        passed=outcome.passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+        description=None if outcome.passed else "cost outgrew users: " + outcome.metadata["subjects"])
 
 
 @dg.asset_check(asset="fct_spend_reconciliation", blocking=True, partitions_def=daily)

@@ -6,12 +6,14 @@ The Dagster asset checks in `assets.py` call these; tests call them directly on 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
 from pipelines.lib import sql
+from pipelines.lib.lake import Lake
 
 
 @dataclass(frozen=True)
@@ -304,3 +306,54 @@ def cache_hit_drop(con: duckdb.DuckDBPyConnection, day, today: Path, prior: list
         "drops": (f"| {subject} | hit rate % | 7-day median % | drop (points) | prior days | cache read tokens | "
                   "input tokens |\n|---|---|---|---|---|---|---|\n" + table) if dropped else "",
     })
+COST_GROWTH_TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "fct_feature_users")
+COST_GROWTH_MIN_RATE = Decimal("0.5")  # a cost that grew less than this in 4 weeks never warns
+# what the view reads of a mart that has no partition in the weeks compared (no background work)
+COST_GROWTH_EMPTY = {
+    "fct_dark_compute": "select null::date as usage_date, null::varchar as dark_class, null::varchar as job_type, "
+                        "null::bigint as calls, null::decimal(38, 12) as cost_usd limit 0",
+    "fct_feature_users": "select null::date as usage_date, null::varchar as feature, null::varchar as user_id, "
+                         "null::bigint as actions, null::bigint as calls, null::decimal(38, 12) as user_cost_usd, "
+                         "null::decimal(38, 12) as retry_cost_usd, null::bigint as background_calls, "
+                         "null::decimal(38, 12) as background_cost_usd limit 0",
+}
+
+
+def cost_growth(lake: Lake, day: date, factor: Decimal, min_rate: Decimal = COST_GROWTH_MIN_RATE) -> Outcome:
+    """No feature or job type's cost grew faster than its users by more than `factor` over the
+    trailing 4 weeks: in the latest whole ISO week ending on or before `day`, against the whole
+    week 4 weeks earlier, cost growth - 1 > factor x (users' growth - 1) and >= `min_rate` warns.
+    The weekly numbers are the warehouse's `fct_cost_growth` view (the same SQL,
+    `publish/cost_growth_view.sql`), made here over the lake's partitions of the 5 weeks before
+    `day` (the lake holds every reconciled day, whatever was published). The metadata names each
+    subject and its numbers."""
+    monday = day - timedelta(days=day.weekday())
+    days = [monday - timedelta(days=35) + timedelta(days=i) for i in range((day - monday).days + 36)]
+    files = {t: lake.existing("marts", t, days) for t in COST_GROWTH_TABLES}
+    if not files["fct_spend_reconciliation"]:
+        return Outcome(True, {"compared": f"nothing to compare: no day reconciled in the 5 weeks to {day}",
+                              "subjects_over_factor": 0, "factor": float(factor)})
+    con = duckdb.connect()
+    try:
+        for table, paths in files.items():
+            listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+            con.execute(f"create view {table} as " + (f"select * from read_parquet([{listed}], union_by_name = true)"
+                                                      if paths else COST_GROWTH_EMPTY[table]))
+        sql.run_script(con, "publish/cost_growth_view")
+        week = con.execute("select max(week_start)::date from fct_cost_growth where whole_week and week_end <= $day",
+                           {"day": day}).fetchone()[0]
+        rows = sql.run(con, "checks/cost_growth", day=day, factor=factor, min_rate=min_rate).fetchall()
+    finally:
+        con.close()
+    table = "\n".join(f"| {k} | {s} | {w} | {c} | {g} | {u} | {ug} | {p} |" for k, s, w, c, g, u, ug, p in rows)
+    return Outcome(
+        not rows,
+        {"subjects_over_factor": len(rows), "factor": float(factor), "min_growth": float(min_rate),
+         "week": str(week) if week else "no whole week yet",
+         "compared_with": str(week - timedelta(days=28)) if week else "",
+         "subjects": ", ".join(f"{k} {s}" for k, s, *_ in rows),
+         **({"worst_subject": f"{rows[0][0]} {rows[0][1]}", "worst_cost_growth_4w": str(rows[0][4]),
+             "worst_users_growth_4w": str(rows[0][6])} if rows else {}),
+         "by_subject": "| kind | subject | week | cost USD | cost growth 4w | active users | users growth 4w | "
+                       "cost per active user USD |\n|---|---|---|---|---|---|---|---|\n" + table},
+    )

@@ -255,16 +255,21 @@ def _apply(tmp: Path, lake: Lake, days: list[date], connect, day_files, out: Pub
 
 
 REDISTRIBUTION_NEEDS = ("fct_spend_reconciliation", "fct_dark_compute")
+COST_GROWTH_NEEDS = ("fct_spend_reconciliation", "fct_dark_compute", "fct_feature_users")
 
 
 def _create_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the redistribution views (`sql/publish/redistributed_views.sql`: each account's
     unlogged dollars spread over its attributed classes, proportionally and evenly) once the marts
-    they read are in the warehouse; the stored marts keep the raw residual."""
+    they read are in the warehouse; the stored marts keep the raw residual. Likewise the weekly
+    `fct_cost_growth` (`sql/publish/cost_growth_view.sql`): a week spans days, the day's dbt build
+    one day, so the week is a view over the published daily marts."""
     present = {name for (name,) in con.execute(
         "select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
     if set(REDISTRIBUTION_NEEDS) <= present:
         sql.run_script(con, "publish/redistributed_views")
+    if set(COST_GROWTH_NEEDS) <= present:
+        sql.run_script(con, "publish/cost_growth_view")
 
 
 def table_descriptions() -> dict[str, tuple[str, dict[str, str]]]:
