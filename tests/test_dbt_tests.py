@@ -106,7 +106,9 @@ def test_every_test_passes_on_a_clean_day(tmp_path):
     # 4 fct_retry_amplification's (grain, not null, status values, counts add up), 3 fct_cost_tail's (grain, not
     # null, ordered), 3 fct_savings_opportunities' (grain, not null, parts)
     # 2 fct_cache_efficiency's and 2 fct_cache_efficiency_tenant's (grain, not null)
-    assert len(results) == 55  # + 2 fct_feature_users' (grain, not null)
+    # + 2 fct_feature_users' (grain, not null), 3 fct_user_action_cost's (grain, not null, the features + dark +
+    # non-token = invoice identity)
+    assert len(results) == 58
     assert {status for status, _ in results.values()} == {"pass"}
     assert {"assert_reconciliation_identity", "assert_dark_compute_conservation",
             "fct_spend_reconciliation_grain_unique", "fct_dark_compute_grain_unique"} <= set(results)
@@ -118,7 +120,7 @@ def test_the_marts_tests_pass_on_the_unbroken_marts(mart_tests):
                             | _test_nodes("focus_costs") | _test_nodes("fct_spend_diagnosis")
                             | _test_nodes("fct_retry_amplification")
                             | _test_nodes("fct_cost_tail") | _test_nodes("fct_savings_opportunities"))
-    assert len(results) == 29
+    assert len(results) == 30  # with the user-action identity, which reads the reconciliation and fct_dark_compute
     assert {status for status, _ in results.values()} == {"pass"}
 
 
@@ -180,7 +182,8 @@ def test_conservation_fails_when_a_dark_dollar_is_made_up(mart_tests):
         select * replace (case when job_type = 'retry:chat' then (cost_usd + {PICO})::decimal(38, 12)
                                else cost_usd end as cost_usd)
         from fct_dark_compute"""})
-    assert failed(results) == {"assert_dark_compute_conservation": 1}
+    # a made-up dark dollar breaks the features + dark compute + non-token = invoice identity too
+    assert failed(results) == {"assert_dark_compute_conservation": 1, "assert_user_action_cost_identity": 1}
     assert results["assert_dark_compute_conservation"][0] == "fail"
 
 
@@ -203,10 +206,12 @@ def test_grain_tests_fail_on_a_repeated_row(mart_tests):
         "fct_dark_compute": "select * from fct_dark_compute union all "
                             "select * from fct_dark_compute where dark_class = 'retry'",
     })
-    # the repeated rows add up to themselves, so only the grain tests, conservation and the FOCUS
-    # export (whose BilledCost no longer matches the doubled invoice) see them
+    # the repeated rows add up to themselves, so only the grain tests, conservation, the FOCUS export
+    # (whose BilledCost no longer matches the doubled invoice) and the user-action identity (dark
+    # compute doubled) see them
     assert failed(results) == {"fct_spend_reconciliation_grain_unique": 1, "fct_dark_compute_grain_unique": 1,
-                               "assert_dark_compute_conservation": 1, "assert_focus_billed_cost_is_the_invoice": 1}
+                               "assert_dark_compute_conservation": 1, "assert_focus_billed_cost_is_the_invoice": 1,
+                               "assert_user_action_cost_identity": 1}
 
 
 def test_not_null_and_accepted_values_fail_on_a_bad_row(mart_tests):

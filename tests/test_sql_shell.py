@@ -161,7 +161,8 @@ def test_meta_commands_in_the_query_argument(warehouse, samples_warehouse):
         ("fct_cost_growth", "view"), ("fct_cost_tail", "table"), ("fct_dark_compute", "table"),
         ("fct_feature_users", "table"), ("fct_gateway_estimate", "table"),
         ("fct_retry_amplification", "table"), ("fct_savings_opportunities", "table"), ("fct_spend_diagnosis", "table"),
-        ("fct_spend_reconciliation", "table"), ("focus_costs", "table"), ("ingest_files", "table"),
+        ("fct_spend_reconciliation", "table"), ("fct_user_action_cost", "table"), ("focus_costs", "table"),
+        ("ingest_files", "table"),
         ("redistributed_spend_even", "view"), ("redistributed_spend_proportional", "view"),
         ("redistribution_base", "view"), ("rejected_records", "table"), ("restatements", "table"),
         ("source_status", "table")]

@@ -24,13 +24,14 @@ pytestmark = pytest.mark.slow
 
 TABLES = {"fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
           "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities",
-          "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users",
+          "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users", "fct_user_action_cost",
           "rejected_records", "source_status", "ingest_files", "restatements",
           # views (sql/publish/redistributed_views.sql)
           "redistribution_base", "redistributed_spend_proportional", "redistributed_spend_even", "fct_cost_growth"}
 MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
          "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities",
-         "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users")
+         "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users",
+         "fct_user_action_cost")
 DAY = date(2026, 11, 2)
 
 
@@ -81,7 +82,8 @@ def test_every_table_and_column_of_the_warehouse_has_a_comment(world):
     # + fct_cost_tail (the table, 14 columns and `date`) + fct_savings_opportunities (the table, 16 columns and `date`)
     # + fct_cache_efficiency (the table, 16 columns and `date`) + fct_cache_efficiency_tenant (the table, 17 and `date`)
     # + fct_feature_users (the table, 9 columns and `date`) + the view fct_cost_growth (its comment and 21 columns)
-    assert len(found) == 6 + 20 + 16 + 7 + 10 + 12 + 17 + 45 + 34 + 23 + 19 + 22 + 16 + 18 + 18 + 19 + 11 + 22
+    # + fct_user_action_cost (the table, 16 columns and `date`)
+    assert len(found) == 6 + 20 + 16 + 7 + 10 + 12 + 17 + 45 + 34 + 23 + 19 + 22 + 16 + 18 + 18 + 19 + 11 + 22 + 18
 
 
 def test_comments_say_what_the_descriptions_say(world):

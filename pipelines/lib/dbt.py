@@ -31,7 +31,8 @@ MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 SOURCES = PROJECT_DIR / "models" / "staging" / "_sources.yml"
 MARTS = ("fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
          "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities",
-         "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users")
+         "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users",
+         "fct_user_action_cost")
 RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
 
 # A delivery folder may hold records of the day before (late lines) and the day after (clock

@@ -76,6 +76,14 @@ SECTIONS: tuple[Section, ...] = (
             "<code>cost_growth_within_users</code> check warns past DARKCOMPUTE_COST_GROWTH_WARN_FACTOR). Empty growth: "
             "no whole week to compare with.",
             "fct_cost_growth"),
+    Section("user_action_cost", "What a user action costs, per feature",
+            "Each row is a feature over the period: its user actions (distinct request ids), the model calls "
+            "behind its median and its largest action (retries and the background calls it triggered "
+            "included; the period's worst day), what its median and 99th-percentile action cost, its user "
+            "dollars at the invoice's rates, and the dark compute linked back to its actions "
+            "(<code>parent_request_id</code>). A median in the tens is fan-out; the features' user dollars "
+            "+ dark compute + non-token charges are the invoice.",
+            "fct_user_action_cost"),
 )
 
 

@@ -43,6 +43,7 @@ from .bedrock import write_bedrock_day
 from .cur import FORMATS as CUR_FORMATS
 from .cur import cur_day, period, write_cur
 from .openai import COST_GROUP_BY, USAGE_GROUP_BY, write_openai_day
+from .plants_fanout import fan_out_truth, merge_truth, with_fan_out
 from .plants_pricing import Plants
 from .plants_runaway import Runaway, with_runaway
 from .providers import (
@@ -102,7 +103,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
              runaway: Runaway | None = None,
              sdk_retry_account: str | None = None, realtime_bulk: bool = False,
              expensive_tail: bool = False, cache_thrash: tuple[str, date] | None = None,
-             cost_growth: plants_cost_growth.CostGrowth | None = None) -> dict:
+             cost_growth: plants_cost_growth.CostGrowth | None = None, fan_out: str | None = None) -> dict:
     """Write a consistent synthetic world under `out/sources/` and its truth in `out/ground_truth.json`.
 
     A day's calls are shared over `providers` (requests, jobs and unlogged calls: 50% OpenAI,
@@ -140,6 +141,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     that day (plants_runaway.py): the anomaly and budget checks' planted phenomenon.
     `cost_growth` (plants_cost_growth.CostGrowth) grows users and traffic by 10% a week and one
     job type's calls 3x as fast (unbounded worlds only).
+    `fan_out` (a feature) plants heavy fan-out: each of its user actions makes 15 to 40 calls
+    (plants_fanout.py); the truth then has `fan_out`: per day, the feature's actions and their
+    logged calls per action.
     Deterministic: the same arguments give byte-identical files.
     `realtime_bulk` adds a nightly bulk job type at real-time rates that a batch tier would bill at
     half, `expensive_tail` makes about 3% of `autocomplete`'s calls 50 times costlier
@@ -177,6 +181,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     files: list[Path] = []
     days_truth: dict[str, dict] = {}
     cur_rows: dict[str, list[dict]] = {}
+    fan_out_days: dict[str, dict] = {}
     bounded = ({"gzip_app": gzip_app_logs, "max_file_bytes": max_log_file_bytes}
                if gzip_app_logs or max_log_file_bytes else None)
     shards = _shard_sizes(calls_per_day) if bounded else [calls_per_day]
@@ -186,7 +191,7 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     thrash_truth: dict[str, list[dict]] = {}  # per day and shard: the cache-thrash tenant's logged tokens
     for i in range(days):
         day = start + timedelta(days=i)
-        summaries, non_token = [], []
+        summaries, non_token, fan_out_parts = [], [], []
         if cost_growth is not None:
             shards = [plants_cost_growth.calls_on(cost_growth, start, day, calls_per_day)]
         for s, n in enumerate(shards):  # shard by shard: the calls of one shard are in memory at a time
@@ -205,6 +210,9 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
             calls = with_runaway(calls, day, runaway, seed, s)
             calls = plants_tail.with_expensive_tail(calls) if expensive_tail else calls
             calls = plants_tail.with_realtime_bulk(calls, day, shard_seed) if realtime_bulk else calls
+            if fan_out:
+                calls = with_fan_out(calls, fan_out, day, shard_seed)
+                fan_out_parts.append(fan_out_truth(calls, fan_out))
             if litellm_cost_factor is not None:
                 calls = litellm.with_gateway_cost(calls, day, litellm_cost_factor)
             if cross_region:
@@ -245,6 +253,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         if sdk_retry_account is not None:  # the planted cells' truth (a world without the plant keeps its bytes)
             day_truth = {p: {**t, "retry_cells": plants_sdk_retries.cells_truth(p, day, billed)} for p, t in day_truth.items()}
         days_truth[day.isoformat()] = day_truth
+        if fan_out:
+            fan_out_days[day.isoformat()] = {"feature": fan_out, **merge_truth(fan_out_parts)}
         if on_day is not None:
             on_day(day)
     last = start + timedelta(days=days)  # the folder after the last day
@@ -257,6 +267,8 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
     pricing.BILLED_RATE.reset(billing)
 
     planted = {} if cache_thrash is None else {"cache_thrash": plants_cache_thrash.truth(cache_thrash, thrash_truth)}
+    if fan_out:
+        planted["fan_out"] = fan_out_days
     (out / "ground_truth.json").write_text(json.dumps({"days": days_truth, **planted}, indent=2) + "\n")
     keep = ("provider_requests", "logged_calls", "invoice_usd")
     return {

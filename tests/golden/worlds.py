@@ -33,10 +33,12 @@ REQUIRED_TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "rejected_rec
 # keeps comparing exactly the tables that code wrote (their own tests check them: focus_costs in
 # tests/test_focus.py, fct_spend_diagnosis in tests/test_diagnosis.py, fct_gateway_estimate in
 # tests/test_gateway_estimate.py, fct_retry_amplification in tests/test_retry_amplification.py, fct_cost_tail
-# and fct_savings_opportunities in tests/test_cost_tail_savings.py).
+# and fct_savings_opportunities in tests/test_cost_tail_savings.py, fct_user_action_cost in
+# tests/test_user_action_cost.py).
 NOT_IN_GOLDEN = ("focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate", "fct_retry_amplification",
                  "fct_cost_tail", "fct_savings_opportunities",
-                 "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users")
+                 "fct_cache_efficiency", "fct_cache_efficiency_tenant", "fct_feature_users",
+                 "fct_user_action_cost")
 
 _SIM = ["--start", "2026-11-01", "--days", "2", "--calls-per-day", "300", "--seed", "7"]
 # name -> `darkcompute simulate` flags (None: tests/data/openai_world, copied as it is).

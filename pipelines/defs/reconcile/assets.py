@@ -102,7 +102,8 @@ TRANSLATOR = Translator()
 
 def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: pa.Table, gateway: pa.Table,
                    changed: bool, restated, unreadable, amplification: pa.Table,
-                   cache: dict[str, pa.Table], users: pa.Table) -> dict[str, dict]:
+                   cache: dict[str, pa.Table], users: pa.Table,
+                   actions: pa.Table) -> dict[str, dict]:
     statuses = sorted(set(recon["status"].to_pylist()))
     return {
         "fct_spend_reconciliation": {
@@ -133,6 +134,11 @@ def _mart_metadata(recon: pa.Table, dark: pa.Table, focus: pa.Table, diagnosis: 
             **{c: _total(diagnosis, c) for c in ("difference_usd", "quantity_gap_usd", "price_gap_usd",
                                                  "non_token_usd", "credits_usd")},
             "unpriced_rows": sum(d == "__unpriced__" for d in diagnosis["diagnosis"].to_pylist()),
+        },
+        "fct_user_action_cost": {
+            "dagster/row_count": actions.num_rows,
+            **{c: _total(actions, c) for c in ("user_cost_usd", "retry_cost_usd", "background_cost_usd")},
+            "actions": sum(a or 0 for a in actions["actions"].to_pylist()),
         },
         "fct_gateway_estimate": {
             "dagster/row_count": gateway.num_rows,
@@ -218,6 +224,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
         focus, diagnosis = result.marts["focus_costs"], result.marts["fct_spend_diagnosis"]
         gateway, amplification = result.marts["fct_gateway_estimate"], result.marts["fct_retry_amplification"]
         users = result.marts["fct_feature_users"]
+        actions = result.marts["fct_user_action_cost"]
         with warehouse.storage_errors("reconciling"):
             previous, unreadable = the_lake.read_previous("marts", "fct_spend_reconciliation", day)
             if unreadable:
@@ -237,6 +244,7 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
             for name in ("fct_cache_efficiency", "fct_cache_efficiency_tenant"):
                 the_lake.write_if_changed("marts", name, day, result.marts[name])
             the_lake.write_if_changed("marts", "fct_feature_users", day, users)
+            the_lake.write_if_changed("marts", "fct_user_action_cost", day, actions)
             # these carry the reconciliation's reconciled_at: rewritten with it, else only when a number moved
             for name, table in (("fct_spend_diagnosis", diagnosis), ("fct_gateway_estimate", gateway),
                                 ("fct_retry_amplification", amplification)):
@@ -246,7 +254,8 @@ def dbt_models(context: dg.AssetExecutionContext, lake: LakeStore, warehouse: Wa
                     the_lake.write_if_changed("marts", name, day, table, ignore=["reconciled_at"])
         extra = _mart_metadata(recon, dark, focus, diagnosis, gateway, recon_changed, restated, unreadable,
                                amplification,
-                               {n: result.marts[n] for n in ("fct_cache_efficiency", "fct_cache_efficiency_tenant")}, users)
+                               {n: result.marts[n] for n in ("fct_cache_efficiency", "fct_cache_efficiency_tenant")}, users,
+                               actions)
         with warehouse.storage_errors("reconciling"):
             extra.update(_write_tail_and_savings(the_lake, day, result.marts))
     for event in events:
@@ -332,7 +341,8 @@ def source_status(context: dg.AssetExecutionContext, lake: LakeStore, warehouse:
     partitions_def=daily,
     deps=["fct_spend_reconciliation", "fct_dark_compute", "focus_costs", "fct_spend_diagnosis", "fct_gateway_estimate",
           "fct_retry_amplification", "fct_cost_tail", "fct_savings_opportunities", "fct_cache_efficiency",
-          "fct_cache_efficiency_tenant", "fct_feature_users", "rejected_records",
+          "fct_cache_efficiency_tenant", "fct_feature_users", "fct_user_action_cost",
+          "rejected_records",
           "source_status"],
     group_name="reconcile",
     kinds={"duckdb"},
