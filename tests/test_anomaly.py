@@ -29,7 +29,7 @@ PLANTED = date(2026, 10, 8)
 JOB = "ingest_summarization"
 FACTOR, SHARE_FACTOR, MIN_USD = Decimal(3), Decimal("1.5"), Decimal("0.5")
 AS_OF = datetime(2026, 10, 12, 4, tzinfo=timezone.utc)
-MINE = ("job_type_cost_within_factor", "dark_share_within_factor", "job_types_within_budget")
+MINE = ("job_type_cost_within_factor", "dark_share_within_factor", "job_types_within_budget", "features_within_budget")
 EPS = Decimal("0.0001")  # the marts' dark dollars by job type are within 0.01% of the truth (test_planted_truth)
 
 
@@ -235,7 +235,8 @@ def test_the_same_world_without_the_runaway_is_quiet(planted, tmp_path, monkeypa
 def test_block_where_configured_keeps_the_day_from_publishing(planted, tmp_path, monkeypatch):
     root, truth, *_ = planted
     budgets = _budgets(tmp_path / "budgets.csv", [f"job_type,{JOB},,{_budget_usd(truth)},block,test",
-                                                  "job_type,llm_judge_evaluation,openai,1000,block,never reached"])
+                                                  "job_type,llm_judge_evaluation,openai,1000,block,never reached",
+                                                  "feature,chat,,0.01,block,chat costs more than a cent a day"])
     warehouse = tmp_path / "warehouse.duckdb"  # a new warehouse: the planted day alone would be published to it
     failures, found = _reconcile(monkeypatch, root / "world" / "sources", root / "lake", warehouse, budgets,
                                  [PLANTED], DARKCOMPUTE_ANOMALY_SEVERITY="block")
@@ -245,6 +246,15 @@ def test_block_where_configured_keeps_the_day_from_publishing(planted, tmp_path,
     budget = {k: getattr(v, "value", v) for _, e in found if e.check_name == "job_types_within_budget"
               for k, v in e.metadata.items()}
     assert (budget["budgets"], budget["over_budget"], budget["blocking"]) == ("2", 1, True)
+    # the feature budget: chat's users, and the retries and background work its actions triggered
+    chat = duckdb.connect().execute(f"""select user_cost_usd + retry_cost_usd + background_cost_usd, user_cost_usd
+        from '{root / "lake" / "marts" / "fct_user_action_cost" / f"date={PLANTED}" / "data.parquet"}'
+        where feature = 'chat'""").fetchone()
+    assert chat[1] > 1  # dollars, not cents: the budget is well over
+    feature = {k: getattr(v, "value", v) for _, e in found if e.check_name == "features_within_budget"
+               for k, v in e.metadata.items()}
+    assert (feature["budgets"], feature["over_budget"], feature["blocking"], feature["name"]) == ("1", 1, True, "chat")
+    assert Decimal(feature["day_usd"]) == chat[0] and Decimal(feature["budget_usd"]) == Decimal("0.01")
     # the warehouse and the report wait for the blocking checks: neither was written
     assert not warehouse.exists()
     assert not (tmp_path / "reports").exists()

@@ -91,7 +91,7 @@ def test_the_first_line_of_the_error_names_the_first_problem(tmp_path):
 
 def test_job_type_budgets_against_a_day_of_fct_dark_compute(tmp_path):
     """A budget counts its job type's rows and its retries, at its provider or every provider; the
-    overrun names its cells; a feature budget waits for fct_user_action_cost and says so."""
+    overrun names its cells; a feature budget is not this check's (features_within_budget's)."""
     import duckdb
 
     from pipelines.defs.reconcile import checks
@@ -118,8 +118,7 @@ def test_job_type_budgets_against_a_day_of_fct_dark_compute(tmp_path):
                                     "wrkspc_jobs claude-haiku-4-5 ingest $4.00; openai proj_app gpt-4o-mini ingest $2.50")
     assert f"| ingest | openai | 13.50 | 13.50 | within | block | {path}:4 |" in meta["by_budget"]
     assert f"| evals | every provider | 3.00 | 3.00 | within | block | {path}:5 |" in meta["by_budget"]
-    assert meta["feature_budgets"] == (f"1 feature budget(s) in the file are not checked yet: they wait for "
-                                       f"fct_user_action_cost ({path}:6)")
+    assert "chat" not in meta["by_budget"] and "feature_budgets" not in meta
     # one cent less for the evals budget: a block overrun, and the check blocks
     path, budgets = _load(tmp_path, "job_type,evals,,2.99,block,\n")
     outcome, blocking = checks.job_type_budgets(con, "2026-10-08", day, budgets)
@@ -128,3 +127,34 @@ def test_job_type_budgets_against_a_day_of_fct_dark_compute(tmp_path):
     outcome, blocking = checks.job_type_budgets(con, "2026-10-08", day, [])
     assert (outcome.passed, blocking, outcome.metadata["note"]) == (True, False, "no budgets of this scope in the "
                                                                                   "budgets file")
+
+
+def test_feature_budgets_against_a_day_of_fct_user_action_cost(tmp_path):
+    """A feature's cost of the day is its users' calls plus the retries and background work its
+    actions triggered; a feature the day did not see costs $0; a job-type budget is not counted."""
+    import duckdb
+
+    from pipelines.defs.reconcile import checks
+
+    day = tmp_path / "fct_user_action_cost.parquet"
+    con = duckdb.connect()
+    con.execute(f"""copy (select * from (values
+        ('chat', 6.10::decimal(38, 12), 0.40::decimal(38, 12), 1.25::decimal(38, 12)),
+        ('doc_qa', 2.00::decimal(38, 12), 0.00::decimal(38, 12), 0.99::decimal(38, 12))
+        ) t(feature, user_cost_usd, retry_cost_usd, background_cost_usd)) to '{day}' (format parquet)""")
+    path, budgets = _load(tmp_path, "feature,chat,,7.74,warn,\nfeature,doc_qa,,2.99,block,\n"
+                                    "feature,autocomplete,,0,block,\njob_type,chat,,0,block,\n")
+    outcome, blocking = checks.feature_budgets(con, "2026-10-08", day, budgets)
+    # chat: 6.10 + 0.40 + 1.25 = 7.75 > 7.74 (warn); doc_qa 2.99 = 2.99; autocomplete not seen: $0
+    assert (outcome.passed, blocking) == (False, False)
+    meta = outcome.metadata
+    assert (meta["budgets"], meta["over_budget"], meta["over"], meta["name"]) == ("3", 1, "chat", "chat")
+    assert (Decimal(meta["day_usd"]), Decimal(meta["budget_usd"])) == (Decimal("7.75"), Decimal("7.74"))
+    assert meta["alert"] == (f"2026-10-08 chat: $7.75 over its $7.74 daily budget (warn, {path}:3); largest cells: "
+                             "user $6.10; retries $0.40; background it triggered $1.25")
+    assert f"| doc_qa | every provider | 2.99 | 2.99 | within | block | {path}:4 |" in meta["by_budget"]
+    assert f"| autocomplete | every provider | 0.00 | 0.00 | within | block | {path}:5 |" in meta["by_budget"]
+    # a cent less for doc_qa: a block overrun, and the check blocks
+    path, budgets = _load(tmp_path, "feature,doc_qa,,2.98,block,\n")
+    outcome, blocking = checks.feature_budgets(con, "2026-10-08", day, budgets)
+    assert (outcome.passed, blocking, outcome.metadata["over"]) == (False, True, "doc_qa")

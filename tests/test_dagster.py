@@ -82,7 +82,7 @@ def test_definitions_load(definitions):
     assert check_names == {"identity_holds", "invoice_coverage", "invoice_not_missing", "no_rejected_lines",
                            "lines_conserved", "no_unrecognized_files", "price_gap_within_share",
                            "job_type_cost_within_factor", "dark_share_within_factor", "job_types_within_budget",
-                           "retry_amplification_within_factor",
+                           "features_within_budget", "retry_amplification_within_factor",
                            "cache_hit_rate_steady", "tenant_cache_hit_rate_steady",
                            "cost_growth_within_users"}
     # every dbt test on a model is a check of the dbt assets, named as dbt names it
@@ -119,6 +119,7 @@ def test_one_partition_materializes_in_process(definitions, tmp_path):
         "price_gap_within_share": False,
         # one day in the lake: too little history for the anomaly checks; no budgets in config/budgets.csv
         "job_type_cost_within_factor": True, "dark_share_within_factor": True, "job_types_within_budget": True,
+        "features_within_budget": True,
         # the fixture's OpenAI cells: requests counted against calls logged, none above 1.5 per logged call
         "retry_amplification_within_factor": True,
         # a first day has no history to compare its cache hit rates with

@@ -251,7 +251,8 @@ def _print_rejected(rejected: list[tuple] | None) -> None:
 
 
 # the checks whose description is an alert naming the cell and its numbers (reconcile/assets.py)
-ALERTING = ("job_type_cost_within_factor", "dark_share_within_factor", "job_types_within_budget")
+ALERTING = ("job_type_cost_within_factor", "dark_share_within_factor", "job_types_within_budget",
+            "features_within_budget")
 
 
 def _print_checks(checks: list | None) -> None:

@@ -1,7 +1,7 @@
 """Daily budgets per job type and per feature: the budgets file (`config/budgets.csv`), validated.
 
-The `within_daily_budgets` asset checks compare each budget with the day's cost: a job type's from
-`fct_dark_compute` (its background rows and its retries, `retry:<job type>`; a budget may name
+The `job_types_within_budget` and `features_within_budget` asset checks compare each budget with the
+day's cost: a job type's from `fct_dark_compute` (its background rows and its retries, `retry:<job type>`; a budget may name
 `__unlogged__` too), a feature's from `fct_user_action_cost`. A budget whose `severity` is `block`
 makes an overrun fail its check with ERROR severity, which keeps the downstream assets (the
 warehouse, the report) from materializing; `warn` (the default) only warns.

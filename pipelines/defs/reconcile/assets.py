@@ -582,3 +582,17 @@ def job_types_within_budget(context: dg.AssetCheckExecutionContext, lake: LakeSt
                                                 _mart_path(context, lake, "fct_dark_compute"),
                                                 load_budgets(reconciliation.budgets or None))
     return _anomaly_result(outcome, "block" if blocking else "warn")
+
+
+@dg.asset_check(asset="fct_user_action_cost", blocking=True, partitions_def=daily)
+def features_within_budget(context: dg.AssetCheckExecutionContext, lake: LakeStore, warehouse: Warehouse,
+                           reconciliation: Reconciliation):
+    """Each feature's cost of the day (its users' calls, and the retries and background work its
+    actions triggered, in fct_user_action_cost) is within its daily budget in the budgets file
+    (DARKCOMPUTE_BUDGETS, else config/budgets.csv). An overrun warns, or fails with ERROR severity
+    when its budget's severity is `block` (the day's warehouse and report are then not published).
+    The metadata lists every feature budget with the day's dollars and their parts."""
+    outcome, blocking = checks.feature_budgets(warehouse.compute(), partition_day(context),
+                                               _mart_path(context, lake, "fct_user_action_cost"),
+                                               load_budgets(reconciliation.budgets or None))
+    return _anomaly_result(outcome, "block" if blocking else "warn")

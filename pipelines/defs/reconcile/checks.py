@@ -205,14 +205,14 @@ def job_type_budgets(con: duckdb.DuckDBPyConnection, day, path: Path, budgets: l
     """Each job-type budget (lib/budgets.py) against the day's cost in fct_dark_compute (the job
     type's rows and its retries, at the budget's provider or every provider). Returns the outcome
     and whether an overrun budget's severity is `block`."""
-    outcome, blocking = _budgets(con, day, "checks/budgets_job_types", path,
-                                 [b for b in budgets if b.scope == "job_type"])
-    features = [b for b in budgets if b.scope == "feature"]
-    if features:  # until fct_user_action_cost is published, a feature budget is named, never dropped silently
-        outcome.metadata["feature_budgets"] = (
-            f"{len(features)} feature budget(s) in the file are not checked yet: they wait for fct_user_action_cost "
-            f"({', '.join(b.origin for b in features)})")
-    return outcome, blocking
+    return _budgets(con, day, "checks/budgets_job_types", path, [b for b in budgets if b.scope == "job_type"])
+
+
+def feature_budgets(con: duckdb.DuckDBPyConnection, day, path: Path, budgets: list) -> tuple[Outcome, bool]:
+    """Each feature budget against the day's cost of the feature in fct_user_action_cost: its
+    users' calls plus the retries and background work its actions triggered, over every provider.
+    Returns the outcome and whether an overrun budget's severity is `block`."""
+    return _budgets(con, day, "checks/budgets_features", path, [b for b in budgets if b.scope == "feature"])
 
 
 def _budgets(con, day, query: str, path: Path, budgets: list) -> tuple[Outcome, bool]:
