@@ -163,6 +163,8 @@ def parse_cache_hit_drop_points(text: str) -> Decimal:
         raise ValueError(f"DARKCOMPUTE_CACHE_HIT_DROP_POINTS: expected percentage points from 0 to 100 like '20', "
                          f"got {text!r}")
     return points
+
+
 def parse_cost_growth_factor(text: str) -> Decimal:
     """`DARKCOMPUTE_COST_GROWTH_WARN_FACTOR`: a positive number (2.0: cost growing more than twice as
     fast as the users warns)."""

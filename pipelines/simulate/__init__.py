@@ -197,13 +197,12 @@ def simulate(out: Path, start: date, days: int, calls_per_day: int = 2000, seed:
         for s, n in enumerate(shards):  # shard by shard: the calls of one shard are in memory at a time
             shard_seed = world.shard_seed(seed, s)
             day_world = world.generate_day(rng, day, n, shard_seed, mix, tuple(providers), shard=s)
+            if cost_growth is not None:
+                day_world = plants_cost_growth.apply(cost_growth, start, day_world)
             calls = plants_cache_thrash.cache_thrash(day_world.calls, day, cache_thrash)
             if cache_thrash is not None:
                 thrash_truth.setdefault(day.isoformat(), []).append(plants_cache_thrash.planted(calls, cache_thrash[0]))
             calls = with_tiers(calls) if tiers else calls
-            if cost_growth is not None:
-                day_world = plants_cost_growth.apply(cost_growth, start, day_world)
-            calls = with_tiers(day_world.calls) if tiers else day_world.calls
             calls = with_audio(calls) if audio else calls
             calls = logs.choose_formats(mix, calls, otlp_share, deprecated_share, litellm_share, aggregate_jobs)
             calls = plants.calls(calls, day) if plants else calls

@@ -454,6 +454,8 @@ def tenant_cache_hit_rate_steady(context: dg.AssetCheckExecutionContext, lake: L
     the tenant whose prefixes were evicted. Passes saying "not enough history" before 3 prior
     days; the metadata names each tenant that dropped, with its rate, median and drop."""
     return _cache_hit_check(context, lake, warehouse, reconciliation, "fct_cache_efficiency_tenant", "tenants")
+
+
 @dg.asset_check(asset="fct_feature_users", partitions_def=daily)
 def cost_growth_within_users(context: dg.AssetCheckExecutionContext, lake: LakeStore,
                              reconciliation: Reconciliation):

@@ -270,7 +270,7 @@ def retry_amplification(con: duckdb.DuckDBPyConnection, path: Path, factor: Deci
     )
 
 
-MIN_HISTORY_DAYS = 3  # prior days (of the trailing 7) with input a cell or tenant needs before it is judged
+CACHE_MIN_PRIOR_DAYS = 3  # prior days (of the trailing 7) with input a cell or tenant needs before it is judged
 CACHE_HIT_SUBJECTS = {"cells": "cell", "tenants": "tenant"}
 
 
@@ -280,20 +280,20 @@ def cache_hit_drop(con: duckdb.DuckDBPyConnection, day, today: Path, prior: list
     fct_cache_efficiency_tenant, its cells added up) has a hit rate on `day` more than `points`
     percentage points below the median of its hit rates on the trailing 7 days (`prior`: those
     days' partitions of the same mart, from the lake). A subject with input on fewer than
-    `MIN_HISTORY_DAYS` of them is not judged; with fewer than that many prior partitions at all
+    `CACHE_MIN_PRIOR_DAYS` of them is not judged; with fewer than that many prior partitions at all
     the check passes and says "not enough history". The metadata names each subject that dropped,
     with its rate, median and drop; the largest drop first."""
     subject = CACHE_HIT_SUBJECTS[kind]
     base = {"kind": kind, "day": str(day), "threshold_points": float(points), "prior_days": len(prior),
-            "min_history_days": MIN_HISTORY_DAYS}
-    if len(prior) < MIN_HISTORY_DAYS:
-        return Outcome(True, {**base, "history": f"not enough history: {len(prior)} of the {MIN_HISTORY_DAYS} prior "
+            "min_history_days": CACHE_MIN_PRIOR_DAYS}
+    if len(prior) < CACHE_MIN_PRIOR_DAYS:
+        return Outcome(True, {**base, "history": f"not enough history: {len(prior)} of the {CACHE_MIN_PRIOR_DAYS} prior "
                                                  f"days needed (of the trailing 7), nothing judged",
                               "dropped": 0, "worst": "", "drops": ""})
     sql.relation(con, f"checks/cache_hit_days_{kind}", paths=[str(p) for p in [*prior, today]]).create_view(
         "cache_hit_days", replace=True)
     rows = sql.run(con, "checks/cache_hit_drop", day=day).fetchall()
-    judged = [r for r in rows if r[5] >= MIN_HISTORY_DAYS]
+    judged = [r for r in rows if r[5] >= CACHE_MIN_PRIOR_DAYS]
     dropped = [r for r in judged if Decimal(str(r[6])) > points]
     table = "\n".join(f"| {s} | {hit} | {median} | {drop} | {days} | {read} | {inp} |"
                       for s, inp, read, hit, median, days, drop in dropped)
@@ -306,6 +306,8 @@ def cache_hit_drop(con: duckdb.DuckDBPyConnection, day, today: Path, prior: list
         "drops": (f"| {subject} | hit rate % | 7-day median % | drop (points) | prior days | cache read tokens | "
                   "input tokens |\n|---|---|---|---|---|---|---|\n" + table) if dropped else "",
     })
+
+
 COST_GROWTH_TABLES = ("fct_spend_reconciliation", "fct_dark_compute", "fct_feature_users")
 COST_GROWTH_MIN_RATE = Decimal("0.5")  # a cost that grew less than this in 4 weeks never warns
 # what the view reads of a mart that has no partition in the weeks compared (no background work)

@@ -5,10 +5,11 @@
 --   actions                    distinct request_id of the user's user and retry calls in the feature
 --   calls / user_cost_usd      the user calls (spend_class 'user'): count, invoice dollars
 --   retry_cost_usd             the logged retries of those requests (spend_class 'retry' calls
---                              that carry a feature: fct_dark_compute's `retry:<feature>`)
+--                              fct_dark_compute names `retry:<feature>`; a worker's retry that
+--                              also logs a feature stays with its job type, `retry:<job type>`)
 --   background_calls / _cost   background calls (spend_class 'background') whose parent_request_id
 --                              is one of the user's requests of the feature on the same day
--- A call that logged no feature is under '__no_feature__'; a call that logged no user has
+-- A call that logged no feature is under 'unspecified'; a call that logged no user has
 -- user_id NULL (one row per feature: its dollars count, it is no active user). A request takes
 -- the smallest feature and user its calls logged (one each in practice), so its background work
 -- is linked once. A job whose parent request is not among the day's logged requests (a request
@@ -21,14 +22,14 @@ with int_call_costs as (
 user_side as (
     select
         usage_date,
-        coalesce(feature, '__no_feature__') as feature,
+        coalesce(feature, 'unspecified') as feature,
         user_id,
         request_id,
         spend_class,
         request_count,
         cost_usd
     from int_call_costs
-    where spend_class = 'user' or (spend_class = 'retry' and feature is not null)
+    where spend_class = 'user' or (spend_class = 'retry' and job_type = 'retry:' || feature)
 ),
 
 requests as (

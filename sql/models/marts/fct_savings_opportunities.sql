@@ -104,12 +104,18 @@ spenders as (
             as batch_cost_pct_usd,
         sum(output)::bigint as output_tokens,
         sum(reasoning_tokens)::bigint as reasoning_tokens,
-        sum(
-            case
-                when reasoning_tokens = 0 then 0::hugeint
-                when list_pico > 0 then cost_pico * reasoning_list_pico // list_pico
-            end
-        ) as reasoning_cost_pico
+        -- NULL, never a partial sum, when a call with reasoning tokens has no list price to share by
+        case
+            when bool_or(
+                reasoning_tokens > 0 and not coalesce(list_pico > 0 and reasoning_list_pico is not null, false)
+            ) then null
+            else sum(
+                case
+                    when reasoning_tokens = 0 then 0::hugeint
+                    else cost_pico * reasoning_list_pico // list_pico
+                end
+            )
+        end as reasoning_cost_pico
     from calls
     group by all
 ),

@@ -8,7 +8,7 @@
 -- user_cost_usd is every user call of the feature (with or without a request id), so per day the
 -- features' user_cost_usd + fct_dark_compute + non-token charges = the invoice, exactly; the
 -- retry and background dollars shown here are a part of dark compute, linked back to the feature.
--- A user call without a feature counts under '__unknown__'.
+-- A user call without a feature counts under 'unspecified' (as fct_dark_compute names a job type none was logged for).
 with int_call_costs as (
     select * from {{ ref('int_call_costs') }}
 ),
@@ -17,7 +17,7 @@ linked as (
     select
         usage_date,
         spend_class,
-        coalesce(feature, '__unknown__') as feature,
+        coalesce(feature, 'unspecified') as feature,
         case when spend_class = 'background' then parent_request_id else coalesce(request_id, parent_request_id) end
             as action_id,
         request_count,
