@@ -186,9 +186,23 @@ def main(argv: list[str] | None = None) -> int:
         warn(f"darkcompute {args.command}: interrupted")
         return 130
     except Exception as exc:  # the user gets what failed, in one line; DARKCOMPUTE_TRACEBACK=1 shows where
+        if _interrupted(exc):  # Ctrl-C landed in cleanup code that then failed: still an interruption
+            warn(f"darkcompute {args.command}: interrupted")
+            return 130
         if os.environ.get("DARKCOMPUTE_TRACEBACK"):
             raise
         where = "".join(f" {note}" for note in getattr(exc, "__notes__", []))  # "while listing s3://..."
         warn(f"darkcompute {args.command} failed{where}: {type(exc).__name__}: {first_line(exc)} "
              "(set DARKCOMPUTE_TRACEBACK=1 for the traceback)")
         return 1
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the causes or contexts of `exc`."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
